@@ -1,0 +1,1 @@
+"""Tuning libraries behind one strategy interface (`adapters.base.Strategy`)."""

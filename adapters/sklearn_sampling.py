@@ -1,0 +1,67 @@
+"""The baseline strategies: a model's defaults, grid search and random search.
+
+Grid and random use scikit-learn's ParameterGrid and ParameterSampler on the space's
+sklearn form, so they propose exactly what GridSearchCV and RandomizedSearchCV would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import ParameterGrid, ParameterSampler
+
+from adapters.base import Strategy
+from harness.objective import Objective
+from harness.space import SearchSpace
+
+
+class Defaults(Strategy):
+    """No trials: the model's library defaults are the chosen configuration."""
+
+    def search(self, objective: Objective) -> None:
+        return None
+
+
+class GridSearch(Strategy):
+    """ParameterGrid over the space, numeric ranges cut into `resolution` points each.
+
+    `resolution: null` picks the finest resolution whose grid fits the trial budget. A grid
+    larger than the budget is cut to a seeded random subset, evaluated in grid order; a grid
+    smaller than the budget ends the search early.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int, resolution: int | None = None) -> None:
+        super().__init__(space, seed)
+        self.resolution = resolution
+
+    def candidates(self, n_trials: int) -> list[dict]:
+        grid = ParameterGrid(self.space.sklearn_grid(self.resolution or self._fit(n_trials)))
+        if len(grid) <= n_trials:
+            return list(grid)
+        keep = np.random.default_rng(self.seed).choice(len(grid), n_trials, replace=False)
+        return [grid[i] for i in sorted(keep)]
+
+    def search(self, objective: Objective) -> None:
+        for params in self.candidates(objective.n_trials):
+            objective(params)
+
+    def _fit(self, n_trials: int) -> int:
+        resolution = 1
+        while len(ParameterGrid(self.space.sklearn_grid(resolution + 1))) <= n_trials:
+            if self.space.sklearn_grid(resolution + 1) == self.space.sklearn_grid(resolution):
+                break  # only categorical or exhausted int ranges: finer adds nothing
+            resolution += 1
+        return resolution
+
+
+class RandomSearch(Strategy):
+    """ParameterSampler: each subspace equally likely, then independent draws within it."""
+
+    def candidates(self, n_trials: int) -> list[dict]:
+        sampler = ParameterSampler(
+            self.space.sklearn_distributions(), n_iter=n_trials, random_state=self.seed
+        )
+        return list(sampler)
+
+    def search(self, objective: Objective) -> None:
+        for params in self.candidates(objective.n_trials):
+            objective(params)

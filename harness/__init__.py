@@ -1,0 +1,1 @@
+"""tunebench's engine: configs in, repeated nested cross-validation, records out."""

@@ -1,0 +1,97 @@
+"""`python -m harness`: compose the config with Hydra, run one study, print its table.
+
+Bad input of any kind ends with one line on stderr and exit code 2, and leaves no run
+directory behind. Config composition errors (an unknown dataset, a misspelt key) are caught
+by composing every requested combination with Hydra's own compose API before any job starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import hydra
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra._internal.utils import get_args_parser
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException, MissingConfigException
+from hydra.types import RunMode
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from harness import study as studies
+from harness.errors import UsageError
+from harness.summary import fold_table, headline
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+RESULTS = "results"
+log = logging.getLogger("harness")
+
+
+def main() -> None:
+    """Entry point: pre-flight the overrides, then hand over to Hydra."""
+    args, _ = get_args_parser().parse_known_args()
+    if not (args.help or args.hydra_help or args.info or args.cfg or args.shell_completion):
+        preflight(args.overrides, multirun=args.multirun)
+    _hydra_main()
+
+
+def preflight(overrides: list[str], multirun: bool) -> None:
+    """Compose every combination a command asks for; exit 2 with one line on the first error."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
+        if multirun:
+            combos = [c for batch in BasicSweeper.split_arguments(task, None) for c in batch]
+        else:
+            combos = [[o.input_line for o in task]]
+        with initialize_config_dir(str(CONF), version_base=None):
+            for combo in combos:
+                compose(config_name="config", overrides=combo)
+    except MissingConfigException as e:
+        fail(_missing_message(e))
+    except (HydraException, OmegaConfBaseException) as e:
+        fail(f"{str(e).strip().splitlines()[0]} (see `python -m harness --help`)")
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+@hydra.main(version_base=None, config_path=str(CONF), config_name="config")
+def _hydra_main(cfg: DictConfig) -> None:
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        study = studies.prepare(cfg)
+    except UsageError as e:
+        discard(out)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            log.warning("skipped %s: %s", HydraConfig.get().job.override_dirname, e)
+            return
+        fail(str(e))
+    _, folds = studies.run(study, out)
+    print(headline(study.labels(), study.metric.scorer_name))
+    print(fold_table(folds))
+    print(f"results: {out}")
+
+
+def discard(directory: Path) -> None:
+    """Remove a run directory this job made, and parents it left empty, up to results/."""
+    shutil.rmtree(directory, ignore_errors=True)
+    for parent in directory.parents:
+        if parent.name == RESULTS or not parent.exists() or any(parent.iterdir()):
+            break
+        parent.rmdir()
+
+
+def _missing_message(e: MissingConfigException) -> str:
+    group = str(e.missing_cfg_file).split("/")[0] if e.missing_cfg_file else "config"
+    wanted = str(e.missing_cfg_file).split("/")[-1] if e.missing_cfg_file else "?"
+    if e.options:
+        return f"unknown {group} '{wanted}'; choose one of: {', '.join(sorted(e.options))}"
+    return str(e).strip().splitlines()[0]

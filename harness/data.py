@@ -1,0 +1,151 @@
+"""Load a dataset config into one frame of features and one target series.
+
+Three sources: scikit-learn's bundled sets, OpenML by id (through openml-python and its
+cache, so an offline machine works from `OPENML_CACHE_DIR`), and local CSV, parquet or ARFF.
+Rows keep their original positions as index labels, so tests can tell which rows tuning saw.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import arff
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from harness.errors import UsageError
+
+TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    task: str
+    X: pd.DataFrame
+    y: pd.Series
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.y.nunique()) if self.task == "classification" else 0
+
+
+def load_dataset(cfg: Any) -> Dataset:
+    """Load, check and (if `max_rows` is set) subsample the dataset a config describes."""
+    name, task = cfg.name, cfg.task
+    if task not in TASKS:
+        raise UsageError(f"dataset {name}: task is {task!r}; set task to one of {list(TASKS)}")
+    loaders = {"sklearn": _from_sklearn, "openml": _from_openml, "file": _from_file}
+    if cfg.source not in loaders:
+        raise UsageError(f"dataset {name}: source is {cfg.source!r}; use one of {list(loaders)}")
+    X, y = loaders[cfg.source](cfg)
+    X, y = X.reset_index(drop=True), _clean_target(y.reset_index(drop=True), task, name)
+    if cfg.get("max_rows") and len(X) > cfg.max_rows:
+        X, y = _subsample(X, y, int(cfg.max_rows), task)
+    return Dataset(name=name, task=task, X=X, y=y)
+
+
+def _from_sklearn(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
+    import sklearn.datasets
+
+    loader = getattr(sklearn.datasets, f"load_{cfg.loader}", None)
+    if loader is None:
+        raise UsageError(
+            f"dataset {cfg.name}: scikit-learn has no bundled loader load_{cfg.loader}; "
+            "use e.g. breast_cancer, wine, digits, iris or diabetes"
+        )
+    return loader(return_X_y=True, as_frame=True)
+
+
+def _from_openml(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
+    import openml
+    import requests
+
+    # Fail fast when offline: a missing file is a missing file, not a flaky network.
+    openml.config.set_retry_policy("human", 1)
+    try:
+        dataset = openml.datasets.get_dataset(
+            int(cfg.openml_id),
+            download_data=True,
+            download_qualities=False,
+            download_features_meta_data=True,
+        )
+        target = cfg.get("target") or dataset.default_target_attribute
+        X, y, _, _ = dataset.get_data(target=target, dataset_format="dataframe")
+    except (requests.RequestException, openml.exceptions.OpenMLServerException, OSError) as e:
+        cache = openml.config.get_cache_directory()
+        raise UsageError(
+            f"dataset {cfg.name}: OpenML dataset {cfg.openml_id} is not in the OpenML cache "
+            f"({cache}) and OpenML could not be reached ({type(e).__name__}); point "
+            "OPENML_CACHE_DIR at a cache that holds it (see README) or go online"
+        ) from None
+    return X, y
+
+
+def _from_file(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
+    path = Path(cfg.path).expanduser()
+    if not path.is_file():
+        raise UsageError(f"dataset {cfg.name}: file {path} does not exist; set dataset.path")
+    frame = _read_table(path, cfg.name)
+    if cfg.target not in frame.columns:
+        raise UsageError(
+            f"dataset {cfg.name}: target column {cfg.target!r} is not in {path} "
+            f"(columns: {list(frame.columns)}); set dataset.target"
+        )
+    return frame.drop(columns=[cfg.target]), frame[cfg.target]
+
+
+def _read_table(path: Path, name: str) -> pd.DataFrame:
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if suffixes.endswith(".csv"):
+        return pd.read_csv(path)
+    if suffixes.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    if suffixes.endswith((".arff", ".arff.gz")):
+        opener = gzip.open if suffixes.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            return _arff_frame(arff.load(f))
+    raise UsageError(f"dataset {name}: cannot read {path}; use a .csv, .parquet or .arff(.gz) file")
+
+
+def _arff_frame(loaded: dict[str, Any]) -> pd.DataFrame:
+    """ARFF nominal attributes become categoricals, numeric ones floats."""
+    names = [attr for attr, _ in loaded["attributes"]]
+    frame = pd.DataFrame(loaded["data"], columns=names)
+    for attr, kind in loaded["attributes"]:
+        if isinstance(kind, list):
+            frame[attr] = pd.Categorical(frame[attr], categories=kind)
+        elif kind.upper() in ("NUMERIC", "REAL", "INTEGER"):
+            frame[attr] = pd.to_numeric(frame[attr], errors="coerce").astype(float)
+    return frame
+
+
+def _clean_target(y: pd.Series, task: str, name: str) -> pd.Series:
+    if y.isna().any():
+        raise UsageError(f"dataset {name}: target has {int(y.isna().sum())} missing values")
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    if task == "regression":
+        if not numeric:
+            raise UsageError(
+                f"dataset {name}: task is regression but the target is not numeric; "
+                "set task: classification"
+            )
+        return y.astype(float)
+    if numeric and not np.allclose(y, np.round(y)):
+        raise UsageError(
+            f"dataset {name}: task is classification but the target is continuous; "
+            "set task: regression"
+        )
+    # Class labels as plain values: category dtypes from ARFF/OpenML confuse some scorers.
+    return y.astype(int) if numeric else y.astype(str)
+
+
+def _subsample(X: pd.DataFrame, y: pd.Series, rows: int, task: str) -> tuple[Any, Any]:
+    """A fixed stratified subsample: the same rows for every seed, so instances stay fixed."""
+    stratify = y if task == "classification" else None
+    X_sub, _, y_sub, _ = train_test_split(X, y, train_size=rows, stratify=stratify, random_state=0)
+    return X_sub.sort_index().reset_index(drop=True), y_sub.sort_index().reset_index(drop=True)

@@ -1,0 +1,58 @@
+"""Metric names users write, mapped once to scikit-learn scorers (greater is always better).
+
+Scores are stored as the scorer returns them: accuracy as is, rmse as its negative
+(`neg_root_mean_squared_error`), so "higher is better" and "gain > 0 is an improvement" hold
+for every metric and no other module thinks about direction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sklearn.metrics import get_scorer
+
+from harness.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    scorer_name: str
+
+    @property
+    def scorer(self) -> Callable[..., float]:
+        return get_scorer(self.scorer_name)
+
+
+# name -> (task, scorer for binary or regression, scorer for multiclass, needs predict_proba)
+_METRICS: dict[str, tuple[str, str, str, bool]] = {
+    "accuracy": ("classification", "accuracy", "accuracy", False),
+    "balanced_accuracy": ("classification", "balanced_accuracy", "balanced_accuracy", False),
+    "f1_macro": ("classification", "f1_macro", "f1_macro", False),
+    "roc_auc": ("classification", "roc_auc", "roc_auc_ovr", False),
+    "log_loss": ("classification", "neg_log_loss", "neg_log_loss", True),
+    "r2": ("regression", "r2", "r2", False),
+    "rmse": ("regression", "neg_root_mean_squared_error", "", False),
+    "mae": ("regression", "neg_mean_absolute_error", "", False),
+}
+DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2"}
+
+
+def get_metric(name: str | None, task: str, n_classes: int, estimator: Any) -> Metric:
+    """The metric for a study, refusing one the task or the model cannot produce."""
+    name = name or DEFAULT_METRIC[task]
+    if name not in _METRICS:
+        raise UsageError(f"metric {name!r} is unknown; use one of {sorted(_METRICS)}")
+    metric_task, binary, multiclass, needs_proba = _METRICS[name]
+    if metric_task != task:
+        fits = sorted(m for m, spec in _METRICS.items() if spec[0] == task)
+        raise UsageError(f"metric {name} is for {metric_task} but the task is {task}; use {fits}")
+    multi = task == "classification" and n_classes > 2
+    if (needs_proba or (name == "roc_auc" and multi)) and not hasattr(estimator, "predict_proba"):
+        raise UsageError(
+            f"metric {name} needs predicted probabilities and {type(estimator).__name__} has "
+            "no predict_proba; choose another metric or model"
+        )
+    return Metric(name, multiclass if multi else binary)

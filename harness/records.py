@@ -1,0 +1,102 @@
+"""Where a study's records go: append-only journals while it runs, parquet when it ends.
+
+Each trial and each outer fold is appended to a JSON-lines journal and flushed as soon as it
+exists, so a run killed at any moment loses at most the trial in flight. The parquet tables
+and `study.json` are written to a temporary name and renamed, so no reader ever sees half a
+file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+TRIALS, FOLDS, STUDY = "trials", "folds", "study.json"
+JSON_COLUMNS = ("params", "best_params")
+
+
+class Journal:
+    """One JSON object per line, flushed and synced per append."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, record: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(_jsonable(record)) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every complete line; a line cut short by a crash is ignored."""
+        if not self.path.exists():
+            return []
+        records = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+        return records
+
+
+class StudyRecords:
+    """The files of one study directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.trials = Journal(directory / f"{TRIALS}.jsonl")
+        self.folds = Journal(directory / f"{FOLDS}.jsonl")
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        write_atomic(self.directory / STUDY, json.dumps(_jsonable(meta), indent=2, sort_keys=True))
+
+    def write_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Compact the journals into `trials.parquet` and `folds.parquet`."""
+        tables = []
+        for name, journal in ((TRIALS, self.trials), (FOLDS, self.folds)):
+            table = to_frame(journal.read())
+            write_parquet(table, self.directory / f"{name}.parquet")
+            tables.append(table)
+        return tables[0], tables[1]
+
+
+def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Records as a table; nested values (parameter dicts) as canonical JSON strings."""
+    frame = pd.DataFrame(records)
+    for column in JSON_COLUMNS:
+        if column in frame:
+            frame[column] = [json.dumps(v, sort_keys=True) for v in frame[column]]
+    return frame
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON: NaN becomes null, numpy scalars and paths become Python values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value

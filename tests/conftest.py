@@ -1,0 +1,54 @@
+"""Shared fixtures: a private copy of the shared OpenML cache, and a results folder per test.
+
+openml-python writes into its cache and deletes a dataset's folder when a download fails, so
+tests never point it at ../shared itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("TUNEBENCH_SHARED", ROOT.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def openml_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A writable copy of the shared OpenML cache, active for in-process openml calls."""
+    source = SHARED / "openml-cache" / "org"
+    if not source.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"the shared OpenML cache is missing at {source}")
+        pytest.skip(f"no shared OpenML cache at {source}")
+    copy = tmp_path_factory.mktemp("openml-cache")
+    shutil.copytree(source, copy / "org")
+    import openml
+
+    openml.config.set_root_cache_directory(copy)
+    os.environ["OPENML_CACHE_DIR"] = str(copy)
+    os.environ["OPENML_SKIP_PARQUET"] = "true"
+    return copy
+
+
+def run_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m harness` in a subprocess, run in `cwd` so its results/ lands there."""
+    full_env = os.environ | {
+        "OPENML_SKIP_PARQUET": "true",
+        "MPLBACKEND": "Agg",
+        "TUNEBENCH_DATASETS": str(SHARED / "datasets"),
+    } | (env or {})
+    full_env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *overrides],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
