@@ -82,4 +82,3 @@ def pipeline_params(params: Mapping[str, Any]) -> dict[str, Any]:
 def plain(params: Mapping[str, Any]) -> dict[str, Any]:
     """Parameters as plain Python values (numpy scalars unwrapped) for records and JSON."""
     return {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
-

@@ -46,7 +46,9 @@ class Protocol:
         kind = StratifiedKFold if task == "classification" else KFold
         return kind(n_splits=self.inner_folds, shuffle=True, random_state=derive_seed(seed))
 
-    def outer_splits(self, X: pd.DataFrame, y: pd.Series, task: str, seed: int) -> Iterator[OuterSplit]:
+    def outer_splits(
+        self, X: pd.DataFrame, y: pd.Series, task: str, seed: int
+    ) -> Iterator[OuterSplit]:
         splits = self.outer_splitter(task, seed).split(X, y)
         for i, (train, test) in enumerate(splits):
             yield OuterSplit(i // self.outer_folds, i % self.outer_folds, train, test)

@@ -81,7 +81,7 @@ class Param:
         return (self.low + self.high) / 2
 
     def _cast(self, value: float) -> Value:
-        return int(round(value)) if self.type == "int" else float(value)
+        return int(np.rint(value)) if self.type == "int" else float(value)
 
 
 class _LogUniformInt:
@@ -92,7 +92,7 @@ class _LogUniformInt:
 
     def rvs(self, random_state: Any = None) -> int:
         draw = stats.loguniform(self.low, self.high + 1).rvs(random_state=random_state)
-        return min(int(math.floor(draw)), self.high)
+        return min(math.floor(draw), self.high)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ rows and scored once on the outer-test rows.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import platform
@@ -121,10 +122,8 @@ def run_fold(study: Study, split: OuterSplit, records: StudyRecords) -> dict[str
     )
     place = study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
     objective = Objective(inner, study.budget, lambda t: records.trials.append(place | t))
-    try:
+    with contextlib.suppress(StopSearch):
         study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
-    except StopSearch:
-        pass
     search_seconds = objective.elapsed()
 
     best = objective.best()
@@ -151,7 +150,7 @@ def run_fold(study: Study, split: OuterSplit, records: StudyRecords) -> dict[str
     }
 
 
-def _outer_scorer(pipeline, X_train, y_train, X_test, y_test, metric: Metric):  # noqa: ANN001, ANN202
+def _outer_scorer(pipeline, X_train, y_train, X_test, y_test, metric: Metric):
     """Refit a configuration on all outer-training rows; score it once on the outer test."""
 
     def score(params: dict[str, Any]) -> tuple[float, str | None]:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a private copy of the shared OpenML cache, and a results folder per test.
+"""Shared fixtures: a private copy of the shared OpenML cache.
 
 openml-python writes into its cache and deletes a dataset's folder when a download fails, so
 tests never point it at ../shared itself.
@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("TUNEBENCH_SHARED", ROOT.parent / "shared"))
+from tests.helpers import SHARED
 
 
 @pytest.fixture(scope="session")
@@ -34,21 +31,3 @@ def openml_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["OPENML_CACHE_DIR"] = str(copy)
     os.environ["OPENML_SKIP_PARQUET"] = "true"
     return copy
-
-
-def run_cli(*overrides: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`python -m harness` in a subprocess, run in `cwd` so its results/ lands there."""
-    full_env = os.environ | {
-        "OPENML_SKIP_PARQUET": "true",
-        "MPLBACKEND": "Agg",
-        "TUNEBENCH_DATASETS": str(SHARED / "datasets"),
-    } | (env or {})
-    full_env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *overrides],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )

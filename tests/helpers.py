@@ -1,0 +1,45 @@
+"""Helpers for tests: compose a config in-process, or run the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("TUNEBENCH_SHARED", ROOT.parent / "shared"))
+os.environ.setdefault("TUNEBENCH_DATASETS", str(SHARED / "datasets"))
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    """The config `python -m harness <overrides>` would run, composed by Hydra in-process."""
+    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def run_cli(
+    *overrides: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m harness` in a subprocess, run in `cwd` so its results/ lands there."""
+    full_env = (
+        os.environ
+        | {
+            "OPENML_SKIP_PARQUET": "true",
+            "MPLBACKEND": "Agg",
+            "TUNEBENCH_DATASETS": str(SHARED / "datasets"),
+        }
+        | (env or {})
+    )
+    full_env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *overrides],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
