@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from harness.errors import UsageError
 
 TASKS = ("classification", "regression")
+MAX_CLASSES = 100  # a numeric target with more distinct values is continuous
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ def load_dataset(cfg: Any) -> Dataset:
     if cfg.source not in loaders:
         raise UsageError(f"dataset {name}: source is {cfg.source!r}; use one of {list(loaders)}")
     X, y = loaders[cfg.source](cfg)
-    X, y = X.reset_index(drop=True), _clean_target(y.reset_index(drop=True), task, name)
+    X = _clean_features(X.reset_index(drop=True))
+    y = _clean_target(y.reset_index(drop=True), task, name)
     if cfg.get("max_rows") and len(X) > cfg.max_rows:
         X, y = _subsample(X, y, int(cfg.max_rows), task)
     return Dataset(name=name, task=task, X=X, y=y)
@@ -124,6 +126,18 @@ def _arff_frame(loaded: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
+def _clean_features(X: pd.DataFrame) -> pd.DataFrame:
+    """Non-numeric columns (strings, bools, categoricals) as categoricals with string labels.
+
+    One kind of categorical column: the imputer and encoder then never meet a mix of bool and
+    string categories, which numpy cannot put in one array.
+    """
+    other = X.select_dtypes(exclude="number").columns
+    return X.astype({c: "category" for c in other}).apply(
+        lambda col: col.cat.rename_categories(str) if col.name in other else col
+    )
+
+
 def _clean_target(y: pd.Series, task: str, name: str) -> pd.Series:
     if y.isna().any():
         raise UsageError(f"dataset {name}: target has {int(y.isna().sum())} missing values")
@@ -135,10 +149,10 @@ def _clean_target(y: pd.Series, task: str, name: str) -> pd.Series:
                 "set task: classification"
             )
         return y.astype(float)
-    if numeric and not np.allclose(y, np.round(y)):
+    if numeric and (not np.allclose(y, np.round(y)) or y.nunique() > MAX_CLASSES):
         raise UsageError(
-            f"dataset {name}: task is classification but the target is continuous; "
-            "set task: regression"
+            f"dataset {name}: task is classification but the target is continuous "
+            f"({y.nunique()} distinct values); set task: regression"
         )
     # Class labels as plain values: category dtypes from ARFF/OpenML confuse some scorers.
     return y.astype(int) if numeric else y.astype(str)

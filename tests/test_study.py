@@ -1,0 +1,115 @@
+"""A study end to end in-process: failures recorded, results reproducible, defaults scored."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from harness.study import prepare, run
+from tests.helpers import compose_config
+
+TIMING = ["fit_seconds", "score_seconds", "eval_seconds", "choose_seconds", "elapsed_seconds"]
+
+
+def _run(tmp_path, *overrides):
+    return run(prepare(compose_config(*overrides)), tmp_path)
+
+
+def test_invalid_configurations_fail_as_trials_and_the_study_completes(tmp_path) -> None:
+    # Without its condition, l1_ratio > 0 reaches the lbfgs solver, which only does L2.
+    trials, folds = _run(
+        tmp_path, "model.space.l1_ratio.condition=null", "budget.n_trials=12",
+        "protocol.outer_folds=3",
+    )  # fmt: skip
+    failed = trials[trials["status"] == "failed"]
+    assert len(trials) == 36 and 0 < len(failed) < 36
+    assert all(json.loads(p)["solver"] == "lbfgs" for p in failed["params"])
+    assert failed["error"].str.contains("l1_ratio|elasticnet|penalty").all()
+    assert failed["inner_mean"].isna().all()
+    assert (folds["n_failed"] == failed.groupby("outer_fold").size()).all()
+    assert folds["tuned_test"].notna().all()
+    assert (trials.loc[trials["status"] == "ok", "error"].isna()).all()
+
+
+def test_same_seed_same_trials_other_seed_other_trials(tmp_path) -> None:
+    overrides = ("budget.n_trials=5", "protocol.outer_folds=3", "model=rf", "dataset=wine")
+    first, folds1 = _run(tmp_path / "a", *overrides)
+    again, folds2 = _run(tmp_path / "b", *overrides)
+    other, _ = _run(tmp_path / "c", *overrides, "seed=1")
+    pd.testing.assert_frame_equal(first.drop(columns=TIMING), again.drop(columns=TIMING))
+    scores = ["best_params", "best_inner", "default_inner", "tuned_test", "default_test", "gain"]
+    pd.testing.assert_frame_equal(folds1[scores], folds2[scores])
+    assert list(first["params"]) != list(other["params"])
+
+
+def test_defaults_strategy_runs_no_trials_and_scores_the_defaults(tmp_path) -> None:
+    trials, folds = _run(tmp_path, "strategy=default", "protocol.outer_folds=3")
+    assert trials.empty
+    assert (folds["tuned_test"] == folds["default_test"]).all()
+    assert (folds["gain"] == 0).all() and (folds["n_trials"] == 0).all()
+
+
+def test_time_limit_ends_the_search(tmp_path) -> None:
+    trials, folds = _run(
+        tmp_path, "model=rf", "budget.n_trials=1000", "budget.time_s=1.0", "protocol.outer_folds=2"
+    )
+    assert (folds["n_trials"] < 1000).all()
+    # A trial may start just before the limit; none starts after it.
+    started = trials["elapsed_seconds"] - trials["eval_seconds"]
+    assert (started < 1.0).all()
+
+
+def test_grid_smaller_than_the_budget_ends_early_and_a_larger_one_is_cut(tmp_path) -> None:
+    trials, _ = _run(
+        tmp_path / "a", "strategy=grid", "model=knn", "strategy.adapter.resolution=2",
+        "budget.n_trials=50", "protocol.outer_folds=2",
+    )  # fmt: skip
+    assert (trials.groupby("outer_fold").size() == 2 * 2 * 2).all()
+    trials, _ = _run(
+        tmp_path / "b", "strategy=grid", "model=knn", "strategy.adapter.resolution=5",
+        "budget.n_trials=7", "protocol.outer_folds=2",
+    )  # fmt: skip
+    assert (trials.groupby("outer_fold").size() == 7).all()
+
+
+def test_records_are_written_as_parquet_beside_the_config(tmp_path) -> None:
+    _run(tmp_path, "budget.n_trials=3", "protocol.outer_folds=2")
+    meta = json.loads((tmp_path / "study.json").read_text())
+    assert meta["status"] == "finished"
+    assert meta["config"]["strategy"]["name"] == "random"
+    assert {"scikit-learn", "optuna", "hyperopt", "scikit-optimize"} <= set(meta["versions"])
+    trials = pd.read_parquet(tmp_path / "trials.parquet")
+    folds = pd.read_parquet(tmp_path / "folds.parquet")
+    assert len(trials) == 6 and len(folds) == 2
+    expected = {"study_key", "repeat", "outer_fold", "trial", "params", "inner_mean", "inner_std",
+                "fit_seconds", "score_seconds", "choose_seconds", "status", "error"}  # fmt: skip
+    assert expected <= set(trials.columns)
+    assert {
+        "best_params",
+        "best_inner",
+        "tuned_test",
+        "default_test",
+        "gain",
+        "wall_seconds",
+    } <= set(folds.columns)
+    assert (folds["gain"] == folds["tuned_test"] - folds["default_test"]).all()
+
+
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "roc_auc", "log_loss", "f1_macro"])
+def test_classification_metrics(tmp_path, metric) -> None:
+    _, folds = _run(tmp_path, f"metric={metric}", "budget.n_trials=2", "protocol.outer_folds=2")
+    assert folds["tuned_test"].notna().all()
+    if metric == "log_loss":
+        assert (folds["tuned_test"] < 0).all()  # stored as neg_log_loss: higher is better
+
+
+@pytest.mark.parametrize("metric", ["r2", "rmse", "mae"])
+def test_regression_metrics(tmp_path, metric) -> None:
+    _, folds = _run(
+        tmp_path, "dataset=diabetes", "model=ridge", f"metric={metric}", "budget.n_trials=3",
+        "protocol.outer_folds=2",
+    )  # fmt: skip
+    assert folds["tuned_test"].notna().all()
+    assert (folds["tuned_test"] < 0).all() == (metric != "r2")
