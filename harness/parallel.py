@@ -1,0 +1,83 @@
+"""How a study shares the machine: studies at once, inner-CV workers and BLAS threads.
+
+Either a sweep runs several studies at once (the joblib launcher, one study per core by
+default; submitit, one per allocation) or one study spreads its inner CV over
+`protocol.n_jobs` processes. Either way BLAS/OpenMP threads are capped so that studies x
+inner workers x threads never exceeds the cores this job may use, the same for every
+strategy, and the plan (with the thread count actually in force) goes into `study.json`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from hydra.types import RunMode
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from harness.errors import UsageError
+
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    launcher: str  # Hydra's launcher: basic, joblib, submitit_local, submitit_slurm, ...
+    cpus: int  # cores this job may use (its CPU affinity, e.g. a Slurm allocation)
+    studies_at_once: int  # studies sharing those cores
+    inner_n_jobs: int  # processes for one configuration's inner CV
+    blas_threads: int | None  # per-process BLAS/OpenMP cap; None: the libraries' default
+
+    def record(self) -> dict[str, Any]:
+        """The plan, plus the BLAS/OpenMP threads actually in force, for `study.json`."""
+        found = [lib["num_threads"] for lib in threadpool_info()]
+        return asdict(self) | {"blas_threads_in_force": max(found, default=None)}
+
+
+def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
+    """The plan for this job, from its Hydra runtime config and `protocol.n_jobs`."""
+    cpus = len(os.sched_getaffinity(0))
+    launcher = hydra.runtime.choices.get("hydra/launcher") or "basic"
+    at_once = 1
+    if hydra.mode != RunMode.MULTIRUN:
+        launcher = "none (single run)"
+    elif "cpus_per_task" in hydra.launcher:
+        cpus = hydra.launcher.cpus_per_task or cpus  # submitit: each job has its own cores
+    elif "n_jobs" in hydra.launcher:
+        requested = int(hydra.launcher.n_jobs)
+        at_once = requested if requested > 0 else max(1, cpus + 1 + requested)
+    inner = cpus if n_jobs is not None and n_jobs < 0 else (n_jobs or 1)
+    if at_once * inner > cpus:
+        raise UsageError(
+            f"{at_once} studies at once x protocol.n_jobs={n_jobs} would oversubscribe "
+            f"{cpus} cores; set hydra.launcher.n_jobs=1 to parallelise inner CV instead, "
+            "or protocol.n_jobs=null"
+        )
+    blas = None if at_once * inner == 1 else max(1, cpus // (at_once * inner))
+    return Parallelism(launcher, cpus, at_once, inner, blas)
+
+
+@contextmanager
+def limits(parallelism: Parallelism) -> Iterator[None]:
+    """Cap BLAS/OpenMP threads here and, through the environment, in processes started here."""
+    threads = parallelism.blas_threads
+    if threads is None:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

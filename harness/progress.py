@@ -1,0 +1,80 @@
+"""Live progress: a tqdm bar per study and a count of the sweep's finished studies.
+
+Both write to stderr and only when it is a terminal, so logs and CI output stay clean. Jobs
+of a sweep may run in other processes or on other machines, so the sweep count lives in a
+journal in the sweep directory that every job appends to when it ends.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+from harness.records import Journal, write_atomic
+
+SWEEP_TOTAL, SWEEP_DONE = ".studies-total", ".studies-done.jsonl"
+
+
+class StudyBar:
+    """Trials done of the study's budget, best inner score of the current fold, elapsed, ETA."""
+
+    def __init__(self, labels: dict[str, Any], folds: int, n_trials: int) -> None:
+        self.per_fold = n_trials
+        self.bar = tqdm(
+            total=folds * n_trials,
+            desc=f"{labels['strategy']} {labels['dataset']}/{labels['model']}",
+            unit="trial",
+            disable=None if sys.stderr.isatty() else True,
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
+        self.best = -math.inf
+
+    def trial(self, record: dict[str, Any]) -> None:
+        if record["status"] == "ok" and record["inner_mean"] > self.best:
+            self.best = record["inner_mean"]
+            self.bar.set_postfix(best=f"{self.best:.4f}", refresh=False)
+        self.bar.update(1)
+
+    def fold_done(self, folds_done: int) -> None:
+        """A fold may stop short of its budget (a small grid, a time limit): move to its end."""
+        self.best = -math.inf
+        self.bar.update(folds_done * self.per_fold - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class SweepProgress(Callback):
+    """Hydra callback: after each job, `studies done k/N` for the whole sweep."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        sweep.mkdir(parents=True, exist_ok=True)
+        write_atomic(sweep / SWEEP_TOTAL, str(sweep_size(config)))
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        if not sys.stderr.isatty() or not (sweep / SWEEP_TOTAL).exists():
+            return
+        done = Journal(sweep / SWEEP_DONE)
+        done.append({"job": config.hydra.job.num})
+        total = (sweep / SWEEP_TOTAL).read_text()
+        tqdm.write(f"sweep {sweep}: {len(done.read())}/{total} studies done", file=sys.stderr)
+
+
+def sweep_size(config: DictConfig) -> int:
+    """How many jobs Hydra's basic sweeper makes of the command line and `hydra.sweeper.params`."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    params = config.hydra.sweeper.get("params") or {}
+    overrides = [*config.hydra.overrides.task, *(f"{k}={v}" for k, v in params.items())]
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return sum(len(batch) for batch in BasicSweeper.split_arguments(parsed, None))

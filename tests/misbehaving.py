@@ -1,0 +1,37 @@
+"""A test-only estimator that hangs, hogs memory or dies on request.
+
+It lives in an importable module (not a test file) so the worker process that evaluates
+trials under `budget.trial_timeout_s` / `budget.trial_memory_mb` can unpickle it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+HANG_S = 600.0
+HOG_MB = 8000
+
+
+class Misbehaving(ClassifierMixin, BaseEstimator):
+    """Predicts the majority class, after doing what `behaviour` says in `fit`."""
+
+    def __init__(self, behaviour: str = "fine") -> None:
+        self.behaviour = behaviour
+
+    def fit(self, X, y):
+        if self.behaviour == "hang":
+            time.sleep(HANG_S)
+        elif self.behaviour == "hog":
+            np.ones(HOG_MB * 2**20 // 8).sum()
+        elif self.behaviour == "die":
+            os._exit(3)
+        values, counts = np.unique(np.asarray(y), return_counts=True)
+        self.classes_, self.majority_ = values, values[np.argmax(counts)]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.majority_)

@@ -1,0 +1,62 @@
+"""A hanging, memory-hungry or dying model is stopped and recorded; the study goes on."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from omegaconf import open_dict
+
+from harness.errors import UsageError
+from harness.study import Study, prepare, run
+from tests.helpers import compose_config
+from tests.misbehaving import HANG_S
+
+BEHAVIOURS = ["fine", "hang", "hog", "die"]  # grid order: one trial each per outer fold
+
+
+def misbehaving_study(*overrides: str) -> Study:
+    cfg = compose_config("strategy=grid", "protocol.outer_folds=2", "protocol.inner_folds=2",
+                         *overrides)  # fmt: skip
+    with open_dict(cfg):
+        cfg.model = {
+            "name": "misbehaving",
+            "task": "classification",
+            "scale": False,
+            "estimator": {"_target_": "tests.misbehaving.Misbehaving"},
+            "space": {"behaviour": {"type": "categorical", "choices": BEHAVIOURS}},
+        }
+    return prepare(cfg)
+
+
+def test_hang_hog_and_death_are_stopped_recorded_and_the_study_goes_on(tmp_path) -> None:
+    study = misbehaving_study(
+        "budget.n_trials=4", "budget.trial_timeout_s=1", "budget.trial_memory_mb=300"
+    )
+    started = time.perf_counter()
+    trials, folds = run(study, tmp_path)
+
+    assert time.perf_counter() - started < HANG_S / 4
+    assert [json.loads(p)["behaviour"] for p in trials["params"]] == BEHAVIOURS * 2
+    # After each kill a fresh worker serves the next trial: fold 1 starts "ok" again.
+    assert list(trials["status"]) == ["ok", "timeout", "memory", "failed"] * 2
+    stopped = trials[trials["status"] != "ok"]
+    assert stopped["inner_mean"].isna().all()
+    assert stopped["error"].str.contains("trial_timeout_s=1|trial_memory_mb=300|died").all()
+    assert trials.loc[trials["status"] == "failed", "error"].str.contains("exit code 3").all()
+    assert [json.loads(p) for p in folds["best_params"]] == [{"behaviour": "fine"}] * 2
+    assert folds["tuned_test"].notna().all() and folds["default_inner"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("budget.trial_timeout_s=0", "budget.trial_timeout_s is 0; set it to seconds > 0"),
+        ("budget.trial_memory_mb=-5", "budget.trial_memory_mb is -5; set it to megabytes > 0"),
+        ("budget.trial_memory_mb=1.5", "budget.trial_memory_mb is 1.5"),
+    ],
+)
+def test_bad_limits_are_refused_with_the_fix(override, message) -> None:
+    with pytest.raises(UsageError, match=message):
+        prepare(compose_config(override))

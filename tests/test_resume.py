@@ -1,0 +1,174 @@
+"""A study interrupted at any point and run again ends with the tables of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.errors import UsageError
+from harness.records import StudyRecords
+from harness.study import prepare, run
+from tests.helpers import ROOT, compose_config, run_cli
+
+TIMING = [
+    "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds", "elapsed_seconds",
+    "search_seconds", "wall_seconds",
+]  # fmt: skip
+STUDY = ("budget.n_trials=4", "protocol.outer_folds=3")
+
+
+def _without_timing(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns=[c for c in TIMING if c in table]).reset_index(drop=True)
+
+
+def assert_same_results(got: tuple, expected: tuple) -> None:
+    for ours, theirs in zip(got, expected, strict=True):
+        pd.testing.assert_frame_equal(_without_timing(ours), _without_timing(theirs))
+
+
+def _crash_copy(source: Path, target: Path, trials: int, folds: int, cut: str = "") -> None:
+    """The records a run killed mid-trial leaves: the first journal lines, maybe half a line."""
+    target.mkdir()
+    lines = (source / "trials.jsonl").read_text().splitlines(keepends=True)
+    (target / "trials.jsonl").write_text("".join(lines[:trials]) + cut)
+    fold_lines = (source / "folds.jsonl").read_text().splitlines(keepends=True)
+    (target / "folds.jsonl").write_text("".join(fold_lines[:folds]))
+    meta = json.loads((source / "study.json").read_text()) | {"status": "running"}
+    (target / "study.json").write_text(json.dumps(meta))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """The study run once, whole: its Study, its folder and its tables."""
+    study, home = prepare(compose_config(*STUDY)), tmp_path_factory.mktemp("whole")
+    return study, home, run(study, home)
+
+
+def test_an_interrupted_fold_replays_its_journal_and_redoes_only_the_trial_in_flight(
+    tmp_path, uninterrupted
+) -> None:
+    study, home, whole = uninterrupted
+    # Killed while writing fold 1's third trial: fold 0 done, two trials of fold 1 journaled.
+    cut = (home / "trials.jsonl").read_text().splitlines()[6][:40]
+    _crash_copy(home, tmp_path / "crashed", trials=6, folds=1, cut=cut)
+
+    resumed = run(study, tmp_path / "crashed")
+
+    assert_same_results(resumed, whole)
+    # Journaled trials keep their recorded timings (not re-evaluated); the one in flight is redone.
+    recorded, again = whole[0]["eval_seconds"], resumed[0]["eval_seconds"]
+    assert (again[:6] == recorded[:6]).all()
+    assert again[6] != recorded[6]
+    journal = StudyRecords(tmp_path / "crashed").trials.read()
+    assert len(journal) == len(whole[0]) == 12  # no lost or duplicated rows
+
+
+def test_a_strategy_that_goes_another_way_after_a_crash_gets_fresh_trials(
+    tmp_path, uninterrupted
+) -> None:
+    study, home, whole = uninterrupted
+    _crash_copy(home, tmp_path / "crashed", trials=6, folds=1)
+    journal = StudyRecords(tmp_path / "crashed").trials
+    records = journal.read()
+    records[5]["params"]["C"] = 123.0  # fold 1, trial 1: not what the strategy proposes
+    journal.path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    resumed = run(study, tmp_path / "crashed")
+
+    assert_same_results(resumed, whole)
+    assert len(journal.read()) == 12
+    assert resumed[0]["eval_seconds"][4] == whole[0]["eval_seconds"][4]
+    assert resumed[0]["eval_seconds"][5] != whole[0]["eval_seconds"][5]
+
+
+def test_a_finished_study_is_read_back_and_retry_redoes_only_the_asked_statuses(tmp_path) -> None:
+    # Without its condition, l1_ratio > 0 reaches lbfgs, which fails: some trials fail.
+    failing = (*STUDY, "model.space.l1_ratio.condition=null", "budget.n_trials=8")
+    first = run(prepare(compose_config(*failing)), tmp_path)
+    assert (first[0]["status"] == "failed").any()
+
+    again = run(prepare(compose_config(*failing, "run.retry=[timeout,memory]")), tmp_path)
+    pd.testing.assert_frame_equal(again[0], first[0])  # read back, timings and all
+
+    retried = run(prepare(compose_config(*failing, "run.retry=failed")), tmp_path)
+    assert_same_results(retried, first)
+    redone = set(first[0].loc[first[0]["status"] == "failed", "outer_fold"])
+    for fold, trials in retried[0].groupby("outer_fold"):
+        before = first[0].loc[first[0]["outer_fold"] == fold, "eval_seconds"].to_numpy()
+        assert (trials["eval_seconds"].to_numpy() != before).all() == (fold in redone)
+
+
+def test_retry_names_known_statuses() -> None:
+    with pytest.raises(UsageError, match=r"run.retry has \['crashed'\]"):
+        prepare(compose_config("run.retry=[crashed]"))
+
+
+def _cli_env() -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+
+
+def _tables(cwd: Path) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    homes = sorted((cwd / "results" / "studies").iterdir())
+    return {home.name: StudyRecords(home).read_tables() for home in homes}
+
+
+def test_sigkill_mid_sweep_then_the_same_command_gives_the_uninterrupted_tables(tmp_path) -> None:
+    sweep = ("-m", "strategy=grid,random", "budget.n_trials=8", "protocol.outer_folds=3",
+             "~hydra.callbacks.report")  # fmt: skip
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "crashed").mkdir()
+    done = run_cli(*sweep, cwd=tmp_path / "whole")
+    assert done.returncode == 0, done.stderr
+    _assert_a_study_per_core_with_blas_capped(done, tmp_path / "whole")
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", *sweep],
+        cwd=tmp_path / "crashed",
+        env=_cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    journals = tmp_path / "crashed" / "results" / "studies"
+    while sum(len(p.read_bytes().splitlines()) for p in journals.glob("*/trials.jsonl")) < 6:
+        assert process.poll() is None, "the sweep ended before it could be killed"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole sweep: launcher, workers, everything
+    process.wait()
+    states = [json.loads(p.read_text())["status"] for p in journals.glob("*/study.json")]
+    assert "finished" not in states or len(states) < 2
+
+    rerun = run_cli(*sweep, cwd=tmp_path / "crashed")
+    assert rerun.returncode == 0, rerun.stderr
+
+    whole, resumed = _tables(tmp_path / "whole"), _tables(tmp_path / "crashed")
+    assert list(resumed) == list(whole) and len(whole) == 2
+    for key in whole:
+        assert_same_results(resumed[key], whole[key])  # same rows: none lost, none twice
+
+
+def test_a_study_folder_holding_another_study_is_refused(uninterrupted) -> None:
+    _, home, _ = uninterrupted
+    with pytest.raises(UsageError, match=r"holds study \w+, not "):
+        run(prepare(compose_config(*STUDY, "seed=1")), home)
+
+
+def _assert_a_study_per_core_with_blas_capped(done: subprocess.CompletedProcess, cwd: Path) -> None:
+    """The default launcher (joblib) runs a study per core, BLAS capped at 1 thread, on record."""
+    cores = len(os.sched_getaffinity(0))
+    for home in (cwd / "results" / "studies").iterdir():
+        parallel = StudyRecords(home).read_meta()["parallel"]
+        assert parallel["launcher"] == "joblib"
+        assert parallel["studies_at_once"] == cores
+        assert parallel["blas_threads"] == parallel["blas_threads_in_force"] == 1
+    assert "\r" not in done.stderr and "trial/s" not in done.stderr  # no bars off a terminal
+    links = list((cwd / "results" / "multirun").glob("*/*/*/study"))
+    assert len(links) == 2 and all((link / "study.json").exists() for link in links)

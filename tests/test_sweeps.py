@@ -1,0 +1,123 @@
+"""Sweeps: launchers, one results tree shared by many processes, parallelism on record, progress."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from harness.errors import UsageError
+from harness.parallel import plan
+from harness.progress import sweep_size
+from harness.records import StudyRecords
+from tests.helpers import ROOT, run_cli
+
+TINY = ("budget.n_trials=3", "protocol.outer_folds=2")
+NO_REPORT = "~hydra.callbacks.report"  # the end-of-sweep report is not under test here
+
+
+def _studies(cwd: Path) -> dict[str, StudyRecords]:
+    return {p.name: StudyRecords(p) for p in sorted((cwd / "results" / "studies").iterdir())}
+
+
+def test_two_processes_sharing_one_results_tree_lose_and_duplicate_nothing(tmp_path) -> None:
+    # The same studies, started in opposite orders: each process meets the other's finished
+    # and running studies.
+    sweeps = ["strategy=grid,random", "strategy=random,grid"]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    commands = [
+        [sys.executable, "-m", "harness", "-m", sweep, *TINY, "hydra.launcher.n_jobs=1", NO_REPORT]
+        for sweep in sweeps
+    ]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    processes = [subprocess.Popen(c, cwd=tmp_path, env=env, **pipes) for c in commands]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], [err for _, err in outputs]
+
+    studies = _studies(tmp_path)
+    assert len(studies) == 2
+    for records in studies.values():
+        assert records.read_meta()["status"] == "finished"
+        trials, folds = records.read_tables()
+        assert len(trials) == len(records.trials.read()) == 6
+        assert not trials.duplicated(["repeat", "outer_fold", "trial"]).any()
+        assert len(folds) == len(records.folds.read()) == 2
+    for out, _ in outputs:  # each process reports both studies, wherever they ran
+        assert set(re.findall(r"results: (\S+)", out)) == {f"results/studies/{k}" for k in studies}
+
+
+def test_submitit_local_launcher_runs_a_two_study_sweep(tmp_path) -> None:
+    done = run_cli("-m", "hydra/launcher=submitit_local", "strategy=grid,random", *TINY,
+                   NO_REPORT, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    studies = _studies(tmp_path)
+    assert len(studies) == 2
+    for records in studies.values():
+        meta = records.read_meta()
+        assert meta["status"] == "finished"
+        assert meta["parallel"]["launcher"] == "submitit_local"
+        assert len(records.read_tables()[0]) == 6
+    assert list((tmp_path / "results" / "multirun").glob("*/*/.submitit/*/*_result.pkl"))
+
+
+def _hydra(mode: RunMode, launcher: str, **options) -> OmegaConf:
+    return OmegaConf.create(
+        {"mode": mode, "runtime": {"choices": {"hydra/launcher": launcher}}, "launcher": options}
+    )
+
+
+def test_parallelism_plan_never_oversubscribes() -> None:
+    cores = len(os.sched_getaffinity(0))
+    single = plan(_hydra(RunMode.RUN, "joblib", n_jobs=-1), None)
+    assert (single.studies_at_once, single.inner_n_jobs, single.blas_threads) == (1, 1, None)
+    inner = plan(_hydra(RunMode.RUN, "joblib", n_jobs=-1), -1)
+    assert inner.inner_n_jobs == cores and inner.blas_threads == 1
+    sweep = plan(_hydra(RunMode.MULTIRUN, "joblib", n_jobs=-1), None)
+    assert sweep.studies_at_once == cores and sweep.blas_threads == 1
+    slurm = plan(_hydra(RunMode.MULTIRUN, "slurm", cpus_per_task=8), 2)
+    assert (slurm.cpus, slurm.studies_at_once, slurm.blas_threads) == (8, 1, 4)
+    with pytest.raises(UsageError, match="would oversubscribe"):
+        plan(_hydra(RunMode.MULTIRUN, "joblib", n_jobs=cores), 2)
+
+
+def test_a_terminal_gets_a_live_progress_bar(tmp_path) -> None:
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", *TINY], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    shown = b""
+    while chunk := _read(controller):
+        shown += chunk
+    assert process.wait(timeout=120) == 0
+    text = shown.decode(errors="replace")
+    assert "random breast_cancer/logreg" in text
+    assert "6/6" in text and "best=0." in text and "<00:00" in text  # done, best, ETA
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # the other side closed
+        return b""
+
+
+def test_sweep_progress_counts_the_jobs_hydras_sweeper_makes() -> None:
+    task = ["strategy=grid,random", "seed=0,1,2", "budget.n_trials=3"]
+    sweep = {"overrides": {"task": task}, "sweeper": {"params": {"model": "logreg,svc"}}}
+    assert sweep_size(OmegaConf.create({"hydra": sweep})) == 12
+    alone = {"overrides": {"task": []}, "sweeper": {}}
+    assert sweep_size(OmegaConf.create({"hydra": alone})) == 1
