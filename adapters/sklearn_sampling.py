@@ -56,11 +56,11 @@ class GridSearch(Strategy):
 class RandomSearch(Strategy):
     """ParameterSampler: each subspace equally likely, then independent draws within it."""
 
-    def candidates(self, n_trials: int) -> list[dict]:
-        sampler = ParameterSampler(
+    def candidates(self, n_trials: int) -> ParameterSampler:
+        """Drawn lazily, one per iteration, so a time limit is not spent drawing ahead."""
+        return ParameterSampler(
             self.space.sklearn_distributions(), n_iter=n_trials, random_state=self.seed
         )
-        return list(sampler)
 
     def search(self, objective: Objective) -> None:
         for params in self.candidates(objective.n_trials):

@@ -53,12 +53,12 @@ def test_defaults_strategy_runs_no_trials_and_scores_the_defaults(tmp_path) -> N
 
 def test_time_limit_ends_the_search(tmp_path) -> None:
     trials, folds = _run(
-        tmp_path, "model=rf", "budget.n_trials=1000", "budget.time_s=1.0", "protocol.outer_folds=2"
+        tmp_path, "model=rf", "budget.n_trials=1000", "budget.time_s=2.0", "protocol.outer_folds=2"
     )
-    assert (folds["n_trials"] < 1000).all()
+    assert ((folds["n_trials"] >= 1) & (folds["n_trials"] < 1000)).all()
     # A trial may start just before the limit; none starts after it.
     started = trials["elapsed_seconds"] - trials["eval_seconds"]
-    assert (started < 1.0).all()
+    assert (started < 2.0).all()
 
 
 def test_grid_smaller_than_the_budget_ends_early_and_a_larger_one_is_cut(tmp_path) -> None:
