@@ -13,6 +13,7 @@ import termios
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
@@ -121,3 +122,11 @@ def test_sweep_progress_counts_the_jobs_hydras_sweeper_makes() -> None:
     assert sweep_size(OmegaConf.create({"hydra": sweep})) == 12
     alone = {"overrides": {"task": []}, "sweeper": {}}
     assert sweep_size(OmegaConf.create({"hydra": alone})) == 1
+
+
+def test_slurm_launcher_config_composes_onto_submitits_slurm_launcher() -> None:
+    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
+        cfg = compose("config", ["hydra/launcher=slurm"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (launcher.cpus_per_task, launcher.max_num_timeout) == (4, 3)

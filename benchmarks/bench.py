@@ -1,0 +1,316 @@
+"""tunebench's performance benchmark: run by hand, never in CI; writes benchmarks/RESULTS.md.
+
+    .venv/bin/python benchmarks/bench.py                 # every figure (~15 minutes, 2 cores)
+    .venv/bin/python benchmarks/bench.py grid bookkeeping # some of them
+
+Each figure is a ratio of two things measured side by side in this one run, alternating
+between the two sides so that a change in machine load hits both alike: the harness against
+the same work written directly with scikit-learn or optuna, late trials against early ones,
+a parallel sweep against the same studies in sequence. Timings are wall-clock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from hydra import compose, initialize_config_dir
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_validate
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from adapters.optuna_search import suggest  # noqa: E402
+from adapters.sklearn_sampling import RandomSearch  # noqa: E402
+from harness import resume  # noqa: E402
+from harness.models import STEP, build_pipeline, pipeline_params  # noqa: E402
+from harness.objective import Budget, InnerCV, Objective  # noqa: E402
+from harness.progress import StudyBar  # noqa: E402
+from harness.records import StudyRecords  # noqa: E402
+from harness.study import Study, prepare, run  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+NOTES = "## Notes"
+SHARED = Path(os.environ.get("TUNEBENCH_SHARED", ROOT.parent / "shared"))
+ROUNDS = 3  # each side-by-side comparison, alternated this many times; the median ratio counts
+CORES = len(os.sched_getaffinity(0))
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def config(*overrides: str) -> Any:
+    with initialize_config_dir(str(ROOT / "conf"), version_base=None):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def seconds(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def figure(what: str, measured: float, bound: str, met: bool, config: tuple, **more: Any) -> dict:
+    """One row of RESULTS.md; `more` may hold ours_s, theirs_s (seconds) and a note."""
+    return {"what": what, "ratio": measured, "bound": bound, "ok": met, "config": config} | more
+
+
+def side_by_side(
+    ours: Callable[[], Any], theirs: Callable[[], Any], rounds: int = ROUNDS
+) -> dict[str, float]:
+    """Median over alternated rounds of ours / theirs, with the median seconds of each."""
+    pairs = [(seconds(ours), seconds(theirs)) for _ in range(rounds)]
+    return {
+        "ratio": statistics.median(a / b for a, b in pairs),
+        "ours_s": statistics.median(a for a, _ in pairs),
+        "theirs_s": statistics.median(b for _, b in pairs),
+    }
+
+
+def harness_study(study: Study) -> Callable[[], Any]:
+    """The whole study through the harness, in a fresh folder each time (never resumed)."""
+    return lambda: run(study, Path(tempfile.mkdtemp(prefix="bench-")))
+
+
+def by_hand(study: Study, tune: Callable[[Any, Any, list], dict]) -> Callable[[], None]:
+    """The same nested CV written directly: per outer fold `tune` on the outer-training rows
+    returns the best parameters, which are refit and scored; the defaults are scored by inner
+    CV and refit too, as the harness does for its fold table."""
+    X, y, task, seed = study.dataset.X, study.dataset.y, study.dataset.task, study.seed
+    pipeline, scorer = build_pipeline(study.model), study.metric.scorer
+
+    def nested() -> None:
+        for train, test in study.protocol.outer_splitter(task, seed).split(X, y):
+            X_train, y_train = X.iloc[train], y.iloc[train]
+            inner = list(study.protocol.inner_splitter(task, seed).split(X_train, y_train))
+            for params in (tune(X_train, y_train, inner), {}):
+                model = clone(pipeline).set_params(**pipeline_params(params)).fit(X_train, y_train)
+                scorer(model, X.iloc[test], y.iloc[test])
+            cross_validate(clone(pipeline), X_train, y_train, cv=inner, scoring=scorer)
+
+    return nested
+
+
+def grid_vs_sklearn() -> dict[str, Any]:
+    overrides = ("strategy=grid", "strategy.adapter.resolution=4", "model=svc", "dataset=digits",
+                 "budget.n_trials=20", "protocol.outer_folds=3")  # fmt: skip
+    study = prepare(config(*overrides))
+    grid = study.model.space.sklearn_grid(4, prefix=f"{STEP}__")
+    pipeline, scorer = build_pipeline(study.model), study.metric.scorer
+
+    def gridsearchcv(X, y, inner):
+        searcher = GridSearchCV(pipeline, grid, cv=inner, scoring=scorer, refit=False)
+        return {k.removeprefix(f"{STEP}__"): v for k, v in searcher.fit(X, y).best_params_.items()}
+
+    timed = side_by_side(harness_study(study), by_hand(study, gridsearchcv))
+    what = "harness `strategy=grid` study / nested GridSearchCV by hand"
+    ratio = timed.pop("ratio")
+    return figure(what, ratio, "<= 1.05", ratio <= 1.05, overrides, **timed)
+
+
+def tpe_vs_optuna() -> dict[str, Any]:
+    overrides = ("strategy=tpe", "model=svc", "dataset=digits", "budget.n_trials=30",
+                 "protocol.outer_folds=3")  # fmt: skip
+    study = prepare(config(*overrides))
+    pipeline, scorer, space = build_pipeline(study.model), study.metric.scorer, study.model.space
+    startup = study.config.strategy.adapter.sampler.n_startup_trials
+
+    def optimize(X, y, inner):
+        def objective(trial: optuna.Trial) -> float:
+            model = clone(pipeline).set_params(**pipeline_params(suggest(trial, space)))
+            return -cross_validate(model, X, y, cv=inner, scoring=scorer)["test_score"].mean()
+
+        sampler = optuna.samplers.TPESampler(seed=study.seed, n_startup_trials=startup)
+        native = optuna.create_study(sampler=sampler)
+        native.optimize(objective, n_trials=study.budget.n_trials)
+        return native.best_params
+
+    timed = side_by_side(harness_study(study), by_hand(study, optimize))
+    what = "harness `strategy=tpe` study / optuna `study.optimize` by hand"
+    ratio = timed.pop("ratio")
+    return figure(what, ratio, "<= 1.05", ratio <= 1.05, overrides, **timed)
+
+
+def objective_for(study: Study, directory: Path, n_trials: int) -> tuple[Objective, list]:
+    """An Objective wired as a study wires it (journal, progress bar), timing its evaluations."""
+    X, y, task = study.dataset.X, study.dataset.y, study.dataset.task
+    splits = list(study.protocol.inner_splitter(task, 0).split(X, y))
+    inner = InnerCV(build_pipeline(study.model), X, y, splits, study.metric.scorer)
+    evaluating: list[float] = []
+
+    def evaluate(params, fidelity=None):
+        started = time.perf_counter()
+        try:
+            return inner.evaluate(params, fidelity)
+        finally:
+            evaluating.append(time.perf_counter() - started)
+
+    place = study.labels() | {"repeat": 0, "outer_fold": 0}
+    journal = resume.journal(StudyRecords(directory), place, [])
+    bar = StudyBar(study.labels(), 1, n_trials)
+
+    def on_trial(trial: dict) -> None:
+        journal(trial)
+        bar.trial(trial)
+
+    budget = Budget(n_trials)
+    return Objective(inner, budget, on_trial, evaluate=evaluate), evaluating
+
+
+def bookkeeping() -> dict[str, Any]:
+    """Per-trial time the harness adds around an evaluation (the call minus the evaluation:
+    budget checks, the trial record, the journal append with its fsync, the progress bar)."""
+    n, overrides = 10_000, ("model=tree", "dataset=iris", "protocol.inner_folds=2")
+    study = prepare(config(*overrides))
+    objective, evaluating = objective_for(study, Path(tempfile.mkdtemp(prefix="bench-")), n)
+    calls: list[float] = []
+    for params in RandomSearch(study.model.space, 0).candidates(n):
+        started = time.perf_counter()
+        objective(params)
+        calls.append(time.perf_counter() - started)
+    extra = np.array(calls) - np.array(evaluating)
+    early, late = float(np.median(extra[50:150])), float(np.median(extra[-100:]))
+    what = "bookkeeping per trial at trial 10,000 / at trial 100 (decision tree, iris)"
+    ratio, shown = late / early, (*overrides, f"({n} trials)")
+    return figure(what, ratio, "<= 2", ratio <= 2, shown, ours_s=late, theirs_s=early)
+
+
+def isolation_overhead() -> dict[str, Any]:
+    """A study with every trial in the killable worker (budget.trial_timeout_s set) against
+    the same study in-process: per trial a pipe round trip, per study the worker's start."""
+    overrides = ("model=tree", "dataset=iris", "budget.n_trials=100", "protocol.outer_folds=2")
+    limited = (*overrides, "budget.trial_timeout_s=60")
+    studies = {"isolated": prepare(config(*limited)), "plain": prepare(config(*overrides))}
+    walls, evals = {k: [] for k in studies}, {k: [] for k in studies}
+    for _ in range(ROUNDS):
+        for name, study in studies.items():
+            started = time.perf_counter()
+            trials, _ = harness_study(study)()
+            walls[name].append(time.perf_counter() - started)
+            evals[name].append(trials["eval_seconds"].median())
+    wall = {k: statistics.median(v) for k, v in walls.items()}
+    per_trial_ms = (statistics.median(evals["isolated"]) - statistics.median(evals["plain"])) * 1e3
+    what = "study with trials in a killable worker / in-process (tree on iris, 200 trials)"
+    bound = f"reported: {per_trial_ms:+.2f} ms a trial (median eval seconds)"
+    return figure(what, wall["isolated"] / wall["plain"], bound, True, limited,
+                  ours_s=wall["isolated"], theirs_s=wall["plain"])  # fmt: skip
+
+
+SWEEP_ROUNDS = 1  # a round is ~2 minutes on 2 cores
+SWEEP = ("-m", "strategy=grid,random", "seed=0,1", "model=svc", "dataset=digits",
+         "budget.n_trials=40", "protocol.outer_folds=3", "~hydra.callbacks.report")  # fmt: skip
+
+
+def cli(*overrides: str, cwd: Path, env: dict | None = None) -> float:
+    """`python -m harness` in `cwd` (so a fresh results store): its wall seconds."""
+    full_env = os.environ | {"PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"} | (env or {})
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "harness", *overrides], cwd=cwd, env=full_env,
+                   check=True, capture_output=True)  # fmt: skip
+    return time.perf_counter() - started
+
+
+def sweep() -> list[dict[str, Any]]:
+    """A 4-study sweep, the joblib launcher (a study per core) against one study at a time."""
+    pairs, utilisation, cpu = [], [], []
+    for _ in range(SWEEP_ROUNDS):
+        parallel_dir, sequence_dir = (Path(tempfile.mkdtemp(prefix="bench-")) for _ in "ab")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = cli(*SWEEP, cwd=parallel_dir)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        pairs.append((wall, cli(*SWEEP, "hydra.launcher.n_jobs=1", cwd=sequence_dir)))
+        tables = parallel_dir.glob("results/studies/*/trials.parquet")
+        fits = sum(
+            t["fit_seconds"].sum() + t["score_seconds"].sum() for t in map(pd.read_parquet, tables)
+        )
+        utilisation.append(fits / (wall * CORES))
+        used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        cpu.append(used / (wall * CORES))
+    ratio, used = statistics.median(a / b for a, b in pairs), statistics.median(utilisation)
+    command = ("python -m harness", *SWEEP)
+    speed = f"4-study sweep on {CORES} cores (joblib launcher) / the same in sequence"
+    note = f"all CPU of the sweep's processes / (wall x cores): {statistics.median(cpu):.2f}"
+    return [
+        figure(speed, ratio, "<= 0.55", ratio <= 0.55, command,
+               ours_s=statistics.median(a for a, _ in pairs),
+               theirs_s=statistics.median(b for _, b in pairs)),
+        figure("sweep CPU use: model fit+score seconds / (wall x cores)", used, ">= 0.9",
+               used >= 0.9, command, note=note),
+    ]  # fmt: skip
+
+
+def peak_memory() -> dict[str, Any]:
+    """Peak resident memory of a `dataset=adult` study (OpenML, from a copy of the cache)."""
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    shutil.copytree(SHARED / "openml-cache" / "org", work / "openml" / "org")
+    env = {"OPENML_CACHE_DIR": str(work / "openml"), "OPENML_SKIP_PARQUET": "true"}
+    overrides = ("strategy=random", "dataset=adult", "budget.n_trials=10")
+    wall = cli(*overrides, cwd=work, env=env)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    what = "peak memory of a `dataset=adult` study (largest process, MB)"
+    return figure(what, peak_mb, "reported", True, ("python -m harness", *overrides), ours_s=wall)
+
+
+FIGURES = {
+    "grid": grid_vs_sklearn, "tpe": tpe_vs_optuna, "bookkeeping": bookkeeping,
+    "isolation": isolation_overhead, "sweep": sweep, "memory": peak_memory,
+}  # fmt: skip
+
+
+def main(names: list[str]) -> None:
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    for name in names or list(FIGURES):
+        print(f"running {name} ...", flush=True)
+        found = FIGURES[name]()
+        rows.extend(found if isinstance(found, list) else [found])
+        print(json.dumps(rows[-1], default=str), flush=True)
+    write(rows, names, load_before, os.getloadavg(), time.perf_counter() - started)
+
+
+def write(rows: list[dict], names: list[str], before: tuple, after: tuple, total: float) -> None:
+    """The table, above whatever `## Notes` (written by hand) the file already has."""
+    notes = RESULTS.read_text().partition(NOTES)[2] if RESULTS.exists() else ""
+    lines = [
+        "# Performance benchmark results",
+        "",
+        f"Produced by `{' '.join(['.venv/bin/python benchmarks/bench.py', *names])}`.",
+        "",
+        f"Machine: {CORES} cores, Python {platform.python_version()}; load average "
+        f"{before[0]:.2f} before, {after[0]:.2f} after; {total / 60:.1f} minutes in all. "
+        f"Timed comparisons alternate the two sides {ROUNDS} times and report the median.",
+        "",
+        "| figure | measured | harness s | reference s | bound | met | config |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = [
+            r["what"], f"{r['ratio']:.3f}", _s(r.get("ours_s")), _s(r.get("theirs_s")),
+            r["bound"], "yes" if r["ok"] else "**no**", " ".join(r["config"]),
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [""] + [f"- {r['what']}: {r['note']}" for r in rows if r.get("note")]
+    RESULTS.write_text("\n".join(lines) + "\n\n" + NOTES + notes.rstrip("\n") + "\n")
+    print(f"wrote {RESULTS}")
+
+
+def _s(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
