@@ -16,8 +16,10 @@ import hydra
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra._internal.utils import get_args_parser
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException, MissingConfigException
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -45,17 +47,25 @@ def preflight(overrides: list[str], multirun: bool) -> None:
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
         task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
-        if multirun:
-            combos = [c for batch in BasicSweeper.split_arguments(task, None) for c in batch]
-        else:
-            combos = [[o.input_line for o in task]]
         with initialize_config_dir(str(CONF), version_base=None):
+            combos = _sweep(parsed, task) if multirun else [[o.input_line for o in task]]
             for combo in combos:
                 compose(config_name="config", overrides=combo)
     except MissingConfigException as e:
         fail(_missing_message(e))
     except (HydraException, OmegaConfBaseException) as e:
         fail(f"{str(e).strip().splitlines()[0]} (see `python -m harness --help`)")
+
+
+def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:
+    """Every job of a multirun, as Hydra's basic sweeper makes them: the config's own
+    `hydra.sweeper.params` (e.g. from a conf/sweep/ preset) first, the command line winning."""
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    params = compose(config_name="config", overrides=fixed, return_hydra_config=True).hydra
+    preset = [f"{k}={v}" for k, v in (params.sweeper.get("params") or {}).items()]
+    loader = GlobalHydra.instance().config_loader()  # expands glob(...) over config groups
+    swept = OverridesParser.create(config_loader=loader).parse_overrides(preset) + task
+    return [c for batch in BasicSweeper.split_arguments(swept, None) for c in batch]
 
 
 def fail(message: str) -> None:

@@ -1,0 +1,108 @@
+"""Records of finished studies in, tidy tables out: every number a report shows.
+
+`aggregate(load_records(folder), Settings())` returns the tables named in TABLES, in that
+order; each module here computes one family of them from the ones before it, so data flows
+one way: records -> runs, instances, curves -> metrics -> recommendation.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.aggregate import anytime, curves, gain, significance, targets, timing
+from harness.aggregate.recommend import recommendation_table
+from harness.aggregate.records import Records, budget_order, versions_table
+from harness.aggregate.settings import Settings
+from harness.errors import UsageError
+
+TABLES = {
+    "recommendation": "per budget: the strategy to use by default, its gain, ERT, test vs baseline",
+    "ert": "per budget, strategy, target: success rate, ERT in trials and seconds",
+    "ert_by_problem": "the same per dataset and model",
+    "anytime": "per budget, strategy, budget spent: mean normalised regret, score and rank",
+    "gain_overall": "per budget, strategy: mean gain and optimism with 95% bootstrap CIs",
+    "gain_by_model": "the same per model",
+    "gain": "the same per model and dataset",
+    "ranks": "per budget, strategy: mean rank of outer-test score across instances",
+    "ranks_by_dataset": "the same per dataset",
+    "friedman": "per budget: Friedman test over strategies",
+    "nemenyi": "per budget, pair of strategies: Nemenyi post-hoc p-value",
+    "versus_baseline": "per budget, strategy: Wilcoxon test against the baseline, Holm-corrected",
+    "time_summary": "per budget, strategy: mean seconds per study in each part, and share",
+    "time_split": "per study: seconds in evaluation, optimiser, bookkeeping and refit",
+    "overhead": "per budget, strategy, trial: quartiles of optimiser seconds per trial",
+    "ttt_ecdf": "per budget, strategy, target, budget spent: fraction of runs at the target",
+    "trials_to_target": "per run and target: reached or censored, trials and seconds spent",
+    "targets": "per instance and target: the inner score that reaches it",
+    "instances": "per instance: defaults' inner score, best known inner score, span",
+    "instance_ranks": "per budget, instance, strategy: rank of outer-test score",
+    "curves": "per run and budget spent: best-so-far, normalised regret and score, rank",
+    "curves_seconds": "per run and point in time: best-so-far and normalised regret",
+    "runs": "per run (study x outer fold): scores, gain, optimism, seconds",
+    "studies": "per finished study: strategy, dataset, model, budget, problem, folder",
+    "versions": "per package: versions the studies ran with, and the report's",
+}
+
+
+def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
+    """Every table in TABLES, computed from the records."""
+    if records.trials.empty:
+        raise UsageError(
+            "the finished studies ran no trials (only the `default` strategy?); "
+            "a report compares strategies that search, e.g. strategy=random,tpe"
+        )
+    budgets = budget_order(records.studies)
+    trajectories = curves.trajectory_table(records.trials)
+    runs = curves.run_table(records, trajectories)
+    instances = curves.instance_table(runs, trajectories)
+    sampled = curves.curve_table(trajectories, runs, instances)
+    horizon = int(sampled.spent.max()) if len(sampled) else 0
+    reference = anytime.random_reference(trajectories, settings.baseline, horizon)
+    sampled["normalised_score"] = anytime.normalised_score(sampled, instances, reference)
+    sampled = sampled.merge(anytime.rank_table(sampled), how="left")
+
+    goals = targets.target_table(instances, settings.targets)
+    hits = targets.hit_table(trajectories, runs, goals)
+    matrices = significance.score_matrices(runs)
+    ranked = significance.instance_ranks(matrices, runs)
+    ranks = significance.mean_ranks(ranked, ["budget", "strategy"])
+    versus = significance.baseline_table(matrices, settings.baseline, settings.alpha)
+    gain_overall = gain.gain_table(runs, ["budget", "strategy"], settings)
+    split = timing.time_split(runs)
+    ert = targets.ert_table(hits, ["budget", "strategy"])
+    tables = {
+        "recommendation": recommendation_table(ranks, gain_overall, ert, versus, budgets, settings),
+        "ert": ert,
+        "ert_by_problem": targets.ert_table(hits, ["budget", "strategy", "dataset", "model"]),
+        "anytime": anytime.anytime_summary(sampled),
+        "gain_overall": gain_overall,
+        "gain_by_model": gain.gain_table(runs, ["budget", "strategy", "model"], settings),
+        "gain": gain.gain_table(runs, ["budget", "strategy", "model", "dataset"], settings),
+        "ranks": ranks,
+        "ranks_by_dataset": significance.mean_ranks(ranked, ["budget", "strategy", "dataset"]),
+        "friedman": significance.friedman_table(matrices),
+        "nemenyi": significance.nemenyi_table(matrices),
+        "versus_baseline": versus,
+        "time_summary": timing.time_summary(split),
+        "time_split": split,
+        "overhead": timing.overhead_by_trial(trajectories),
+        "ttt_ecdf": targets.ecdf_table(hits, runs),
+        "trials_to_target": hits,
+        "targets": goals,
+        "instances": instances,
+        "instance_ranks": ranked,
+        "curves": sampled,
+        "curves_seconds": anytime.seconds_table(trajectories, instances),
+        "runs": runs,
+        "studies": records.studies,
+        "versions": versions_table(records.studies),
+    }
+    return {name: _in_budget_order(tables[name], budgets) for name in TABLES}
+
+
+def _in_budget_order(table: pd.DataFrame, budgets: list[str]) -> pd.DataFrame:
+    """Rows sorted by budget (smallest first), keeping the order within each budget."""
+    if "budget" not in table or table.empty:
+        return table.reset_index(drop=True)
+    order = table.budget.map({b: i for i, b in enumerate(budgets)})
+    return table.iloc[order.argsort(kind="stable")].reset_index(drop=True)

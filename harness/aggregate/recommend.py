@@ -1,0 +1,63 @@
+"""The recommendation: for each budget, the strategy a team should use by default.
+
+The pick is the strategy with the best mean rank on outer-test score across the instances
+of that budget (ties: the larger mean gain, then the name). Next to it: its mean gain over
+the defaults with its bootstrap interval, its trials-to-target at the recommended target
+(ERT and success rate), and whether it beats the baseline (random search) significantly
+after Holm's correction. `verdict` says the same in words.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from harness.aggregate.settings import Settings
+
+
+def recommendation_table(
+    ranks: pd.DataFrame,
+    gains: pd.DataFrame,
+    erts: pd.DataFrame,
+    versus: pd.DataFrame,
+    budgets: list[str],
+    settings: Settings,
+) -> pd.DataFrame:
+    """One row per budget; inputs are per (budget, strategy) tables."""
+    at_target = erts[erts.target == settings.recommend_target]
+    table = (
+        ranks.merge(gains[["budget", "strategy", "gain", "gain_low", "gain_high"]], how="left")
+        .merge(at_target[["budget", "strategy", "ert_trials", "success_rate"]], how="left")
+        .merge(versus[["budget", "strategy", "p_holm", "beats_baseline"]], how="left")
+    )
+    rows = []
+    for budget in budgets:
+        block = table[table.budget == budget]
+        if block.empty:
+            continue
+        best = block.sort_values(["mean_rank", "gain", "strategy"], ascending=[True, False, True])
+        rows.append(best.iloc[0].to_dict() | {"verdict": _verdict(best, settings)})
+    columns = [
+        "budget", "strategy", "mean_rank", "instances", "gain", "gain_low", "gain_high",
+        "ert_trials", "success_rate", "p_holm", "beats_baseline", "verdict",
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns).rename(
+        columns={"ert_trials": f"ert_trials_{settings.recommend_target:g}"}
+    )
+
+
+def _verdict(ranked: pd.DataFrame, settings: Settings) -> str:
+    best = ranked.iloc[0]
+    baseline = settings.baseline
+    others = len(ranked) - 1
+    if others == 0:
+        return f"only {best.strategy} ran at this budget; nothing to compare"
+    if best.strategy == baseline:
+        return f"{baseline} ranks best of {others + 1}; no strategy improves on it here"
+    if pd.isna(best.p_holm):
+        return f"best mean rank of {others + 1}; {baseline} did not run here, so untested"
+    if best.beats_baseline:
+        return f"best mean rank of {others + 1}; beats {baseline} (Holm p = {best.p_holm:.3g})"
+    return (
+        f"best mean rank of {others + 1}, but not significantly better than {baseline} "
+        f"(Holm p = {best.p_holm:.3g}); {baseline} is as safe a default"
+    )

@@ -1,0 +1,101 @@
+"""Trials-to-target and expected running time, in the sense of the COCO platform.
+
+On each instance, the target for a fraction q is `best_known - (1 - q) * span`: q of the way
+from the defaults' inner score to the best inner score any strategy reached (all targets
+equal the defaults' score when no trial beat it). A run reaches a target at the first trial
+whose best-so-far score is at least the target (ties count; 1e-9 absolute slack absorbs
+float rounding); a run that never does is censored. The expected running time (ERT) of a
+group of runs is everything they spent, successful or not, divided by their successes:
+infinite when none succeeded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from harness.aggregate.curves import LABELS, SLACK
+from harness.aggregate.records import INSTANCE, RUN
+
+TOLERANCE = 1e-9
+
+
+def target_table(instances: pd.DataFrame, fractions: tuple[float, ...]) -> pd.DataFrame:
+    """One row per instance and target fraction, with the score that reaches it."""
+    table = instances.merge(pd.DataFrame({"target": list(fractions)}), how="cross")
+    table["target_score"] = table.best_known - (1 - table.target) * table.span
+    return table[[*INSTANCE, "dataset", "model", "target", "target_score", "span"]]
+
+
+def hit_table(
+    trajectories: pd.DataFrame, runs: pd.DataFrame, targets: pd.DataFrame
+) -> pd.DataFrame:
+    """Per run and target: reached or censored, and what it spent until then.
+
+    `trials`, `cost` (full-evaluation equivalents) and `seconds` are what a successful run
+    spent up to and including the trial that reached the target (NaN when censored); the
+    `*_spent` columns are those for a success and the whole search for a censored run: the
+    numerators of ERT.
+    """
+    scored = trajectories.merge(targets[[*INSTANCE, "target", "target_score"]], on=INSTANCE)
+    scored = scored[scored.best_so_far >= scored.target_score - TOLERANCE]
+    first = scored.groupby([*RUN, "target"], as_index=False).agg(
+        trials=("trial", "min"), cost=("spent", "min"), seconds=("elapsed_seconds", "min")
+    )
+    searched = runs.loc[runs.n_trials > 0, [*RUN, *LABELS, "n_trials", "cost", "search_seconds"]]
+    hits = searched.merge(targets[[*INSTANCE, "target"]], on=INSTANCE)
+    hits = hits.merge(first, on=[*RUN, "target"], how="left", suffixes=("_total", ""))
+    hits["reached"] = hits.trials.notna()
+    hits["trials_spent"] = hits.trials.fillna(hits.n_trials)
+    hits["cost_spent"] = hits.cost.fillna(hits.cost_total)
+    hits["seconds_spent"] = hits.seconds.fillna(hits.search_seconds)
+    return hits.drop(columns=["n_trials", "cost_total", "search_seconds"])
+
+
+def ert_table(hits: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Success rate and expected running time per group and target.
+
+    ERT comes in trials, in full-evaluation equivalents (`ert_cost`, which differs from
+    trials only for multi-fidelity strategies) and in seconds.
+    """
+    groups = hits.groupby([*by, "target"], as_index=False, sort=True)
+    table = groups.agg(
+        runs=("reached", "size"),
+        successes=("reached", "sum"),
+        trials_spent=("trials_spent", "sum"),
+        cost_spent=("cost_spent", "sum"),
+        seconds_spent=("seconds_spent", "sum"),
+        median_trials=("trials", "median"),
+    )
+    table["success_rate"] = table.successes / table.runs
+    with np.errstate(divide="ignore"):
+        successes = table.successes.to_numpy(dtype=float)
+        for unit in ("trials", "cost", "seconds"):
+            table[f"ert_{unit}"] = table[f"{unit}_spent"].to_numpy(dtype=float) / successes
+    return table.drop(columns=["trials_spent", "cost_spent", "seconds_spent"])
+
+
+def ecdf_table(hits: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Fraction of runs that reached each target within a budget spent of t full-evaluation
+    equivalents (t trials for ordinary strategies), for t up to the budget.
+
+    Censored runs count in the denominator, so a curve ends at the success rate, not at 1.
+    """
+    horizon = runs.groupby("budget").n_trials_budget.max()
+    rows = []
+    for (budget, strategy, target), group in hits.groupby(["budget", "strategy", "target"]):
+        steps = np.arange(1, int(horizon[budget]) + 1)
+        solved = np.searchsorted(np.sort(group.cost.dropna()), steps + SLACK, side="right")
+        rows.append(
+            pd.DataFrame(
+                {
+                    "budget": budget,
+                    "strategy": strategy,
+                    "target": target,
+                    "spent": steps,
+                    "fraction": solved / len(group),
+                }
+            )
+        )
+    columns = ["budget", "strategy", "target", "spent", "fraction"]
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)

@@ -1,0 +1,55 @@
+"""`python -m harness.report <results folder>`: rebuild a report from finished studies."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.aggregate.settings import Settings
+from harness.errors import UsageError
+
+DEFAULTS = Settings()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.report",
+        description="Aggregate every finished study under a results folder (searched "
+        "recursively) into report.html, report.md, figures/ and tables/.",
+    )
+    parser.add_argument("results", type=Path, help="a sweep folder, results/, or any folder")
+    parser.add_argument("--out", type=Path, help="report folder (default: <results>/report)")
+    parser.add_argument(
+        "--targets", type=float, nargs="+", default=list(DEFAULTS.targets),
+        help="fractions of the way from the defaults' to the best inner score",
+    )  # fmt: skip
+    parser.add_argument(
+        "--recommend-target", type=float, default=DEFAULTS.recommend_target,
+        help="the target the recommendation quotes ERT for (one of --targets)",
+    )  # fmt: skip
+    parser.add_argument("--baseline", default=DEFAULTS.baseline, help="strategy to test against")
+    parser.add_argument("--alpha", type=float, default=DEFAULTS.alpha)
+    parser.add_argument("--resamples", type=int, default=DEFAULTS.resamples)
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings(
+            targets=tuple(args.targets),
+            recommend_target=args.recommend_target,
+            baseline=args.baseline,
+            alpha=args.alpha,
+            resamples=args.resamples,
+            seed=args.seed,
+        )
+        from harness.report.build import build_report  # heavy imports after the checks
+
+        out = build_report(args.results, args.out, settings)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(f"report: {out / 'report.html'}")
+
+
+if __name__ == "__main__":
+    main()

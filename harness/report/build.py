@@ -1,0 +1,238 @@
+"""Build a report folder from every finished study under a results folder.
+
+    <out>/report.html       self-contained: figures embedded, tables, sweep config, versions
+    <out>/report.md         the same in Markdown, figures linked from figures/
+    <out>/figures/<name>.png and .svg
+    <out>/tables/<name>.parquet and .csv    every aggregate table (harness.aggregate.TABLES)
+
+The folder is assembled under a temporary name and swapped in at the end, so a failed or
+interrupted build leaves the previous report as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import OmegaConf
+
+from harness.aggregate import TABLES, aggregate
+from harness.aggregate.records import Records, load_records
+from harness.aggregate.settings import Settings
+from harness.records import write_atomic
+from harness.report.document import Image, Section, Table, render_html, render_markdown
+from harness.report.figures import PLOTS, palette
+
+REPORT = "report"
+CHECKPOINTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # budget spent shown in summaries
+APPENDIX = (
+    "runs", "studies", "instances", "targets", "trials_to_target", "ert_by_problem",
+    "instance_ranks", "ttt_ecdf", "curves", "curves_seconds", "time_split",
+)  # fmt: skip
+
+
+def build_report(source: Path, out: Path | None = None, settings: Settings | None = None) -> Path:
+    """Aggregate the finished studies under `source` and write the report; returns its folder."""
+    settings = settings or Settings()
+    source = Path(source)
+    out = Path(out) if out else source / REPORT
+    records = load_records(source)
+    tables = aggregate(records, settings)
+    staging = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _write_tables(tables, staging / "tables")
+        _write_figures(tables, staging / "figures")
+        sections = outline(records, tables, settings)
+        title = f"tunebench report: {source.resolve().name}"
+        write_atomic(staging / "report.md", render_markdown(title, sections))
+        write_atomic(staging / "report.html", render_html(title, sections, staging / "figures"))
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Settings) -> list[Section]:
+    """The report's sections, in reading order; every table and figure appears once."""
+    t = {name: Table(name, TABLES[name], frame) for name, frame in tables.items()}
+    fig = {plot.name: Image(plot.name, plot.title, plot.caption) for plot in PLOTS}
+    at_checkpoints = {
+        name: Table(
+            name,
+            TABLES[name] + f"; at {column} in {CHECKPOINTS[:5]}... and the budget here, "
+            "every step in the file",
+            _at_checkpoints(tables[name], column),
+        )
+        for name, column in (("anytime", "spent"), ("overhead", "trial"))
+    }
+    appendix = [Table(n, TABLES[n], tables[n], full=len(tables[n]) <= 60) for n in APPENDIX]
+    target = f"{settings.recommend_target:g}"
+    return [
+        Section("Summary", _summary(records, tables, settings)),
+        Section(
+            "Recommendation",
+            [
+                "Per budget, the strategy with the best mean rank of outer-test score across "
+                f"problem instances; its mean gain over the defaults (95% bootstrap CI), its "
+                f"expected running time to the {target} target in trials and success rate, "
+                f"and the Holm-corrected Wilcoxon p-value against {settings.baseline}."
+            ],
+            [t["recommendation"]],
+        ),
+        Section(
+            "Trials to target",
+            [
+                "Targets lie a fraction of the way from the defaults' inner score to the best "
+                "inner score any strategy reached on the instance. A run is censored when its "
+                "best-so-far never reaches a target. ERT (expected running time, as in COCO) "
+                "is everything all runs spent divided by the number that succeeded: infinite "
+                "when none did. `ert_cost` counts full-evaluation equivalents (multi-fidelity)."
+            ],
+            [fig["ttt_ecdf"], t["ert"]],
+        ),
+        Section(
+            "Anytime performance",
+            [
+                "Best-so-far inner score as budget is spent (`spent`: trials, or full-evaluation "
+                "equivalents for multi-fidelity strategies)."
+            ],
+            [
+                fig["convergence"],
+                fig["normalised_score"],
+                fig["rank_over_time"],
+                at_checkpoints["anytime"],
+            ],
+        ),
+        Section(
+            "Accuracy gain",
+            [
+                "Gain is the outer-test score of the tuned configuration minus the defaults' "
+                "on the same outer fold: data the tuner never saw. Optimism is the best inner "
+                "score minus the tuned outer-test score; a large optimism means the search "
+                "over-fitted its validation folds."
+            ],
+            [fig["gain"], t["gain_overall"], t["gain_by_model"], t["gain"]],
+        ),
+        Section(
+            "Ranks and significance",
+            [
+                "Strategies ranked per problem instance by outer-test score (1 = best, ties "
+                "averaged), on instances where every strategy of the budget ran. Friedman's "
+                "test (scipy), Nemenyi post-hoc (scikit-posthocs), and Wilcoxon signed-rank "
+                f"tests against {settings.baseline} with Holm's correction (statsmodels), at "
+                f"alpha = {settings.alpha:g}."
+            ],
+            [
+                fig["critical_difference"],
+                fig["rank_heatmap"],
+                t["ranks"],
+                t["friedman"],
+                t["versus_baseline"],
+                t["nemenyi"],
+                t["ranks_by_dataset"],
+            ],
+        ),
+        Section(
+            "Wall-clock time",
+            [
+                "Each study's time split into model evaluation (inner CV), optimiser overhead "
+                "(the strategy choosing configurations), harness bookkeeping, and refitting "
+                "on the outer folds."
+            ],
+            [
+                fig["time_decomposition"],
+                fig["overhead_growth"],
+                t["time_summary"],
+                at_checkpoints["overhead"],
+            ],
+        ),
+        Section("Sweep", _sweep_text(records), [*_sweep_configs(records), t["versions"]]),
+        Section(
+            "Data tables",
+            ["Per-run and per-step tables the sections above are computed from."],
+            appendix,
+        ),
+    ]
+
+
+def _summary(records: Records, tables: dict[str, pd.DataFrame], settings: Settings) -> list[str]:
+    studies, runs = records.studies, tables["runs"]
+    budgets = list(dict.fromkeys(runs.budget))
+    kinds = {
+        "strategies": sorted(studies.strategy.unique()),
+        "datasets": sorted(studies.dataset.unique()),
+        "models": sorted(studies.model.unique()),
+        "budgets": budgets,
+    }
+    count = ", ".join(f"{len(v)} {k} ({', '.join(v)})" for k, v in kinds.items())
+    lines = [
+        f"{len(studies)} finished studies: {count}. {len(tables['instances'])} problem "
+        f"instances, {len(runs)} runs.",
+        f"Targets {', '.join(f'{x:g}' for x in settings.targets)} of the way from defaults "
+        f"to best known; baseline {settings.baseline}; alpha {settings.alpha:g}; "
+        f"{settings.resamples} bootstrap resamples, seed {settings.seed}.",
+    ]
+    if records.unfinished:
+        lines.append(
+            f"{len(records.unfinished)} study folder(s) not finished and left out: "
+            + ", ".join(records.unfinished[:5])
+            + (" ..." if len(records.unfinished) > 5 else "")
+        )
+    return lines
+
+
+def _sweep_text(records: Records) -> list[str]:
+    if not records.sweeps:
+        return ["No Hydra sweep folder (multirun.yaml) under the results folder."]
+    return [f"{len(records.sweeps)} sweep(s); each one's command and config follows."]
+
+
+def _sweep_configs(records: Records) -> list[str]:
+    blocks = []
+    for folder, text in records.sweeps.items():
+        config = OmegaConf.create(text)
+        hydra = config.get("hydra", {})
+        task = " ".join(OmegaConf.select(hydra, "overrides.task", default=[]) or [])
+        params = OmegaConf.select(hydra, "sweeper.params", default=None) or {}
+        swept = "\n".join(f"  {k}={v}" for k, v in params.items()) or "  (none)"
+        body = OmegaConf.to_yaml({k: v for k, v in config.items() if k != "hydra"})
+        blocks.append(
+            f"sweep folder: {folder} (relative to the results folder)\n"
+            f"command: python -m harness -m {task}\nsweeper params:\n{swept}\n\n"
+            f"base config, before each job's overrides:\n{body}"
+        )
+    return blocks
+
+
+def _at_checkpoints(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    if table.empty:
+        return table
+    last = table.groupby("budget")[column].transform("max")
+    return table[table[column].isin(CHECKPOINTS) | (table[column] == last)]
+
+
+def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for name, frame in tables.items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+        frame.to_csv(folder / f"{name}.csv", index=False)
+
+
+def _write_figures(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    colours = palette(sorted(tables["studies"].strategy.unique()))
+    for plot in PLOTS:
+        figure = plot.draw(tables, colours)
+        for suffix in ("png", "svg"):
+            figure.savefig(folder / f"{plot.name}.{suffix}", dpi=110)
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    old = out.with_name(f".{out.name}.{os.getpid()}.old")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
