@@ -162,12 +162,12 @@ def _summary(records: Records, tables: dict[str, pd.DataFrame], settings: Settin
     studies, runs = records.studies, tables["runs"]
     budgets = list(dict.fromkeys(runs.budget))
     kinds = {
-        "strategies": sorted(studies.strategy.unique()),
-        "datasets": sorted(studies.dataset.unique()),
-        "models": sorted(studies.model.unique()),
-        "budgets": budgets,
+        ("strategy", "strategies"): sorted(studies.strategy.unique()),
+        ("dataset", "datasets"): sorted(studies.dataset.unique()),
+        ("model", "models"): sorted(studies.model.unique()),
+        ("budget", "budgets"): budgets,
     }
-    count = ", ".join(f"{len(v)} {k} ({', '.join(v)})" for k, v in kinds.items())
+    count = ", ".join(f"{len(v)} {k[len(v) != 1]} ({', '.join(v)})" for k, v in kinds.items())
     lines = [
         f"{len(studies)} finished studies: {count}. {len(tables['instances'])} problem "
         f"instances, {len(runs)} runs.",
@@ -175,6 +175,13 @@ def _summary(records: Records, tables: dict[str, pd.DataFrame], settings: Settin
         f"to best known; baseline {settings.baseline}; alpha {settings.alpha:g}; "
         f"{settings.resamples} bootstrap resamples, seed {settings.seed}.",
     ]
+    flat = int((tables["instances"].span == 0).sum())
+    if flat:
+        lines.append(
+            f"On {flat} instance(s) no trial beat the defaults' inner score: every target there "
+            "is the defaults' own score, and normalised regret is undefined (left out of the "
+            "curves)."
+        )
     if records.unfinished:
         lines.append(
             f"{len(records.unfinished)} study folder(s) not finished and left out: "

@@ -55,8 +55,8 @@ def convergence(tables: Tables, colours: Palette) -> Figure:
                 continue
             _lines(ax, block, x, "regret", colours, **MEDIAN_CI)
             ax.axhline(1, color="grey", lw=0.8, ls="--")
-            ax.set_yscale("symlog", linthresh=1)  # linear from 0 to 1, log above
-            ax.set(ylabel="median normalised regret", title=budget, ylim=(0, None))
+            ax.set(ylabel="median normalised regret", title=budget)
+            _symlog_y(ax)
         row[0].set(xlabel=SPENT)
         row[1].set(xlabel="wall-clock seconds of search")
         _log_x(row[1])
@@ -71,8 +71,8 @@ def normalised_score(tables: Tables, colours: Palette) -> Figure:
     for ax, budget, block in panels:
         _lines(ax, block, "spent", "normalised_score", colours, **MEDIAN_CI)
         ax.axhline(1, color="grey", lw=0.8, ls="--")
-        ax.set_yscale("symlog", linthresh=1)  # linear from 0 to 1, log above
-        ax.set(xlabel=SPENT, ylabel="median normalised score", title=budget, ylim=(0, None))
+        ax.set(xlabel=SPENT, ylabel="median normalised score", title=budget)
+        _symlog_y(ax)
     return _finish(fig, axes)
 
 
@@ -261,6 +261,15 @@ def _lines(ax: Axes, block: pd.DataFrame, x: str, y: str, colours: Palette, **st
     sns.lineplot(
         data=block, x=x, y=y, hue="strategy", palette=colours, hue_order=order, ax=ax, **style
     )
+
+
+def _symlog_y(ax: Axes) -> None:
+    """From 0 up: linear to 1 (the reference line), logarithmic above, plain tick labels."""
+    top = ax.get_ylim()[1]
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_yticks([t for t in (0, 0.25, 0.5, 0.75, 1, 2, 5, 10, 20, 50, 100, 1000) if t <= top])
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.set_ylim(0, max(top, 1.05))
 
 
 def _log_x(ax: Axes) -> None:
