@@ -144,7 +144,7 @@ def _study_table(metas: list[dict[str, Any]]) -> pd.DataFrame:
                 "dataset": config["dataset"]["name"],
                 "model": config["model"]["name"],
                 "metric": meta.get("scorer"),
-                "seed": meta["seed"],
+                "seed": config.get("seed"),
                 "budget": _budget_label(budget),
                 "n_trials_budget": int(budget["n_trials"]),
                 "time_budget": budget.get("time_s"),
