@@ -1,7 +1,7 @@
 """The Hydra callback that builds a sweep's report when the multirun ends.
 
-Configured in conf/config.yaml under `hydra.callbacks.report`; its options are
-harness.aggregate.settings.Settings' fields, e.g. `hydra.callbacks.report.baseline=tpe`.
+Configured in conf/config.yaml under `hydra.callbacks.report`; its options are the fields of
+harness.aggregate.settings.Settings, added with `+`, e.g. `+hydra.callbacks.report.baseline=tpe`.
 A report that cannot be built is logged, never raised: the studies are safe on disk and
 `python -m harness.report <sweep folder>` rebuilds it.
 """
