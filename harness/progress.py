@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from tqdm import tqdm
@@ -58,7 +60,7 @@ class SweepProgress(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
         sweep.mkdir(parents=True, exist_ok=True)
-        write_atomic(sweep / SWEEP_TOTAL, str(sweep_size(config)))
+        write_atomic(sweep / SWEEP_TOTAL, str(sweep_size(config) or "?"))
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
@@ -70,11 +72,17 @@ class SweepProgress(Callback):
         tqdm.write(f"sweep {sweep}: {len(done.read())}/{total} studies done", file=sys.stderr)
 
 
-def sweep_size(config: DictConfig) -> int:
-    """How many jobs Hydra's basic sweeper makes of the command line and `hydra.sweeper.params`."""
+def sweep_size(config: DictConfig) -> int | None:
+    """How many jobs Hydra's basic sweeper makes of `hydra.sweeper.params` and the command
+    line (which wins); None if it cannot tell."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
     params = config.hydra.sweeper.get("params") or {}
-    overrides = [*config.hydra.overrides.task, *(f"{k}={v}" for k, v in params.items())]
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    return sum(len(batch) for batch in BasicSweeper.split_arguments(parsed, None))
+    overrides = [*(f"{k}={v}" for k, v in params.items()), *config.hydra.overrides.task]
+    hydra = GlobalHydra.instance()
+    loader = hydra.config_loader() if hydra.is_initialized() else None  # expands glob(...)
+    try:
+        parsed = OverridesParser.create(config_loader=loader).parse_overrides(overrides)
+        return sum(len(batch) for batch in BasicSweeper.split_arguments(parsed, None))
+    except HydraException:
+        return None

@@ -120,6 +120,13 @@ def test_sweep_progress_counts_the_jobs_hydras_sweeper_makes() -> None:
     task = ["strategy=grid,random", "seed=0,1,2", "budget.n_trials=3"]
     sweep = {"overrides": {"task": task}, "sweeper": {"params": {"model": "logreg,svc"}}}
     assert sweep_size(OmegaConf.create({"hydra": sweep})) == 12
+    sweep["sweeper"]["params"]["seed"] = "0,1,2,3,4"  # the command line wins
+    assert sweep_size(OmegaConf.create({"hydra": sweep})) == 12
+    with initialize_config_dir(str(ROOT / "conf"), version_base=None):  # glob(...) needs Hydra
+        sweep["overrides"]["task"] = ["strategy=glob(*)"]
+        assert sweep_size(OmegaConf.create({"hydra": sweep})) == 10 * len(
+            list((ROOT / "conf" / "strategy").glob("*.yaml"))
+        )
     alone = {"overrides": {"task": []}, "sweeper": {}}
     assert sweep_size(OmegaConf.create({"hydra": alone})) == 1
 
