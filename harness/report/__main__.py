@@ -42,12 +42,13 @@ def main(argv: list[str] | None = None) -> None:
             resamples=args.resamples,
             seed=args.seed,
         )
-        from harness.report.build import build_report  # heavy imports after the checks
+        from harness.report.build import build_report, recommendation_lines
 
         out = build_report(args.results, args.out, settings)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    print("\n".join(recommendation_lines(out)))
     print(f"report: {out / 'report.html'}")
 
 

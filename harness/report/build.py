@@ -55,6 +55,12 @@ def build_report(source: Path, out: Path | None = None, settings: Settings | Non
     return out
 
 
+def recommendation_lines(out: Path) -> list[str]:
+    """The recommendation in a line per budget, for the console."""
+    table = pd.read_parquet(out / "tables" / "recommendation.parquet")
+    return [f"{row.budget}: {row.strategy}; {row.verdict}" for row in table.itertuples()]
+
+
 def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Settings) -> list[Section]:
     """The report's sections, in reading order; every table and figure appears once."""
     t = {name: Table(name, TABLES[name], frame) for name, frame in tables.items()}

@@ -27,7 +27,7 @@ class BuildReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
         from harness.aggregate.settings import Settings
-        from harness.report.build import build_report
+        from harness.report.build import build_report, recommendation_lines
 
         try:
             out = build_report(sweep, settings=Settings(**self.settings))
@@ -37,4 +37,5 @@ class BuildReport(Callback):
         except Exception:
             log.exception("report failed; rebuild it with `python -m harness.report %s`", sweep)
             return
+        print("\n".join(recommendation_lines(out)))
         print(f"report: {out / 'report.html'}")
