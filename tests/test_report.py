@@ -32,8 +32,8 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outer-test score, enough for Friedman's test and a critical-difference diagram."""
     cwd = tmp_path_factory.mktemp("sweep")
     done = run_cli(
-        "-m", "sweep=quick", "strategy=random,grid,default", "dataset=iris,wine", "budget.n_trials=4",
-        "protocol.outer_folds=2", cwd=cwd,
+        "-m", "sweep=quick", "strategy=random,grid,default", "dataset=iris,wine",
+        "budget.n_trials=4", "protocol.outer_folds=2", cwd=cwd,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     (folder,) = (cwd / "results" / "multirun").glob("*/*")
