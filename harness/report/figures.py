@@ -285,11 +285,15 @@ def _empty(ax: Axes, message: str) -> None:
 
 
 def _finish(fig: Figure, axes: np.ndarray, legend_everywhere: bool = False) -> Figure:
-    """One legend per figure, the first panel's, beside it; or every panel keeps its own."""
-    if not legend_everywhere:
-        for ax in axes.flat[1:]:
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-        if axes.flat[0].get_legend() is not None:
-            sns.move_legend(axes.flat[0], "upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    """One legend per figure, right of the panels; or every panel keeps its own."""
+    if legend_everywhere:
+        return fig
+    legends = [ax.get_legend() for ax in axes.flat if ax.get_legend() is not None]
+    if legends:
+        first = legends[0]
+        labels = [text.get_text() for text in first.get_texts()]
+        title = first.get_title().get_text()
+        fig.legend(first.legend_handles, labels, title=title, loc="outside right upper")
+        for legend in legends:
+            legend.remove()
     return fig
