@@ -10,6 +10,10 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from harness.models import build_pipeline
+from harness.objective import InnerCV
+from harness.study import prepare
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TUNEBENCH_SHARED", ROOT.parent / "shared"))
 os.environ.setdefault("TUNEBENCH_DATASETS", str(SHARED / "datasets"))
@@ -43,3 +47,14 @@ def run_cli(
         text=True,
         timeout=600,
     )
+
+
+def first_inner_cv(*overrides: str) -> InnerCV:
+    """What a strategy searches in the first outer fold of a study (its fidelity included)."""
+    study = prepare(compose_config(*overrides))
+    X, y, task = study.dataset.X, study.dataset.y, study.dataset.task
+    split = next(study.protocol.outer_splits(X, y, task, study.seed))
+    X, y = X.iloc[split.train], y.iloc[split.train]
+    splits = list(study.protocol.inner_splitter(task, study.seed).split(X, y))
+    pipeline = build_pipeline(study.model)
+    return InnerCV(pipeline, X, y, splits, study.metric.scorer, fidelity=study.fidelity)

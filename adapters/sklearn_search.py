@@ -1,0 +1,235 @@
+"""scikit-learn's own searchers: GridSearchCV, RandomizedSearchCV and their successive-halving
+versions, run on the objective's inner CV (its rows, splits, pipeline and scorer).
+
+Each runs its real schedule, `_run_search` (the hook scikit-learn documents for searchers),
+but hands its candidates to `evaluate_candidates` one at a time through `objective.observe`:
+the harness checks the budget before each, times it and records it from its row of the
+searcher's `cv_results_`, and a run killed mid-search loses at most the candidate in flight.
+Fits that fail raise (error_score="raise"), as in the harness's own inner CV: the candidate is
+recorded as failed and the search goes on without it. Candidates are the `grid` and `random`
+strategies' own (same seed, same order), so these are oracles for them and vice versa.
+
+The halving searchers ration the model's declared fidelity (`resource`: n_samples for `rows`,
+else the estimator parameter), from its `low` up to the full resource. scikit-learn's last
+iteration reaches the full resource only when `min_resources * factor**k` lands on it, so the
+configuration it picks (`best_params_`) is then scored once at full fidelity, the counterpart
+of its own refit, for the harness chooses from full-fidelity evaluations only. The number of
+candidates is the most whose whole schedule, that last evaluation included, fits the budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.model_selection import (
+    GridSearchCV,
+    HalvingGridSearchCV,
+    HalvingRandomSearchCV,
+    RandomizedSearchCV,
+)
+
+from adapters.sklearn_sampling import GridSearch, RandomSearch
+from harness.fidelity import ROWS
+from harness.models import STEP
+from harness.objective import Evaluation, Objective, StopSearch, quietly
+from harness.space import SearchSpace
+
+if TYPE_CHECKING:
+    from sklearn.model_selection._search import BaseSearchCV
+
+PREFIX = f"{STEP}__"
+
+
+class SklearnGrid(GridSearch):
+    """GridSearchCV over the `grid` strategy's candidates."""
+
+    def search(self, objective: Objective) -> None:
+        search_with(
+            GridSearchCV, objective, param_grid=_points(self.candidates(objective.n_trials))
+        )
+
+
+class SklearnRandom(RandomSearch):
+    """RandomizedSearchCV: `n_iter` = the budget, `random_state` = the seed."""
+
+    def search(self, objective: Objective) -> None:
+        search_with(
+            RandomizedSearchCV,
+            objective,
+            param_distributions=self.space.sklearn_distributions(PREFIX),
+            n_iter=objective.n_trials,
+            random_state=self.seed,
+        )
+
+
+class HalvingGrid(GridSearch):
+    """HalvingGridSearchCV over the `grid` strategy's candidates, as many as the budget pays."""
+
+    multi_fidelity = True
+
+    def __init__(
+        self, space: SearchSpace, seed: int, resolution: int | None = None, factor: int = 3
+    ) -> None:
+        super().__init__(space, seed, resolution)
+        self.factor = factor
+
+    def search(self, objective: Objective) -> None:
+        plan = Halving.of(objective, self.factor)
+        candidates = self.candidates(plan.capacity(objective.n_trials))
+        # random_state picks the rows of each n_samples subsample
+        plan.run(
+            HalvingGridSearchCV, objective, param_grid=_points(candidates), random_state=self.seed
+        )
+
+
+class HalvingRandom(RandomSearch):
+    """HalvingRandomSearchCV with as many candidates as the budget pays for."""
+
+    multi_fidelity = True
+
+    def __init__(self, space: SearchSpace, seed: int, factor: int = 3) -> None:
+        super().__init__(space, seed)
+        self.factor = factor
+
+    def search(self, objective: Objective) -> None:
+        plan = Halving.of(objective, self.factor)
+        plan.run(
+            HalvingRandomSearchCV,
+            objective,
+            param_distributions=self.space.sklearn_distributions(PREFIX),
+            n_candidates=plan.capacity(objective.n_trials),
+            random_state=self.seed,
+        )
+
+
+@dataclass(frozen=True)
+class Halving:
+    """The successive-halving schedule over the objective's fidelity."""
+
+    resource: str
+    min_resources: int
+    max_resources: int
+    factor: int
+
+    @classmethod
+    def of(cls, objective: Objective, factor: int) -> Halving:
+        fidelity = objective.inner.fidelity
+        if fidelity.resource == ROWS:
+            resource, full = "n_samples", len(objective.inner.X)
+        else:
+            resource, full = PREFIX + fidelity.resource, fidelity.full
+        return cls(resource, math.ceil(fidelity.low * full - 1e-9), full, factor)
+
+    def run(self, kind: type[BaseSearchCV], objective: Objective, **options: Any) -> None:
+        searcher = search_with(
+            kind,
+            objective,
+            resource=self.resource,
+            min_resources=self.min_resources,
+            max_resources=self.max_resources,
+            factor=self.factor,
+            **options,
+        )
+        if searcher.n_resources_[-1] < self.max_resources:
+            objective(_space_params(searcher.best_params_, self.resource), fidelity=1.0)
+
+    def cost(self, n_candidates: int) -> float:
+        """Full-evaluation equivalents of scikit-learn's schedule for `n_candidates`, and of
+        the full-fidelity evaluation of its pick when its last iteration falls short."""
+        f, low, full = self.factor, self.min_resources, self.max_resources
+        iterations = min(
+            1 + math.floor(math.log(n_candidates, f)), 1 + math.floor(math.log(full // low, f))
+        )
+        spent, n, resources = 0.0, n_candidates, low
+        for i in range(iterations):
+            resources = min(int(f**i * low), full)
+            spent += n * resources / full
+            n = math.ceil(n / f)
+        return spent + (resources < full)
+
+    def capacity(self, budget: int) -> int:
+        """The most candidates whose schedule fits the budget (at least one)."""
+        n = 1
+        while self.cost(n + 1) <= budget:
+            n += 1
+        return n
+
+
+def search_with(kind: type[BaseSearchCV], objective: Objective, **options: Any) -> BaseSearchCV:
+    """Run a scikit-learn searcher on the objective's inner CV, each candidate recorded."""
+    inner = objective.inner
+    searcher = _recorded(kind)(
+        inner.pipeline,
+        cv=inner.splits,
+        scoring=inner.scorer,
+        n_jobs=inner.n_jobs,
+        refit=False,
+        error_score="raise",
+        **options,
+    )
+    searcher.objective = objective
+    searcher.fit(inner.X, inner.y)
+    return searcher
+
+
+def _recorded(kind: type[BaseSearchCV]) -> type[BaseSearchCV]:
+    return type(f"Recorded{kind.__name__}", (_OneAtATime, kind), {})
+
+
+class _OneAtATime:
+    """A searcher's own schedule, its candidates evaluated one by one through the objective."""
+
+    objective: Objective
+    _results: dict[str, Any] | None = None
+
+    def _run_search(self, evaluate_candidates: Callable, *, callback_ctx: Any = None) -> None:
+        super()._run_search(partial(self._each, evaluate_candidates), callback_ctx=callback_ctx)
+
+    def _each(
+        self,
+        evaluate_candidates: Callable,
+        candidates: Any,
+        cv: Any = None,
+        more_results: dict[str, list] | None = None,
+        callback_ctx: Any = None,
+    ) -> dict[str, Any]:
+        resource = getattr(self, "resource", None)
+        for i, candidate in enumerate(candidates):
+            more = {k: v[i : i + 1] for k, v in more_results.items()} if more_results else None
+            self.objective.observe(
+                _space_params(candidate, resource),
+                partial(self._evaluate, evaluate_candidates, candidate, cv, more),
+                more["n_resources"][0] / self.max_resources_ if more else None,
+            )
+        if self._results is None:
+            raise StopSearch("every candidate failed: nothing to go on from")
+        return self._results
+
+    def _evaluate(
+        self, evaluate_candidates: Callable, candidate: dict, cv: Any, more: dict | None
+    ) -> Evaluation:
+        """One candidate through scikit-learn, read back from its row of `cv_results_`."""
+        self._results, warning = quietly(evaluate_candidates, [candidate], cv, more)
+        row = {key: values[-1] for key, values in self._results.items()}
+        n = self.n_splits_
+        return Evaluation(
+            scores=np.array([row[f"split{k}_test_score"] for k in range(n)]),
+            fit_seconds=float(row["mean_fit_time"] * n),
+            score_seconds=float(row["mean_score_time"] * n),
+            warning=warning,
+        )
+
+
+def _points(candidates: list[dict[str, Any]]) -> list[dict[str, list[Any]]]:
+    """Candidates as a `param_grid` that yields exactly them, in order."""
+    return [{PREFIX + k: [v] for k, v in c.items()} for c in candidates]
+
+
+def _space_params(candidate: dict[str, Any], resource: str | None) -> dict[str, Any]:
+    return {k.removeprefix(PREFIX): v for k, v in candidate.items() if k != resource}

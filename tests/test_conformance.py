@@ -1,0 +1,275 @@
+"""Every strategy in conf/strategy/ keeps the interface's contract, with its real library.
+
+Each is made exactly as the harness makes it (its YAML's adapter, instantiated with a space and
+a seed) and searches a space with every kind of parameter (log and linear floats and ints,
+categoricals with booleans and None, a condition, a condition on a conditional parent) for
+SGDClassifier on real data, scored by log loss. Three of its losses have no predict_proba, so
+their trials fail, and a second space holds only those. Random starts are shortened (to 3
+trials, NSGA-II's population to 4) so that each library's own model proposes most trials. A
+spy step in the pipeline records every row that reaches a fit or a prediction, so a strategy
+that saw outer-test rows is caught.
+
+Stated exceptions: `default` runs no trial. Grid strategies run their whole grid when it fits
+the budget (here it does not, so a seeded subset is cut). Multi-fidelity strategies spend the
+budget in full-evaluation equivalents: optuna's pruned searches until the next rung cannot be
+paid (< 1 left), the halving searchers a schedule planned to fit (within one candidate's
+schedule, < 2 here). scikit-learn's searchers stop once every candidate of a batch failed
+(there is nothing to go on from).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+
+import pytest
+import yaml
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import get_scorer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from adapters.base import Strategy
+from harness.data import load_dataset
+from harness.fidelity import Fidelity
+from harness.models import STEP
+from harness.objective import Budget, InnerCV, Objective, StopSearch
+from harness.protocol import Protocol
+from harness.space import SearchSpace
+from tests.helpers import ROOT, compose_config
+
+STRATEGIES = sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml"))
+MULTI_FIDELITY = [
+    name
+    for name in STRATEGIES
+    if get_class(
+        OmegaConf.load(ROOT / "conf" / "strategy" / f"{name}.yaml").adapter._target_
+    ).multi_fidelity
+]
+N_TRIALS = 10
+TIME_S = 1.0
+FULL_ITER = 50  # SGDClassifier's max_iter: the fidelity's full value
+STARTUP = {"n_startup_trials": 3, "n_startup_jobs": 3, "n_initial_points": 3, "population_size": 4}
+
+SPACE_CONFIG = yaml.safe_load("""
+    loss: {type: categorical, choices: [hinge, log_loss, modified_huber, squared_hinge,
+                                        perceptron]}
+    alpha: {type: float, low: 1.0e-6, high: 1.0e-1, log: true}
+    penalty: {type: categorical, choices: [l2, elasticnet]}
+    l1_ratio: {type: float, low: 0.0, high: 1.0, condition: {penalty: elasticnet}}
+    learning_rate: {type: categorical, choices: [optimal, invscaling, adaptive],
+                    condition: {loss: [log_loss, modified_huber]}}
+    eta0: {type: float, low: 1.0e-4, high: 1.0, log: true,
+           condition: {learning_rate: [invscaling, adaptive]}}
+    n_iter_no_change: {type: int, low: 2, high: 10}
+    average: {type: int, low: 1, high: 1000, log: true}
+    fit_intercept: {type: categorical, choices: [true, false]}
+    class_weight: {type: categorical, choices: [null, balanced]}
+""")
+FAILING_LOSSES = ["hinge", "squared_hinge", "perceptron"]  # no predict_proba for log loss
+SPACES = {
+    "mixed": SearchSpace.from_config(SPACE_CONFIG, "tests/test_conformance.py"),
+    "failing": SearchSpace.from_config(
+        {
+            "loss": {"type": "categorical", "choices": ["hinge", "perceptron"]},
+            "alpha": SPACE_CONFIG["alpha"],
+        },
+        "tests/test_conformance.py",
+    ),
+}
+SPACE = SPACES["mixed"]
+
+
+@functools.cache
+def _data() -> tuple:
+    dataset = load_dataset(compose_config("dataset=breast_cancer", "dataset.max_rows=150").dataset)
+    X, y = dataset.X, dataset.y
+    split = next(Protocol(1, 3, 3, None).outer_splits(X, y, dataset.task, seed=0))
+    X_train, y_train = X.iloc[split.train], y.iloc[split.train]
+    inner_splits = list(
+        Protocol(1, 3, 3, None).inner_splitter("classification", 0).split(X_train, y_train)
+    )
+    return X_train, y_train, inner_splits, set(X.index[split.test])
+
+
+FIDELITIES = {  # the two kinds a model can declare: SGD's iterations, or its training rows
+    "iterations": Fidelity("max_iter", 5 / FULL_ITER, FULL_ITER),
+    "rows": Fidelity("rows", 0.1, 1, stratify=True),
+}
+
+
+def _objective(budget: Budget, seen: set[int], fidelity: str = "iterations") -> Objective:
+    def spy(X):  # a FunctionTransformer's func: note the rows, pass them on
+        seen.update(X.index)
+        return X
+
+    pipeline = Pipeline(
+        [
+            ("spy", FunctionTransformer(spy)),
+            ("scale", StandardScaler()),
+            (STEP, SGDClassifier(max_iter=FULL_ITER, random_state=0)),
+        ]
+    )
+    X, y, splits, _ = _data()
+    scorer = get_scorer("neg_log_loss")
+    inner = InnerCV(pipeline, X, y, splits, scorer, fidelity=FIDELITIES[fidelity])
+    return Objective(inner, budget, on_trial=lambda _: None)
+
+
+def _strategy(name: str, seed: int, space: SearchSpace) -> Strategy:
+    if name == "gp":
+        pytest.importorskip("torch", reason="the gp extra (PyTorch) is not installed")
+    adapter = compose_config(f"strategy={name}").strategy.adapter
+    _shorten_startup(adapter)
+    return instantiate(adapter, _partial_=True)(space=space, seed=seed)
+
+
+def _shorten_startup(node: DictConfig) -> None:
+    """Shorten every random start (`n_startup_trials`, `n_initial_points`, ...) so that a
+    library's model, not its random start, proposes most of the trials."""
+    for key, value in node.items():
+        if key in STARTUP:
+            node[key] = STARTUP[key]
+        elif isinstance(value, DictConfig):
+            _shorten_startup(value)
+
+
+@functools.cache
+def _search(
+    name: str,
+    seed: int,
+    n_trials: int = N_TRIALS,
+    time_s: float | None = None,
+    space: str = "mixed",
+    fidelity: str = "iterations",
+) -> tuple:
+    """The strategy's trials and the rows its search saw (cached: runs are reused by checks)."""
+    seen: set[int] = set()
+    objective = _objective(Budget(n_trials, time_s), seen, fidelity)
+    strategy = _strategy(name, seed, SPACES[space])
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    return strategy, objective.trials, objective.spent, frozenset(seen)
+
+
+def _sequence(trials: list[dict]) -> list[tuple]:
+    """What a strategy proposed, at which fidelity, and what came of it."""
+    return [
+        (t["params"], t["fidelity"], t["status"], None if t["status"] != "ok" else t["inner_mean"])
+        for t in trials
+    ]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_runs_its_budget(name: str) -> None:
+    strategy, trials, spent, _ = _search(name, 0)
+    if name == "default":
+        assert trials == [] and spent == 0
+    elif not strategy.multi_fidelity:
+        assert len(trials) == N_TRIALS and spent == N_TRIALS
+        assert all(t["fidelity"] == 1 and t["resource"] is None for t in trials)
+    else:
+        left = 2 if name.startswith("halving") else 1
+        assert N_TRIALS - left < spent <= N_TRIALS + 1e-9
+        assert math.isclose(spent, sum(t["fidelity"] for t in trials))
+        partial = [t for t in trials if t["fidelity"] < 1]
+        assert partial and any(t["fidelity"] == 1 for t in trials)
+        for t in trials:  # each evaluation says how much of the resource it had
+            assert t["resource"] == round(t["fidelity"] * FULL_ITER)
+            assert 5 <= t["resource"] <= FULL_ITER
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_suggestions_stay_in_the_space_and_respect_conditions(name: str) -> None:
+    trials = _search(name, 0)[1] + _search(name, 1)[1]
+    for t in trials:
+        assert SPACE.validate_config(t["params"]) == [], t["params"]
+        for key, value in t["params"].items():
+            kind = SPACE[key].type
+            assert kind != "int" or type(value) is int, (key, value)
+            assert kind != "float" or type(value) is float, (key, value)
+    if name != "default":  # both sides of a condition, and the nested one, were searched
+        assert {"l1_ratio" in t["params"] for t in trials} == {True, False}
+        assert {"learning_rate" in t["params"] for t in trials} == {True, False}
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_same_seed_same_trials_other_seed_other_trials(name: str) -> None:
+    first = _sequence(_search(name, 0)[1])
+    assert first == _sequence(_search.__wrapped__(name, 0)[1])  # a fresh run, not the cache
+    if name != "default":
+        other = _sequence(_search(name, 1)[1])
+        assert [s[:2] for s in first] != [s[:2] for s in other]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_survives_failing_trials(name: str) -> None:
+    if name == "default":
+        return
+    # Failures among successes: recorded with the model's error, and the search goes on.
+    runs = [_search(name, 0)[1], _search(name, 1)[1]]
+    failed = [t for trials in runs for t in trials if t["status"] == "failed"]
+    assert failed, "the space's failing losses were never tried"
+    assert all(t["params"]["loss"] in FAILING_LOSSES for t in failed)
+    assert all("predict_proba" in t["error"] and math.isnan(t["inner_mean"]) for t in failed)
+    assert any(
+        t["status"] == "ok" for trials in runs for i, t in enumerate(trials) if i > 0 and
+        any(u["status"] == "failed" for u in trials[:i])
+    )  # fmt: skip
+    # Nothing but failures: the strategy still spends its budget without crashing.
+    strategy, trials, spent, _ = _search(name, 0, space="failing")
+    assert trials and all(t["status"] == "failed" for t in trials)
+    if name.startswith("halving"):
+        assert {t["fidelity"] for t in trials} == {0.1}  # its first batch, then nothing to go on
+    elif strategy.multi_fidelity:
+        assert N_TRIALS - 1 < spent <= N_TRIALS
+    else:
+        assert len(trials) == N_TRIALS
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_honours_the_time_limit(name: str) -> None:
+    _, trials, _, _ = _search(name, 0, 100, TIME_S)
+    if name == "default":
+        return
+    assert 0 < len(trials) < 100
+    started = [t["elapsed_seconds"] - t["eval_seconds"] for t in trials]
+    assert max(started) < TIME_S  # a trial may end past the limit; none starts after it
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_never_sees_outer_test_rows(name: str) -> None:
+    *_, seen = _search(name, 0)
+    X_train, _, _, outer_test = _data()
+    if name != "default":
+        assert seen and seen <= set(X_train.index)
+    assert not seen & outer_test
+    # The spy is live: evaluating through it records exactly the training rows.
+    probe: set[int] = set()
+    defaults = {"loss": "log_loss", "penalty": "l2", "fit_intercept": True}
+    _objective(Budget(1), probe)(defaults)
+    assert probe == set(X_train.index)
+
+
+@pytest.mark.parametrize("name", MULTI_FIDELITY)
+def test_a_row_fidelity_is_rationed_reproducibly(name: str) -> None:
+    _, trials, spent, seen = _search(name, 0, fidelity="rows")
+    assert spent <= N_TRIALS + 1e-9 and any(t["fidelity"] < 1 for t in trials)
+    assert all(t["resource"] == t["fidelity"] and 0.1 <= t["fidelity"] <= 1 for t in trials)
+    assert _sequence(trials) == _sequence(_search.__wrapped__(name, 0, fidelity="rows")[1])
+    assert not seen & _data()[3]
+
+
+def test_readme_lists_every_strategy_and_shows_lhs_as_shipped() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Strategies") : readme.index("## Adding a strategy")]
+    for name in STRATEGIES:
+        library = OmegaConf.load(ROOT / "conf" / "strategy" / f"{name}.yaml").library
+        assert f"| `{name}` | {library} |" in table, name
+    example = readme[readme.index("## Adding a strategy") :]
+    blocks = [b.split("\n", 1)[1] for b in example.split("```")[1:4:2]]
+    assert blocks[0] == (ROOT / "adapters" / "scipy_qmc.py").read_text()
+    assert blocks[1] == (ROOT / "conf" / "strategy" / "lhs.yaml").read_text()

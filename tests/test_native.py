@@ -1,0 +1,165 @@
+"""Adapters are faithful: given the same seed and the same objective values, they suggest what
+the library's own loop suggests, in the same order.
+
+The native side is what a user of each library would write by hand for this space (SVC with a
+log-scaled C, a kernel choice, gamma for rbf and poly only, degree for poly only, a class weight
+choice with None, and a log-scaled integer), driven by the library's own loop: optuna's
+`study.optimize`, hyperopt's `fmin`, scikit-optimize's `Optimizer.ask/tell`. Both sides score
+configurations on the same inner CV of real data; startup phases are shortened so most of the
+trials come from each library's model, not its random start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+
+import numpy as np
+import optuna
+import yaml
+from hydra.utils import instantiate
+from hyperopt import STATUS_OK, Trials, fmin, hp, tpe
+from hyperopt.pyll import scope
+from sklearn.metrics import get_scorer
+from sklearn.svm import SVC
+from skopt import Optimizer
+from skopt.space import Categorical, Integer, Real
+
+from harness.data import load_dataset
+from harness.models import ModelSpec, build_pipeline, plain
+from harness.objective import Budget, InnerCV, Objective, StopSearch
+from harness.protocol import Protocol
+from harness.space import SearchSpace
+from tests.helpers import compose_config
+
+N_TRIALS = 9
+STARTUP = 4  # so five of the nine come from each library's model
+SEED = 7
+
+SPACE = SearchSpace.from_config(
+    yaml.safe_load("""
+        C: {type: float, low: 1.0e-2, high: 1.0e+2, log: true}
+        kernel: {type: categorical, choices: [rbf, poly, linear]}
+        gamma: {type: float, low: 1.0e-4, high: 1.0, log: true, condition: {kernel: [rbf, poly]}}
+        degree: {type: int, low: 2, high: 4, condition: {kernel: poly}}
+        class_weight: {type: categorical, choices: [null, balanced]}
+        max_iter: {type: int, low: 50, high: 5000, log: true}
+    """),
+    "tests/test_native.py",
+)
+
+
+@functools.cache
+def _inner() -> InnerCV:
+    dataset = load_dataset(compose_config("dataset.max_rows=120").dataset)
+    X, y = dataset.X, dataset.y
+    splits = list(Protocol(1, 3, 3, None).inner_splitter("classification", 0).split(X, y))
+    pipeline = build_pipeline(ModelSpec("svc", "classification", SVC(), SPACE, scale=True))
+    return InnerCV(pipeline, X, y, splits, get_scorer("accuracy"))
+
+
+def _loss(params: dict) -> float:
+    """What the harness's objective returns for a configuration, computed directly."""
+    return -float(np.mean(_inner().evaluate(params).scores))
+
+
+def _adapter_trials(*overrides: str) -> list[dict]:
+    adapter = compose_config(*overrides).strategy.adapter
+    strategy = instantiate(adapter, _partial_=True)(space=SPACE, seed=SEED)
+    objective = Objective(_inner(), Budget(N_TRIALS), on_trial=lambda _: None)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    return [t["params"] for t in objective.trials]
+
+
+def _active(params: dict) -> dict:
+    """The hand-written conditions of this space."""
+    drop = {"gamma": params["kernel"] == "linear", "degree": params["kernel"] != "poly"}
+    return {k: v for k, v in params.items() if not drop.get(k, False)}
+
+
+def _same(adapter: list[dict], native: list[dict]) -> None:
+    assert len(adapter) == len(native) == N_TRIALS
+    for ours, theirs in zip(adapter, native, strict=True):
+        assert ours == plain(theirs)
+
+
+def test_optuna_tpe_suggests_what_study_optimize_does() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        params = {
+            "C": trial.suggest_float("C", 1e-2, 1e2, log=True),
+            "kernel": trial.suggest_categorical("kernel", ["rbf", "poly", "linear"]),
+        }
+        if params["kernel"] in ("rbf", "poly"):
+            params["gamma"] = trial.suggest_float("gamma", 1e-4, 1.0, log=True)
+        if params["kernel"] == "poly":
+            params["degree"] = trial.suggest_int("degree", 2, 4)
+        params["class_weight"] = trial.suggest_categorical("class_weight", [None, "balanced"])
+        params["max_iter"] = trial.suggest_int("max_iter", 50, 5000, log=True)
+        return _loss(params)
+
+    study = optuna.create_study(
+        sampler=optuna.samplers.TPESampler(n_startup_trials=STARTUP, seed=SEED)
+    )
+    study.optimize(objective, n_trials=N_TRIALS)
+    native = [t.params for t in study.trials]
+    _same(
+        _adapter_trials("strategy=tpe", f"strategy.adapter.sampler.n_startup_trials={STARTUP}"),
+        native,
+    )
+
+
+def test_hyperopt_tpe_suggests_what_fmin_does() -> None:
+    C = hp.loguniform("C", math.log(1e-2), math.log(1e2))
+    gamma = hp.loguniform("gamma", math.log(1e-4), math.log(1.0))
+    class_weight = hp.choice("class_weight", [None, "balanced"])
+    max_iter = scope.int(hp.qloguniform("max_iter", math.log(50), math.log(5000), 1))
+    common = {"C": C, "class_weight": class_weight, "max_iter": max_iter}
+    space = hp.choice(
+        "kernel",
+        [
+            {"kernel": "rbf", "gamma": gamma, **common},
+            {"kernel": "poly", "gamma": gamma, "degree": hp.uniformint("degree", 2, 4), **common},
+            {"kernel": "linear", **common},
+        ],
+    )
+    native: list[dict] = []
+
+    def objective(params: dict) -> dict:
+        native.append(params)
+        return {"loss": _loss(params), "status": STATUS_OK}
+
+    algo = functools.partial(tpe.suggest, n_startup_jobs=STARTUP)
+    fmin(objective, space, algo=algo, max_evals=N_TRIALS, trials=Trials(),
+         rstate=np.random.default_rng(SEED), show_progressbar=False)  # fmt: skip
+    ours = _adapter_trials(
+        "strategy=hyperopt_tpe", f"strategy.adapter.algo.n_startup_jobs={STARTUP}"
+    )
+    _same(ours, native)
+
+
+def test_skopt_gp_suggests_what_ask_and_tell_does() -> None:
+    optimizer = Optimizer(
+        [
+            Real(1e-2, 1e2, prior="log-uniform"),
+            Categorical(["rbf", "poly", "linear"]),
+            Real(1e-4, 1.0, prior="log-uniform"),
+            Integer(2, 4),
+            Categorical([None, "balanced"]),
+            Integer(50, 5000, prior="log-uniform"),
+        ],
+        base_estimator="GP",
+        n_initial_points=STARTUP,
+        acq_func="gp_hedge",
+        acq_optimizer="auto",
+        random_state=SEED,
+    )
+    native = []
+    for _ in range(N_TRIALS):
+        x = optimizer.ask()
+        params = _active(dict(zip(SPACE.names, x, strict=True)))
+        native.append(params)
+        optimizer.tell(x, _loss(params))
+    ours = _adapter_trials("strategy=skopt_gp", f"strategy.adapter.n_initial_points={STARTUP}")
+    _same(ours, native)
