@@ -44,8 +44,8 @@ def test_every_shipped_model_declares_a_fidelity() -> None:
 
 
 def test_full_fidelity_is_the_ordinary_evaluation() -> None:
-    for inner in (_inner(), _inner("model=knn")):
-        params = PARAMS if inner.fidelity.resource == "max_iter" else {"n_neighbors": 7}
+    for inner in (_inner(), _inner("model=svc")):
+        params = PARAMS if inner.fidelity.resource == "max_iter" else {"C": 1.0, "kernel": "linear"}
         np.testing.assert_array_equal(
             inner.evaluate(params, fidelity=1.0).scores, inner.evaluate(params).scores
         )
@@ -66,7 +66,7 @@ def test_an_iteration_fidelity_sets_the_parameter() -> None:
 
 
 def test_a_row_fidelity_fits_on_a_nested_stratified_part_of_each_training_fold() -> None:
-    inner = _inner("model=knn")
+    inner = _inner("model=svc")
     fidelity = inner.fidelity
     assert (fidelity.resource, fidelity.low, fidelity.stratify) == ("rows", 0.1, True)
     for train, test in inner.splits:
