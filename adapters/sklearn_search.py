@@ -7,7 +7,9 @@ the harness checks the budget before each, times it and records it from its row 
 searcher's `cv_results_`, and a run killed mid-search loses at most the candidate in flight.
 Fits that fail raise (error_score="raise"), as in the harness's own inner CV: the candidate is
 recorded as failed and the search goes on without it. Candidates are the `grid` and `random`
-strategies' own (same seed, same order), so these are oracles for them and vice versa.
+strategies' own (same seed, same order), so these are oracles for them and vice versa. As
+scikit-learn runs the fits, the budget's per-trial time and memory limits (which need a
+worker process per trial) do not apply; a search with them set logs a warning saying so.
 
 The halving searchers ration the model's declared fidelity (`resource`: n_samples for `rows`,
 else the estimator parameter), from its `low` up to the full resource. scikit-learn's last
@@ -19,6 +21,7 @@ candidates is the most whose whole schedule, that last evaluation included, fits
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
     from sklearn.model_selection._search import BaseSearchCV
 
 PREFIX = f"{STEP}__"
+log = logging.getLogger("harness")
 
 
 class SklearnGrid(GridSearch):
@@ -163,6 +167,12 @@ class Halving:
 
 def search_with(kind: type[BaseSearchCV], objective: Objective, **options: Any) -> BaseSearchCV:
     """Run a scikit-learn searcher on the objective's inner CV, each candidate recorded."""
+    if objective.budget.limits_trials:
+        log.warning(
+            "%s fits in this process: budget.trial_timeout_s and trial_memory_mb do not "
+            "apply to its candidates (use grid, random or another strategy for that)",
+            kind.__name__,
+        )
     inner = objective.inner
     searcher = _recorded(kind)(
         inner.pipeline,
