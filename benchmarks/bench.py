@@ -41,6 +41,7 @@ from harness import resume  # noqa: E402
 from harness.models import STEP, build_pipeline, pipeline_params  # noqa: E402
 from harness.objective import Budget, InnerCV, Objective  # noqa: E402
 from harness.progress import StudyBar  # noqa: E402
+from harness.protocol import derive_seed  # noqa: E402
 from harness.records import StudyRecords  # noqa: E402
 from harness.study import Study, prepare, run  # noqa: E402
 
@@ -57,10 +58,11 @@ def config(*overrides: str) -> Any:
         return compose(config_name="config", overrides=list(overrides))
 
 
-def seconds(fn: Callable[[], Any]) -> float:
-    started = time.perf_counter()
+def seconds(fn: Callable[[], Any]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of this process (BLAS threads included) spent in `fn`."""
+    wall, cpu = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - started
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def figure(what: str, measured: float, bound: str, met: bool, config: tuple, **more: Any) -> dict:
@@ -71,12 +73,16 @@ def figure(what: str, measured: float, bound: str, met: bool, config: tuple, **m
 def side_by_side(
     ours: Callable[[], Any], theirs: Callable[[], Any], rounds: int = ROUNDS
 ) -> dict[str, float]:
-    """Median over alternated rounds of ours / theirs, with the median seconds of each."""
+    """Median over alternated rounds of ours / theirs in wall-clock seconds, with the median
+    seconds of each, and the same ratio in CPU seconds (which other processes on a shared
+    machine disturb less) as a note."""
     pairs = [(seconds(ours), seconds(theirs)) for _ in range(rounds)]
+    cpu = statistics.median(a[1] / b[1] for a, b in pairs)
     return {
-        "ratio": statistics.median(a / b for a, b in pairs),
-        "ours_s": statistics.median(a for a, _ in pairs),
-        "theirs_s": statistics.median(b for _, b in pairs),
+        "ratio": statistics.median(a[0] / b[0] for a, b in pairs),
+        "ours_s": statistics.median(a[0] for a, _ in pairs),
+        "theirs_s": statistics.median(b[0] for _, b in pairs),
+        "note": f"the same in CPU seconds of the benchmark process: {cpu:.3f}",
     }
 
 
@@ -85,20 +91,22 @@ def harness_study(study: Study) -> Callable[[], Any]:
     return lambda: run(study, Path(tempfile.mkdtemp(prefix="bench-")))
 
 
-def by_hand(study: Study, tune: Callable[[Any, Any, list], dict]) -> Callable[[], None]:
+def by_hand(study: Study, tune: Callable[[Any, Any, list, int], dict]) -> Callable[[], None]:
     """The same nested CV written directly: per outer fold `tune` on the outer-training rows
-    returns the best parameters, which are refit and scored; the defaults are scored by inner
-    CV and refit too, as the harness does for its fold table."""
+    (with the fold's seed, as the harness derives it) returns the best parameters, which are
+    refit and scored; the defaults are scored by inner CV and refit too, as the harness does
+    for its fold table."""
     X, y, task, seed = study.dataset.X, study.dataset.y, study.dataset.task, study.seed
     pipeline, scorer = build_pipeline(study.model), study.metric.scorer
 
     def nested() -> None:
-        for train, test in study.protocol.outer_splitter(task, seed).split(X, y):
-            X_train, y_train = X.iloc[train], y.iloc[train]
+        for split in study.protocol.outer_splits(X, y, task, seed):
+            X_train, y_train = X.iloc[split.train], y.iloc[split.train]
             inner = list(study.protocol.inner_splitter(task, seed).split(X_train, y_train))
-            for params in (tune(X_train, y_train, inner), {}):
+            fold_seed = derive_seed(seed, split.repeat, split.fold)
+            for params in (tune(X_train, y_train, inner, fold_seed), {}):
                 model = clone(pipeline).set_params(**pipeline_params(params)).fit(X_train, y_train)
-                scorer(model, X.iloc[test], y.iloc[test])
+                scorer(model, X.iloc[split.test], y.iloc[split.test])
             cross_validate(clone(pipeline), X_train, y_train, cv=inner, scoring=scorer)
 
     return nested
@@ -111,7 +119,7 @@ def grid_vs_sklearn() -> dict[str, Any]:
     grid = study.model.space.sklearn_grid(4, prefix=f"{STEP}__")
     pipeline, scorer = build_pipeline(study.model), study.metric.scorer
 
-    def gridsearchcv(X, y, inner):
+    def gridsearchcv(X, y, inner, seed):
         searcher = GridSearchCV(pipeline, grid, cv=inner, scoring=scorer, refit=False)
         return {k.removeprefix(f"{STEP}__"): v for k, v in searcher.fit(X, y).best_params_.items()}
 
@@ -128,12 +136,12 @@ def tpe_vs_optuna() -> dict[str, Any]:
     pipeline, scorer, space = build_pipeline(study.model), study.metric.scorer, study.model.space
     startup = study.config.strategy.adapter.sampler.n_startup_trials
 
-    def optimize(X, y, inner):
+    def optimize(X, y, inner, seed):
         def objective(trial: optuna.Trial) -> float:
             model = clone(pipeline).set_params(**pipeline_params(suggest(trial, space)))
             return -cross_validate(model, X, y, cv=inner, scoring=scorer)["test_score"].mean()
 
-        sampler = optuna.samplers.TPESampler(seed=study.seed, n_startup_trials=startup)
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
         native = optuna.create_study(sampler=sampler)
         native.optimize(objective, n_trials=study.budget.n_trials)
         return native.best_params
@@ -160,7 +168,7 @@ def objective_for(study: Study, directory: Path, n_trials: int) -> tuple[Objecti
 
     place = study.labels() | {"repeat": 0, "outer_fold": 0}
     journal = resume.journal(StudyRecords(directory), place, [])
-    bar = StudyBar(study.labels(), 1, n_trials)
+    bar = StudyBar(study.labels(), 1, n_trials, directory)
 
     def on_trial(trial: dict) -> None:
         journal(trial)

@@ -25,8 +25,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from harness import parallel
 from harness import study as studies
 from harness.errors import UsageError
+from harness.records import link_study
 from harness.summary import fold_table, headline
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -54,7 +56,7 @@ def preflight(overrides: list[str], multirun: bool) -> None:
     except MissingConfigException as e:
         fail(_missing_message(e))
     except (HydraException, OmegaConfBaseException) as e:
-        fail(f"{str(e).strip().splitlines()[0]} (see `python -m harness --help`)")
+        fail(_one_line(e))
 
 
 def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:
@@ -78,16 +80,19 @@ def _hydra_main(cfg: DictConfig) -> None:
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         study = studies.prepare(cfg)
+        parallelism = parallel.plan(HydraConfig.get(), study.protocol.n_jobs)
     except UsageError as e:
         discard(out)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             log.warning("skipped %s: %s", HydraConfig.get().job.override_dirname, e)
             return
         fail(str(e))
-    _, folds = studies.run(study, out)
+    link_study(out, study.home)
+    with parallel.limits(parallelism):
+        _, folds = studies.run(study, study.home, parallelism)
     print(headline(study.labels(), study.metric.scorer_name))
     print(fold_table(folds))
-    print(f"results: {out}")
+    print(f"results: {study.home}")
 
 
 def discard(directory: Path) -> None:
@@ -97,6 +102,14 @@ def discard(directory: Path) -> None:
         if parent.name == RESULTS or not parent.exists() or any(parent.iterdir()):
             break
         parent.rmdir()
+
+
+def _one_line(e: Exception) -> str:
+    """Hydra's message, its cause (e.g. "Key 'x' is not in struct") and its hint, on one line."""
+    first, *hints = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    cause = str(e.__cause__).strip().splitlines()[0] if e.__cause__ else ""
+    parts = [first.rstrip(".") + (f": {cause}" if cause else ""), *hints[:1]]
+    return "; ".join(parts) + " (see `python -m harness --help`)"
 
 
 def _missing_message(e: MissingConfigException) -> str:

@@ -11,9 +11,9 @@ import math
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,26 +22,52 @@ from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline
 
 from harness.errors import UsageError
+from harness.fidelity import Fidelity
 from harness.models import pipeline_params, plain
+from harness.records import canonical
+
+T = TypeVar("T")
 
 
 class StopSearch(Exception):
     """The budget is spent; raised by the objective, caught by the harness."""
 
 
+class TrialStopped(Exception):
+    """A limit stopped the trial's evaluation; `status` says which ("timeout" or "memory")."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Budget:
     n_trials: int
     time_s: float | None = None
+    trial_timeout_s: float | None = None
+    trial_memory_mb: int | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> Budget:
         n_trials, time_s = cfg.n_trials, cfg.get("time_s")
         if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
             raise UsageError(f"budget.n_trials is {n_trials!r}; set it to an integer >= 1")
-        if time_s is not None and (isinstance(time_s, bool) or not time_s > 0):
-            raise UsageError(f"budget.time_s is {time_s!r}; set it to seconds > 0, or null")
-        return cls(n_trials, time_s)
+        for key, unit in (("time_s", "seconds"), ("trial_timeout_s", "seconds")):
+            _check_positive(key, cfg.get(key), unit)
+        _check_positive("trial_memory_mb", cfg.get("trial_memory_mb"), "megabytes", whole=True)
+        return cls(n_trials, time_s, cfg.get("trial_timeout_s"), cfg.get("trial_memory_mb"))
+
+    @property
+    def limits_trials(self) -> bool:
+        """Whether trials need a killable process of their own (a timeout or memory cap)."""
+        return self.trial_timeout_s is not None or self.trial_memory_mb is not None
+
+
+def _check_positive(key: str, value: Any, unit: str, whole: bool = False) -> None:
+    kind = int if whole else int | float
+    if value is not None and (isinstance(value, bool) or not isinstance(value, kind) or value <= 0):
+        raise UsageError(f"budget.{key} is {value!r}; set it to {unit} > 0, or null")
 
 
 @dataclass(frozen=True)
@@ -62,29 +88,33 @@ class InnerCV:
     splits: list[tuple[np.ndarray, np.ndarray]]
     scorer: Callable[..., float]
     n_jobs: int | None = None
+    fidelity: Fidelity | None = None  # the model's declared resource, for partial evaluations
 
-    def evaluate(self, params: Mapping[str, Any]) -> Evaluation:
+    def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
         """Score one configuration on every inner split; raises what the model raises.
 
-        Warnings (convergence and the like) are kept with the trial, not printed.
+        Warnings (convergence and the like) are kept with the trial, not printed. `fidelity`
+        (a fraction of `self.fidelity`) gives a partial evaluation.
         """
         estimator = clone(self.pipeline).set_params(**pipeline_params(params))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = cross_validate(
-                estimator,
-                self.X,
-                self.y,
-                cv=self.splits,
-                scoring=self.scorer,
-                n_jobs=self.n_jobs,
-                error_score="raise",
-            )
+        splits = self.splits
+        if fidelity is not None:
+            estimator, splits = self.fidelity.apply(fidelity, estimator, splits, self.y)
+        result, warning = quietly(
+            cross_validate,
+            estimator,
+            self.X,
+            self.y,
+            cv=splits,
+            scoring=self.scorer,
+            n_jobs=self.n_jobs,
+            error_score="raise",
+        )
         return Evaluation(
             scores=result["test_score"],
             fit_seconds=float(result["fit_time"].sum()),
             score_seconds=float(result["score_time"].sum()),
-            warning=_first_warning(caught),
+            warning=warning,
         )
 
 
@@ -97,13 +127,21 @@ class Objective:
         budget: Budget,
         on_trial: Callable[[dict[str, Any]], None],
         clock: Callable[[], float] = time.perf_counter,
+        evaluate: Callable[..., Evaluation] | None = None,
+        replay: Sequence[dict[str, Any]] = (),
     ) -> None:
+        """`evaluate` defaults to `inner.evaluate` (in-process); `replay` holds the trials a
+        crashed run of this search already journaled, returned again instead of re-evaluated
+        while the strategy proposes the same configurations in the same order."""
         self.inner = inner
         self.budget = budget
         self.trials: list[dict[str, Any]] = []
         self._on_trial = on_trial
+        self._evaluate = evaluate or inner.evaluate
+        self._replay = replay
         self._clock = clock
         self._start = self._last = clock()
+        self.spent = 0.0  # full-evaluation equivalents: a partial evaluation costs its fidelity
 
     @property
     def n_trials(self) -> int:
@@ -112,23 +150,72 @@ class Objective:
     def elapsed(self) -> float:
         return self._clock() - self._start
 
-    def __call__(self, params: Mapping[str, Any]) -> float:
+    def __call__(self, params: Mapping[str, Any], fidelity: float | None = None) -> float:
+        """Score `params` by inner CV; returns the loss to minimise (NaN if the trial failed).
+
+        `fidelity`, a fraction of the model's declared resource (see harness.fidelity), asks
+        for a partial evaluation, which spends that fraction of the budget.
+        """
+        called = self._stop_if_spent(fidelity)
+        if len(self.trials) < len(self._replay):
+            known = self._replay[len(self.trials)]
+            same = known["params"] == canonical(plain(params))
+            if same and known["fidelity"] == self._fraction(fidelity):
+                return self._resume(known)
+            self._replay = ()  # the strategy went another way: evaluate from here on
+        return self._record(called, params, fidelity, lambda: self._evaluate(params, fidelity))
+
+    def observe(
+        self,
+        params: Mapping[str, Any],
+        evaluate: Callable[[], Evaluation],
+        fidelity: float | None = None,
+    ) -> float:
+        """Record an evaluation a library runs itself on `self.inner` (scikit-learn's searchers).
+
+        As a call: the budget is checked first, then `evaluate()` is timed and becomes one
+        trial record, and its loss is returned. Never replayed after a crash: the library
+        needs its own results to go on, so it runs them again.
+        """
+        called = self._stop_if_spent(fidelity)
+        self._replay = ()
+        return self._record(called, params, fidelity, evaluate)
+
+    def _stop_if_spent(self, fidelity: float | None) -> float:
+        """Raise StopSearch if the budget cannot pay for this evaluation; else the time now."""
         called = self._clock()
-        if len(self.trials) >= self.budget.n_trials:
-            raise StopSearch(f"{self.budget.n_trials} trials done")
+        if self.spent + self._fraction(fidelity) > self.budget.n_trials + 1e-9:
+            raise StopSearch(f"{self.budget.n_trials} full evaluations spent")
         if self.budget.time_s is not None and called - self._start >= self.budget.time_s:
             raise StopSearch(f"{self.budget.time_s} s spent")
+        return called
+
+    def _fraction(self, fidelity: float | None) -> float:
+        return 1.0 if fidelity is None else self.inner.fidelity.fraction(fidelity)
+
+    def _record(
+        self,
+        called: float,
+        params: Mapping[str, Any],
+        fidelity: float | None,
+        evaluate: Callable[[], Evaluation],
+    ) -> float:
+        status, error = "ok", None
         try:
-            evaluation, error = self.inner.evaluate(params), None
+            evaluation = evaluate()
             if not np.isfinite(evaluation.scores).all():
-                evaluation, error = None, f"non-finite inner scores {evaluation.scores.tolist()}"
+                error = f"non-finite inner scores {evaluation.scores.tolist()}"
+                evaluation, status = None, "failed"
+        except TrialStopped as e:
+            evaluation, status, error = None, e.status, str(e)
         except Exception as e:
-            evaluation, error = None, _error_text(e)
+            evaluation, status, error = None, "failed", error_text(e)
         done = self._clock()
+        self.spent += self._fraction(fidelity)
         record = {
             "trial": len(self.trials),
             "params": plain(params),
-            "status": "ok" if error is None else "failed",
+            "status": status,
             "error": error,
             "warning": evaluation.warning if evaluation else None,
             "inner_mean": float(np.mean(evaluation.scores)) if evaluation else math.nan,
@@ -138,26 +225,41 @@ class Objective:
             "eval_seconds": done - called,
             "choose_seconds": called - self._last,
             "elapsed_seconds": done - self._start,
+            "fidelity": self._fraction(fidelity),
+            "resource": None if fidelity is None else self.inner.fidelity.value(fidelity),
+            "full_evaluations": self.spent,
         }
         self.trials.append(record)
         self._on_trial(record)
         self._last = self._clock()
         return -record["inner_mean"]
 
+    def _resume(self, known: dict[str, Any]) -> float:
+        """A journaled trial counts again as it was, time included, without being re-run."""
+        self.trials.append(known)
+        self.spent = known["full_evaluations"]
+        now = self._clock()
+        self._start, self._last = now - known["elapsed_seconds"], now
+        return -known["inner_mean"]
+
     def best(self) -> dict[str, Any] | None:
-        """The first trial with the highest inner mean, as GridSearchCV's `best_index_`."""
-        ok = [t for t in self.trials if t["status"] == "ok"]
+        """The first full-fidelity trial with the highest inner mean, as GridSearchCV's
+        `best_index_`: partial evaluations only guide a search, they never win it."""
+        ok = [t for t in self.trials if t["status"] == "ok" and t["fidelity"] == 1]
         return max(ok, key=lambda t: t["inner_mean"], default=None)
 
 
-def _first_warning(caught: list[warnings.WarningMessage]) -> str | None:
+def quietly(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, str | None]:
+    """Call `fn`, keeping its warnings (convergence and the like) as text instead of printing."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn(*args, **kwargs)
     if not caught:
-        return None
-    first = caught[0]
+        return result, None
     more = f" (+{len(caught) - 1} more)" if len(caught) > 1 else ""
-    return f"{first.category.__name__}: {str(first.message).strip()}{more}"
+    return result, f"{caught[0].category.__name__}: {str(caught[0].message).strip()}{more}"
 
 
-def _error_text(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
     """The exception's own line, as a user would want it in a table."""
     return "".join(traceback.format_exception_only(error)).strip()

@@ -7,10 +7,12 @@ journal in the sweep directory that every job appends to when it ends.
 
 from __future__ import annotations
 
+import fcntl
+import itertools
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -25,17 +27,24 @@ SWEEP_TOTAL, SWEEP_DONE = ".studies-total", ".studies-done.jsonl"
 
 
 class StudyBar:
-    """Trials done of the study's budget, best inner score of the current fold, elapsed, ETA."""
+    """Trials done of the study's budget, best inner score of the current fold, elapsed, ETA.
 
-    def __init__(self, labels: dict[str, Any], folds: int, n_trials: int) -> None:
+    Studies running at once on one terminal (a joblib sweep) each take a line of their own:
+    the lowest free slot, held by a lock file in `slots` while the bar lives.
+    """
+
+    def __init__(self, labels: dict[str, Any], folds: int, n_trials: int, slots: Path) -> None:
         self.per_fold = n_trials
+        shown = sys.stderr.isatty()
+        self._slot = free_slot(slots) if shown else None
         self.bar = tqdm(
             total=folds * n_trials,
             desc=f"{labels['strategy']} {labels['dataset']}/{labels['model']}",
             unit="trial",
-            disable=None if sys.stderr.isatty() else True,
+            disable=not shown,
             dynamic_ncols=True,
             file=sys.stderr,
+            position=self._slot[0] if self._slot else None,
         )
         self.best = -math.inf
 
@@ -52,6 +61,20 @@ class StudyBar:
 
     def close(self) -> None:
         self.bar.close()
+        if self._slot:
+            self._slot[1].close()  # releases its lock
+
+
+def free_slot(directory: Path) -> tuple[int, IO]:
+    """The lowest-numbered `.bar-<n>` lock no other bar holds, and its open (locked) file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count():
+        f = (directory / f".bar-{number}").open("a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return number, f
+        except OSError:
+            f.close()
 
 
 class SweepProgress(Callback):

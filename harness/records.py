@@ -8,15 +8,18 @@ file.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-TRIALS, FOLDS, STUDY = "trials", "folds", "study.json"
+TRIALS, FOLDS, STUDY, LOCK = "trials", "folds", "study.json", ".lock"
 JSON_COLUMNS = ("params", "best_params")
 
 
@@ -44,23 +47,57 @@ class Journal:
                 break
         return records
 
+    def repair(self) -> None:
+        """Cut a last line left half-written by a crash, so later appends start on a new line."""
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with self.path.open("r+b") as f:
+                f.truncate(end)
+                os.fsync(f.fileno())
+
+    def keep(self, wanted: Callable[[dict[str, Any]], bool]) -> None:
+        """Atomically rewrite the journal with only the records `wanted` accepts."""
+        kept = [r for r in self.read() if wanted(r)]
+        write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
 
 class StudyRecords:
     """The files of one study directory."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.trials = Journal(directory / f"{TRIALS}.jsonl")
         self.folds = Journal(directory / f"{FOLDS}.jsonl")
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         write_atomic(self.directory / STUDY, json.dumps(_jsonable(meta), indent=2, sort_keys=True))
 
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the study for this process; another process running it waits here."""
+        with (self.directory / LOCK).open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def read_meta(self) -> dict[str, Any]:
+        path = self.directory / STUDY
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def read_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return tuple(pd.read_parquet(self.directory / f"{n}.parquet") for n in (TRIALS, FOLDS))
+
     def write_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Compact the journals into `trials.parquet` and `folds.parquet`."""
+        """Compact the journals into `trials.parquet` and `folds.parquet`, in study order."""
         tables = []
         for name, journal in ((TRIALS, self.trials), (FOLDS, self.folds)):
-            table = to_frame(journal.read())
+            table = to_frame(sorted(journal.read(), key=_place))
             write_parquet(table, self.directory / f"{name}.parquet")
             tables.append(table)
         return tables[0], tables[1]
@@ -75,6 +112,16 @@ def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def link_study(job_dir: Path, home: Path) -> None:
+    """A relative `study` link from a Hydra job folder (logs) to the study's records."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    link = job_dir / "study"
+    if not link.is_symlink():
+        link.symlink_to(
+            os.path.relpath(home.resolve(), job_dir.resolve()), target_is_directory=True
+        )
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     frame.to_parquet(tmp, index=False)
@@ -85,6 +132,16 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def canonical(value: Any) -> Any:
+    """A value as it reads back from a journal, so live and journaled values compare equal."""
+    return json.loads(json.dumps(_jsonable(value)))
+
+
+def _place(record: dict[str, Any]) -> tuple[int, int, int]:
+    """Where a record sits in a study: repeat, outer fold, trial (-1 for a fold record)."""
+    return tuple(record.get(k, -1) for k in ("repeat", "outer_fold", "trial"))
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import platform
 import time
 from dataclasses import dataclass
@@ -24,13 +25,27 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 
 from adapters.base import Strategy
+from harness import resume
 from harness.data import Dataset, load_dataset
 from harness.errors import UsageError
+from harness.fidelity import Fidelity
+from harness.isolation import IsolatedEvaluator
 from harness.metrics import Metric, get_metric
 from harness.models import ModelSpec, build_pipeline, load_model, pipeline_params
-from harness.objective import Budget, InnerCV, Objective, StopSearch
+from harness.objective import (
+    Budget,
+    InnerCV,
+    Objective,
+    StopSearch,
+    TrialStopped,
+    error_text,
+    quietly,
+)
+from harness.parallel import Parallelism
+from harness.progress import StudyBar
 from harness.protocol import OuterSplit, Protocol, derive_seed
 from harness.records import StudyRecords
 
@@ -52,6 +67,13 @@ class Study:
     budget: Budget
     protocol: Protocol
     seed: int
+    retry: frozenset[str] = frozenset()  # trial statuses whose folds a re-run redoes
+    fidelity: Fidelity | None = None  # the model's resource for multi-fidelity strategies
+
+    @property
+    def home(self) -> Path:
+        """Where its records live: `run.store`/<key>, the same folder for every re-run."""
+        return Path(self.config.run.store) / self.key
 
     def make_strategy(self, seed: int) -> Strategy:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
@@ -71,41 +93,91 @@ class Study:
 
 def prepare(cfg: DictConfig) -> Study:
     """Validate the config and load the data; raises UsageError on anything a user can fix."""
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0:
+        raise UsageError(f"seed is {cfg.seed!r}; set it to a whole number >= 0")
     budget = Budget.from_config(cfg.budget)
     protocol = Protocol.from_config(cfg.protocol)
     dataset = load_dataset(cfg.dataset)
     model = load_model(cfg.model, dataset.task)
     metric = get_metric(cfg.get("metric"), dataset.task, dataset.n_classes, model.estimator)
-    study = Study(study_key(cfg), cfg, dataset, model, metric, budget, protocol, int(cfg.seed))
+    retry = resume.retry_statuses(cfg.get("run", {}).get("retry"))
+    fidelity = Fidelity.from_config(cfg.model.get("fidelity"), model, int(cfg.seed))
+    study = Study(
+        study_key(cfg), cfg, dataset, model, metric, budget, protocol, int(cfg.seed), retry,
+        fidelity,
+    )  # fmt: skip
     try:
-        study.make_strategy(study.seed)
+        strategy = study.make_strategy(study.seed)
     except (InstantiationException, TypeError) as e:
         raise UsageError(f"strategy {cfg.strategy.name}: {e}") from None
+    if strategy.multi_fidelity and fidelity is None:
+        raise UsageError(
+            f"strategy {cfg.strategy.name} needs a fidelity, and model {model.name} declares "
+            f"none; add one to conf/model/{model.name}.yaml, e.g. "
+            "fidelity: {resource: rows, low: 0.1}"
+        )
     return study
 
 
 def study_key(cfg: DictConfig) -> str:
-    """A stable hash of the resolved config, minus file paths that differ between machines."""
+    """A stable hash of the resolved config, minus file paths that differ between machines
+    and the `run` options, which say how to run a study, not what it computes."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resolved.get("dataset", {}).pop("path", None)
+    resolved.pop("run", None)
     text = json.dumps(resolved, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def run(study: Study, directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every outer fold, journaling as it goes; returns the trial and fold tables."""
+def run(
+    study: Study, directory: Path, parallelism: Parallelism | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every outer fold, journaling as it goes; returns the trial and fold tables.
+
+    What an earlier run of the same study left in `directory` is kept: finished folds are
+    skipped, an interrupted fold is resumed (see harness.resume), a finished study is read.
+    """
     records = StudyRecords(directory)
-    meta = _meta(study)
-    records.write_meta(meta | {"status": "running"})
-    data = study.dataset
-    for split in study.protocol.outer_splits(data.X, data.y, data.task, study.seed):
-        records.folds.append(run_fold(study, split, records))
-    trials, folds = records.write_tables()
-    records.write_meta(meta | {"status": "finished", "finished": _now()})
+    with records.lock():
+        done = resume.load(records, study.key, study.retry)
+        if done.finished:
+            return records.read_tables()
+        meta = _meta(study) | {"parallel": parallelism.record() if parallelism else None}
+        meta["started"] = records.read_meta().get("started", meta["started"])
+        records.write_meta(meta | {"status": "running"})
+        data = study.dataset
+        splits = list(study.protocol.outer_splits(data.X, data.y, data.task, study.seed))
+        bar = StudyBar(study.labels(), len(splits), study.budget.n_trials, directory.parent)
+        limits = study.budget
+        evaluator = (
+            IsolatedEvaluator(limits.trial_timeout_s, limits.trial_memory_mb)
+            if limits.limits_trials
+            else None
+        )
+        try:
+            for i, split in enumerate(splits):
+                place = (split.repeat, split.fold)
+                if place not in done.folds:
+                    replay = done.trials.get(place, [])
+                    records.folds.append(run_fold(study, split, records, replay, evaluator, bar))
+                bar.fold_done(i + 1)
+        finally:
+            bar.close()
+            if evaluator:
+                evaluator.close()
+        trials, folds = records.write_tables()
+        records.write_meta(meta | {"status": "finished", "finished": _now()})
     return trials, folds
 
 
-def run_fold(study: Study, split: OuterSplit, records: StudyRecords) -> dict[str, Any]:
+def run_fold(
+    study: Study,
+    split: OuterSplit,
+    records: StudyRecords,
+    replay: list[dict[str, Any]] = (),
+    evaluator: IsolatedEvaluator | None = None,
+    bar: StudyBar | None = None,
+) -> dict[str, Any]:
     """Tune on the outer-training rows, then score tuned and default on the outer-test rows."""
     started = time.perf_counter()
     X, y = study.dataset.X, study.dataset.y
@@ -119,21 +191,35 @@ def run_fold(study: Study, split: OuterSplit, records: StudyRecords) -> dict[str
         list(study.protocol.inner_splitter(study.dataset.task, study.seed).split(X_train, y_train)),
         study.metric.scorer,
         study.protocol.n_jobs,
+        study.fidelity,
     )
     place = study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
-    objective = Objective(inner, study.budget, lambda t: records.trials.append(place | t))
+    evaluate = evaluator.bind(inner).evaluate if evaluator else inner.evaluate
+    journal = resume.journal(records, place, replay)
+
+    def on_trial(trial: dict[str, Any]) -> None:
+        journal(trial)
+        if bar:
+            bar.trial(trial)
+
+    objective = Objective(inner, study.budget, on_trial, evaluate=evaluate, replay=replay)
     with contextlib.suppress(StopSearch):
         study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
     search_seconds = objective.elapsed()
 
     best = objective.best()
-    score = _outer_scorer(pipeline, X_train, y_train, X_test, y_test, study.metric)
-    default_test, _ = score({})
+    train, test = (X_train, y_train), (X_test, y_test)
+    default_test, default_error, default_warning = refit_and_score(pipeline, {}, train, test, study)
     if best is None or not best["params"]:
-        tuned_test, tuned_error = default_test, None
+        tuned_test, tuned_error, tuned_warning = default_test, default_error, default_warning
     else:
-        tuned_test, tuned_error = score(best["params"])
-    default_inner = inner.evaluate({}).scores.mean()
+        tuned_test, tuned_error, tuned_warning = refit_and_score(
+            pipeline, best["params"], train, test, study
+        )
+    try:
+        default_inner = evaluate({}).scores.mean()
+    except TrialStopped:
+        default_inner = math.nan
     return place | {
         "best_params": best["params"] if best else None,
         "best_trial": best["trial"] if best else None,
@@ -142,26 +228,31 @@ def run_fold(study: Study, split: OuterSplit, records: StudyRecords) -> dict[str
         "tuned_test": tuned_test,
         "default_test": default_test,
         "gain": tuned_test - default_test,
-        "refit_error": tuned_error,
+        "tuned_error": tuned_error,
+        "tuned_warning": tuned_warning,
+        "default_error": default_error,
+        "default_warning": default_warning,
         "n_trials": len(objective.trials),
         "n_failed": sum(t["status"] != "ok" for t in objective.trials),
+        "full_evaluations": objective.spent,
         "search_seconds": search_seconds,
         "wall_seconds": time.perf_counter() - started,
     }
 
 
-def _outer_scorer(pipeline, X_train, y_train, X_test, y_test, metric: Metric):
-    """Refit a configuration on all outer-training rows; score it once on the outer test."""
+def refit_and_score(
+    pipeline: Pipeline, params: dict[str, Any], train: tuple, test: tuple, study: Study
+) -> tuple[float, str | None, str | None]:
+    """Refit a configuration on all outer-training rows; score it once on the outer test.
 
-    def score(params: dict[str, Any]) -> tuple[float, str | None]:
-        estimator = clone(pipeline).set_params(**pipeline_params(params))
-        try:
-            estimator.fit(X_train, y_train)
-            return float(metric.scorer(estimator, X_test, y_test)), None
-        except Exception as e:
-            return float("nan"), f"{type(e).__name__}: {e}"
-
-    return score
+    Returns the score (NaN if the refit failed), the error text and any warning text.
+    """
+    estimator = clone(pipeline).set_params(**pipeline_params(params))
+    try:
+        _, warning = quietly(estimator.fit, *train)
+        return float(study.metric.scorer(estimator, *test)), None, warning
+    except Exception as e:
+        return float("nan"), error_text(e), None
 
 
 def _meta(study: Study) -> dict[str, Any]:
