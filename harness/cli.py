@@ -14,9 +14,7 @@ from pathlib import Path
 
 import hydra
 from hydra import compose, initialize_config_dir
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra._internal.utils import get_args_parser
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
@@ -30,6 +28,7 @@ from harness import study as studies
 from harness.errors import UsageError
 from harness.records import link_study
 from harness.summary import fold_table, headline
+from harness.sweep import sweep_jobs
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 RESULTS = "results"
@@ -60,14 +59,10 @@ def preflight(overrides: list[str], multirun: bool) -> None:
 
 
 def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:
-    """Every job of a multirun, as Hydra's basic sweeper makes them: the config's own
-    `hydra.sweeper.params` (e.g. from a conf/sweep/ preset) first, the command line winning."""
+    """Every job of a multirun: a conf/sweep/ preset's params and the command line's."""
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     params = compose(config_name="config", overrides=fixed, return_hydra_config=True).hydra
-    preset = [f"{k}={v}" for k, v in (params.sweeper.get("params") or {}).items()]
-    loader = GlobalHydra.instance().config_loader()  # expands glob(...) over config groups
-    swept = OverridesParser.create(config_loader=loader).parse_overrides(preset) + task
-    return [c for batch in BasicSweeper.split_arguments(swept, None) for c in batch]
+    return sweep_jobs(params.sweeper.get("params") or {}, [o.input_line for o in task])
 
 
 def fail(message: str) -> None:

@@ -14,14 +14,13 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from tqdm import tqdm
 
 from harness.records import Journal, write_atomic
+from harness.sweep import sweep_jobs
 
 SWEEP_TOTAL, SWEEP_DONE = ".studies-total", ".studies-done.jsonl"
 
@@ -96,16 +95,9 @@ class SweepProgress(Callback):
 
 
 def sweep_size(config: DictConfig) -> int | None:
-    """How many jobs Hydra's basic sweeper makes of `hydra.sweeper.params` and the command
-    line (which wins); None if it cannot tell."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    params = config.hydra.sweeper.get("params") or {}
-    overrides = [*(f"{k}={v}" for k, v in params.items()), *config.hydra.overrides.task]
-    hydra = GlobalHydra.instance()
-    loader = hydra.config_loader() if hydra.is_initialized() else None  # expands glob(...)
+    """How many jobs the sweep makes; None if it cannot tell."""
     try:
-        parsed = OverridesParser.create(config_loader=loader).parse_overrides(overrides)
-        return sum(len(batch) for batch in BasicSweeper.split_arguments(parsed, None))
+        preset = config.hydra.sweeper.get("params") or {}
+        return len(sweep_jobs(preset, config.hydra.overrides.task))
     except HydraException:
         return None
