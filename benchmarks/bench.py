@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from adapters.optuna_search import suggest  # noqa: E402
 from adapters.sklearn_sampling import RandomSearch  # noqa: E402
 from harness import resume  # noqa: E402
+from harness.isolation import IsolatedEvaluator  # noqa: E402
 from harness.models import STEP, build_pipeline, pipeline_params  # noqa: E402
 from harness.objective import Budget, InnerCV, Objective  # noqa: E402
 from harness.progress import StudyBar  # noqa: E402
@@ -46,6 +46,7 @@ from harness.records import StudyRecords  # noqa: E402
 from harness.study import Study, prepare, run  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+STORE = ROOT / "benchmarks" / "results.json"  # every figure's latest run, RESULTS.md's source
 NOTES = "## Notes"
 SHARED = Path(os.environ.get("TUNEBENCH_SHARED", ROOT.parent / "shared"))
 ROUNDS = 3  # each side-by-side comparison, alternated this many times; the median ratio counts
@@ -67,7 +68,8 @@ def seconds(fn: Callable[[], Any]) -> tuple[float, float]:
 
 def figure(what: str, measured: float, bound: str, met: bool, config: tuple, **more: Any) -> dict:
     """One row of RESULTS.md; `more` may hold ours_s, theirs_s (seconds) and a note."""
-    return {"what": what, "ratio": measured, "bound": bound, "ok": met, "config": config} | more
+    row = {"what": what, "ratio": float(measured), "bound": bound, "ok": bool(met)}
+    return row | {"config": config} | more
 
 
 def side_by_side(
@@ -197,29 +199,36 @@ def bookkeeping() -> dict[str, Any]:
 
 
 def isolation_overhead() -> dict[str, Any]:
-    """A study with every trial in the killable worker (budget.trial_timeout_s set) against
-    the same study in-process: per trial a pipe round trip, per study the worker's start."""
-    overrides = ("model=tree", "dataset=iris", "budget.n_trials=100", "protocol.outer_folds=2")
-    limited = (*overrides, "budget.trial_timeout_s=60")
-    studies = {"isolated": prepare(config(*limited)), "plain": prepare(config(*overrides))}
-    walls, evals = {k: [] for k in studies}, {k: [] for k in studies}
-    for _ in range(ROUNDS):
-        for name, study in studies.items():
-            started = time.perf_counter()
-            trials, _ = harness_study(study)()
-            walls[name].append(time.perf_counter() - started)
-            evals[name].append(trials["eval_seconds"].median())
-    wall = {k: statistics.median(v) for k, v in walls.items()}
-    per_trial_ms = (statistics.median(evals["isolated"]) - statistics.median(evals["plain"])) * 1e3
-    what = "study with trials in a killable worker / in-process (tree on iris, 200 trials)"
-    bound = f"reported: {per_trial_ms:+.2f} ms a trial (median eval seconds)"
-    return figure(what, wall["isolated"] / wall["plain"], bound, True, limited,
-                  ours_s=wall["isolated"], theirs_s=wall["plain"])  # fmt: skip
+    """A trial evaluated in the killable worker (what budget.trial_timeout_s switches on)
+    against the same trial in-process, alternating trial by trial so that machine load hits
+    both alike: a pipe round trip and pickling, per trial."""
+    n, overrides = 300, ("model=tree", "dataset=iris", "protocol.inner_folds=2")
+    study = prepare(config(*overrides))
+    X, y, task = study.dataset.X, study.dataset.y, study.dataset.task
+    splits = list(study.protocol.inner_splitter(task, 0).split(X, y))
+    inner = InnerCV(build_pipeline(study.model), X, y, splits, study.metric.scorer)
+    started = time.perf_counter()
+    worker = IsolatedEvaluator(timeout_s=60, memory_mb=None).bind(inner)
+    start_up = time.perf_counter() - started
+    times: dict[str, list[float]] = {"isolated": [], "plain": []}
+    try:
+        for params in RandomSearch(study.model.space, 0).candidates(n):
+            for name, evaluate in (("isolated", worker.evaluate), ("plain", inner.evaluate)):
+                started = time.perf_counter()
+                evaluate(params)
+                times[name].append(time.perf_counter() - started)
+    finally:
+        worker.close()
+    isolated, plain = (statistics.median(times[k]) for k in ("isolated", "plain"))
+    what = "trial in the killable worker / in-process (median seconds a trial, tree on iris)"
+    bound = f"reported: {(isolated - plain) * 1e3:+.2f} ms a trial, {start_up:.2f} s a worker start"
+    shown = (*overrides, "budget.trial_timeout_s=60", f"({n} trials each)")
+    return figure(what, isolated / plain, bound, True, shown, ours_s=isolated, theirs_s=plain)
 
 
 SWEEP_ROUNDS = 1  # a round is ~2 minutes on 2 cores
 SWEEP = ("-m", "strategy=grid,random", "seed=0,1", "model=svc", "dataset=digits",
-         "budget.n_trials=40", "protocol.outer_folds=3", "~hydra.callbacks.report")  # fmt: skip
+         "budget.n_trials=80", "protocol.outer_folds=3", "~hydra.callbacks.report")  # fmt: skip
 
 
 def cli(*overrides: str, cwd: Path, env: dict | None = None) -> float:
@@ -233,41 +242,50 @@ def cli(*overrides: str, cwd: Path, env: dict | None = None) -> float:
 
 def sweep() -> list[dict[str, Any]]:
     """A 4-study sweep, the joblib launcher (a study per core) against one study at a time."""
-    pairs, utilisation, cpu = [], [], []
+    pairs, utilisation = [], []
     for _ in range(SWEEP_ROUNDS):
         parallel_dir, sequence_dir = (Path(tempfile.mkdtemp(prefix="bench-")) for _ in "ab")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall = cli(*SWEEP, cwd=parallel_dir)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         pairs.append((wall, cli(*SWEEP, "hydra.launcher.n_jobs=1", cwd=sequence_dir)))
-        tables = parallel_dir.glob("results/studies/*/trials.parquet")
-        fits = sum(
-            t["fit_seconds"].sum() + t["score_seconds"].sum() for t in map(pd.read_parquet, tables)
-        )
-        utilisation.append(fits / (wall * CORES))
-        used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-        cpu.append(used / (wall * CORES))
+        utilisation.append(model_seconds(parallel_dir / "results" / "studies") / (wall * CORES))
     ratio, used = statistics.median(a / b for a, b in pairs), statistics.median(utilisation)
     command = ("python -m harness", *SWEEP)
     speed = f"4-study sweep on {CORES} cores (joblib launcher) / the same in sequence"
-    note = f"all CPU of the sweep's processes / (wall x cores): {statistics.median(cpu):.2f}"
+    use = "sweep CPU use: model fit-and-score seconds / (wall seconds x cores)"
     return [
         figure(speed, ratio, "<= 0.55", ratio <= 0.55, command,
                ours_s=statistics.median(a for a, _ in pairs),
                theirs_s=statistics.median(b for _, b in pairs)),
-        figure("sweep CPU use: model fit+score seconds / (wall x cores)", used, ">= 0.9",
-               used >= 0.9, command, note=note),
+        figure(use, used, ">= 0.9", used >= 0.9, command),
     ]  # fmt: skip
+
+
+def model_seconds(store: Path) -> float:
+    """Seconds spent fitting and scoring models: every trial's inner CV, plus per outer fold
+    what follows the search (the defaults' inner CV, the refits and their outer scoring)."""
+    trials = [pd.read_parquet(p) for p in store.glob("*/trials.parquet")]
+    folds = [pd.read_parquet(p) for p in store.glob("*/folds.parquet")]
+    searched = sum((t["fit_seconds"] + t["score_seconds"]).sum() for t in trials)
+    return searched + sum((f["wall_seconds"] - f["search_seconds"]).sum() for f in folds)
+
+
+PROBE = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)  # the peak resident set of the process it runs (Linux: in KiB)
 
 
 def peak_memory() -> dict[str, Any]:
     """Peak resident memory of a `dataset=adult` study (OpenML, from a copy of the cache)."""
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     shutil.copytree(SHARED / "openml-cache" / "org", work / "openml" / "org")
-    env = {"OPENML_CACHE_DIR": str(work / "openml"), "OPENML_SKIP_PARQUET": "true"}
+    env = os.environ | {"PYTHONPATH": str(ROOT), "OPENML_CACHE_DIR": str(work / "openml"),
+                        "OPENML_SKIP_PARQUET": "true"}  # fmt: skip
     overrides = ("strategy=random", "dataset=adult", "budget.n_trials=10")
-    wall = cli(*overrides, cwd=work, env=env)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    command = [sys.executable, "-c", PROBE, sys.executable, "-m", "harness", *overrides]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=work, env=env, check=True, capture_output=True, text=True)
+    wall, peak_mb = time.perf_counter() - started, int(done.stdout.split()[-1]) / 1024
     what = "peak memory of a `dataset=adult` study (largest process, MB)"
     return figure(what, peak_mb, "reported", True, ("python -m harness", *overrides), ours_s=wall)
 
@@ -279,45 +297,58 @@ FIGURES = {
 
 
 def main(names: list[str]) -> None:
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
+    """Run the figures asked for (all by default) one after another; each replaces its own
+    earlier result in results.json, and RESULTS.md is written afresh from all of them."""
+    saved = json.loads(STORE.read_text()) if STORE.exists() else {}
     for name in names or list(FIGURES):
         print(f"running {name} ...", flush=True)
+        before, started = os.getloadavg()[0], time.perf_counter()
         found = FIGURES[name]()
-        rows.extend(found if isinstance(found, list) else [found])
-        print(json.dumps(rows[-1], default=str), flush=True)
-    write(rows, names, load_before, os.getloadavg(), time.perf_counter() - started)
+        saved[name] = {
+            "rows": found if isinstance(found, list) else [found],
+            "command": f".venv/bin/python benchmarks/bench.py {name}",
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "load": [before, os.getloadavg()[0]],
+            "minutes": (time.perf_counter() - started) / 60,
+        }
+        print(json.dumps(saved[name], default=str), flush=True)
+        STORE.write_text(json.dumps(saved, indent=1, default=str) + "\n")
+    write({name: saved[name] for name in FIGURES if name in saved})
 
 
-def write(rows: list[dict], names: list[str], before: tuple, after: tuple, total: float) -> None:
+def write(saved: dict[str, dict]) -> None:
     """The table, above whatever `## Notes` (written by hand) the file already has."""
     notes = RESULTS.read_text().partition(NOTES)[2] if RESULTS.exists() else ""
     lines = [
         "# Performance benchmark results",
         "",
-        f"Produced by `{' '.join(['.venv/bin/python benchmarks/bench.py', *names])}`.",
+        f"Machine: {CORES} cores, Python {platform.python_version()}. Each figure is a ratio "
+        "measured side by side in one run of the command in its row (`.venv/bin/python "
+        "benchmarks/bench.py` runs them all); timed comparisons alternate the two sides "
+        f"{ROUNDS} times (the sweep {SWEEP_ROUNDS}) and report the median. Load is the "
+        "1-minute load average before and after the figure (the benchmark itself counts about 1).",
         "",
-        f"Machine: {CORES} cores, Python {platform.python_version()}; load average "
-        f"{before[0]:.2f} before, {after[0]:.2f} after; {total / 60:.1f} minutes in all. "
-        f"Timed comparisons alternate the two sides {ROUNDS} times and report the median.",
-        "",
-        "| figure | measured | harness s | reference s | bound | met | config |",
+        "| figure | measured | harness s | reference s | bound | met | command, date, load |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        cells = [
-            r["what"], f"{r['ratio']:.3f}", _s(r.get("ours_s")), _s(r.get("theirs_s")),
-            r["bound"], "yes" if r["ok"] else "**no**", " ".join(r["config"]),
-        ]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
+    for figure_run in saved.values():
+        command, date, (before, after) = (figure_run[k] for k in ("command", "date", "load"))
+        when = f"`{command}`, {date}, load {before:.1f} / {after:.1f}"
+        for r in figure_run["rows"]:
+            cells = [
+                f"{r['what']} ({' '.join(r['config'])})", f"{r['ratio']:.4g}",
+                _s(r.get("ours_s")), _s(r.get("theirs_s")), r["bound"],
+                "yes" if r["ok"] else "**no**", when,
+            ]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+    rows = [r for figure_run in saved.values() for r in figure_run["rows"]]
     lines += [""] + [f"- {r['what']}: {r['note']}" for r in rows if r.get("note")]
     RESULTS.write_text("\n".join(lines) + "\n\n" + NOTES + notes.rstrip("\n") + "\n")
     print(f"wrote {RESULTS}")
 
 
 def _s(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+    return "" if value is None else f"{value:.4g}"
 
 
 if __name__ == "__main__":
