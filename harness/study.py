@@ -40,7 +40,6 @@ from harness.objective import (
     InnerCV,
     Objective,
     StopSearch,
-    TrialStopped,
     error_text,
     quietly,
 )
@@ -218,7 +217,7 @@ def run_fold(
         )
     try:
         default_inner = evaluate({}).scores.mean()
-    except TrialStopped:
+    except Exception:  # defaults that crash or time out score NaN, as their failed refit does
         default_inner = math.nan
     return place | {
         "best_params": best["params"] if best else None,

@@ -33,6 +33,16 @@ def test_invalid_configurations_fail_as_trials_and_the_study_completes(tmp_path)
     assert (trials.loc[trials["status"] == "ok", "error"].isna()).all()
 
 
+def test_defaults_that_crash_score_nan_and_the_study_completes(tmp_path) -> None:
+    # lbfgs cannot do l1_ratio > 0: the defaults fail; trials that pick saga succeed.
+    _, folds = _run(
+        tmp_path, "+model.estimator.l1_ratio=0.5", "budget.n_trials=6", "protocol.outer_folds=2"
+    )
+    assert folds["default_inner"].isna().all() and folds["default_test"].isna().all()
+    assert folds["default_error"].str.contains("l1_ratio|elasticnet|penalty").all()
+    assert folds["tuned_test"].notna().all()
+
+
 def test_same_seed_same_trials_other_seed_other_trials(tmp_path) -> None:
     overrides = ("budget.n_trials=5", "protocol.outer_folds=3", "model=rf", "dataset=wine")
     first, folds1 = _run(tmp_path / "a", *overrides)
