@@ -9,14 +9,10 @@ rows and scored once on the outer-test rows.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import math
-import platform
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +42,7 @@ from harness.objective import (
 from harness.parallel import Parallelism
 from harness.progress import StudyBar
 from harness.protocol import OuterSplit, Protocol, derive_seed
+from harness.provenance import digest, installed
 from harness.records import StudyRecords
 
 LIBRARIES = (
@@ -124,8 +121,7 @@ def study_key(cfg: DictConfig) -> str:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resolved.get("dataset", {}).pop("path", None)
     resolved.pop("run", None)
-    text = json.dumps(resolved, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return digest(resolved, 16)
 
 
 def run(
@@ -260,22 +256,12 @@ def _meta(study: Study) -> dict[str, Any]:
         "seed": study.seed,
         "started": _now(),
         "config": OmegaConf.to_container(study.config, resolve=True),
-        "versions": {"python": platform.python_version()} | _versions(),
+        "versions": {p: v for p in ("python", *LIBRARIES) if (v := installed(p)) is not None},
         "task": study.dataset.task,
         "rows": len(study.dataset.X),
         "features": study.dataset.X.shape[1],
         "scorer": study.metric.scorer_name,
     }
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in LIBRARIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 def _now() -> str:

@@ -15,18 +15,16 @@ The same study run twice (same study key) counts once: the latest finished copy 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from harness.errors import UsageError
+from harness.provenance import digest, installed
 from harness.records import FOLDS, STUDY, TRIALS
 
 INSTANCE = ["problem", "repeat", "outer_fold"]
@@ -87,18 +85,9 @@ def versions_table(studies: pd.DataFrame) -> pd.DataFrame:
         {
             "package": packages,
             "studies": [", ".join(sorted(recorded.get(p, []))) for p in packages],
-            "report": [_installed(p) for p in packages],
+            "report": [installed(p) or "" for p in packages],
         }
     )
-
-
-def _installed(package: str) -> str:
-    if package == "python":
-        return platform.python_version()
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return ""
 
 
 def study_dirs(root: Path) -> list[Path]:
@@ -171,8 +160,7 @@ def problem_key(config: dict[str, Any]) -> str:
         "seed": config.get("seed"),
         "folds": [protocol["outer_folds"], protocol["inner_folds"]],
     }
-    text = json.dumps(problem, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return digest(problem, 12)
 
 
 def _budget_label(budget: dict[str, Any]) -> str:
