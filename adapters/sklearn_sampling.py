@@ -6,6 +6,10 @@ sklearn form, so they propose exactly what GridSearchCV and RandomizedSearchCV w
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
@@ -21,7 +25,19 @@ class Defaults(Strategy):
         return None
 
 
-class GridSearch(Strategy):
+class CandidateSearch(Strategy):
+    """Proposes a list of candidates fixed in advance, in order, as scikit-learn's searchers do."""
+
+    @abstractmethod
+    def candidates(self, n_trials: int) -> Iterable[dict[str, Any]]:
+        """Up to `n_trials` configurations, in the order they are evaluated."""
+
+    def search(self, objective: Objective) -> None:
+        for params in self.candidates(objective.n_trials):
+            objective(params)
+
+
+class GridSearch(CandidateSearch):
     """ParameterGrid over the space, numeric ranges cut into `resolution` points each.
 
     `resolution: null` picks the finest resolution whose grid fits the trial budget. A grid
@@ -40,20 +56,17 @@ class GridSearch(Strategy):
         keep = np.random.default_rng(self.seed).choice(len(grid), n_trials, replace=False)
         return [grid[i] for i in sorted(keep)]
 
-    def search(self, objective: Objective) -> None:
-        for params in self.candidates(objective.n_trials):
-            objective(params)
-
     def _fit(self, n_trials: int) -> int:
-        resolution = 1
-        while len(ParameterGrid(self.space.sklearn_grid(resolution + 1))) <= n_trials:
-            if self.space.sklearn_grid(resolution + 1) == self.space.sklearn_grid(resolution):
-                break  # only categorical or exhausted int ranges: finer adds nothing
-            resolution += 1
-        return resolution
+        resolution, grid = 1, self.space.sklearn_grid(1)
+        while True:
+            finer = self.space.sklearn_grid(resolution + 1)
+            # Stop when finer exceeds the budget, or adds nothing (categoricals, exhausted ints).
+            if finer == grid or len(ParameterGrid(finer)) > n_trials:
+                return resolution
+            resolution, grid = resolution + 1, finer
 
 
-class RandomSearch(Strategy):
+class RandomSearch(CandidateSearch):
     """ParameterSampler: each subspace equally likely, then independent draws within it."""
 
     def candidates(self, n_trials: int) -> ParameterSampler:
@@ -61,7 +74,3 @@ class RandomSearch(Strategy):
         return ParameterSampler(
             self.space.sklearn_distributions(), n_iter=n_trials, random_state=self.seed
         )
-
-    def search(self, objective: Objective) -> None:
-        for params in self.candidates(objective.n_trials):
-            objective(params)
