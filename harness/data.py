@@ -8,7 +8,10 @@ Rows keep their original positions as index labels, so tests can tell which rows
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,19 @@ class Dataset:
     @property
     def n_classes(self) -> int:
         return int(self.y.nunique()) if self.task == "classification" else 0
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A digest of the rows, columns, dtypes and values loaded: other data, other study.
+
+        Taken after cleaning and subsampling, so another file, another `max_rows` or another
+        version of an OpenML dataset gives another fingerprint, and the same data the same.
+        """
+        digest = hashlib.sha256()
+        for frame in (self.X, self.y.to_frame("__target__")):
+            digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
+            digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        return digest.hexdigest()[:16]
 
 
 def load_dataset(cfg: Any) -> Dataset:

@@ -98,9 +98,9 @@ def prepare(cfg: DictConfig) -> Study:
     metric = get_metric(cfg.get("metric"), dataset.task, dataset.n_classes, model.estimator)
     retry = resume.retry_statuses(cfg.get("run", {}).get("retry"))
     fidelity = Fidelity.from_config(cfg.model.get("fidelity"), model, int(cfg.seed))
+    key = study_key(cfg, dataset.fingerprint)
     study = Study(
-        study_key(cfg), cfg, dataset, model, metric, budget, protocol, int(cfg.seed), retry,
-        fidelity,
+        key, cfg, dataset, model, metric, budget, protocol, int(cfg.seed), retry, fidelity
     )  # fmt: skip
     try:
         strategy = study.make_strategy(study.seed)
@@ -115,13 +115,17 @@ def prepare(cfg: DictConfig) -> Study:
     return study
 
 
-def study_key(cfg: DictConfig) -> str:
-    """A stable hash of the resolved config, minus file paths that differ between machines
-    and the `run` options, which say how to run a study, not what it computes."""
+def study_key(cfg: DictConfig, data_fingerprint: str) -> str:
+    """A stable hash of the resolved config and of the data it loaded.
+
+    File paths, which differ between machines, and the `run` options, which say how to run a
+    study, not what it computes, are left out; the data's fingerprint stands in for the path,
+    so the same data resumes wherever it lives and other data is another study.
+    """
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resolved.get("dataset", {}).pop("path", None)
     resolved.pop("run", None)
-    return digest(resolved, 16)
+    return digest(resolved | {"data": data_fingerprint}, 16)
 
 
 def run(
@@ -258,6 +262,7 @@ def _meta(study: Study) -> dict[str, Any]:
         "config": OmegaConf.to_container(study.config, resolve=True),
         "versions": {p: v for p in ("python", *LIBRARIES) if (v := installed(p)) is not None},
         "task": study.dataset.task,
+        "data_fingerprint": study.dataset.fingerprint,
         "rows": len(study.dataset.X),
         "features": study.dataset.X.shape[1],
         "scorer": study.metric.scorer_name,
