@@ -1,8 +1,10 @@
 """`python -m harness`: compose the config with Hydra, run one study, print its table.
 
 Bad input of any kind ends with one line on stderr and exit code 2, and leaves no run
-directory behind. Config composition errors (an unknown dataset, a misspelt key) are caught
-by composing every requested combination with Hydra's own compose API before any job starts.
+directory behind. A study that fails after validation (a bug, a full disk) ends with one
+line and exit code 1, its study.json saying `failed` with the error. Config composition
+errors (an unknown dataset, a misspelt key) are caught by composing every requested
+combination with Hydra's own compose API before any job starts.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 from harness import parallel
 from harness import study as studies
 from harness.errors import UsageError
+from harness.objective import error_text
 from harness.records import link_study
 from harness.summary import fold_table, headline
 from harness.sweep import sweep_jobs
@@ -47,6 +50,9 @@ def preflight(overrides: list[str], multirun: bool) -> None:
     """Compose every combination a command asks for; exit 2 with one line on the first error."""
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as e:
+        fail(_unparsable(overrides) or _one_line(e))
+    try:
         task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
         with initialize_config_dir(str(CONF), version_base=None):
             combos = _sweep(parsed, task) if multirun else [[o.input_line for o in task]]
@@ -83,8 +89,21 @@ def _hydra_main(cfg: DictConfig) -> None:
             return
         fail(str(e))
     link_study(out, study.home)
-    with parallel.limits(parallelism):
-        _, folds = studies.run(study, study.home, parallelism)
+    try:
+        with parallel.limits(parallelism):
+            _, folds = studies.run(study, study.home, parallelism)
+    except UsageError as e:  # found once the store is open, e.g. it holds another study
+        fail(str(e))
+    except Exception as e:  # recorded in study.json as failed; the journals are kept
+        print(
+            f"error: study {study.key} failed: {error_text(e)}; its records are in "
+            f"{study.home} (study.json has the error); fix the cause and run the same "
+            "command again to resume it",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    for note in study.dataset.notes:
+        print(f"note: {note}")
     print(headline(study.labels(), study.metric.scorer_name))
     print(fold_table(folds))
     print(f"results: {study.home}")
@@ -105,6 +124,33 @@ def _one_line(e: Exception) -> str:
     cause = str(e.__cause__).strip().splitlines()[0] if e.__cause__ else ""
     parts = [first.rstrip(".") + (f": {cause}" if cause else ""), *hints[:1]]
     return "; ".join(parts) + " (see `python -m harness --help`)"
+
+
+def _unparsable(overrides: list[str]) -> str | None:
+    """Hydra's grammar takes no spaces between arguments or non-ASCII characters unquoted:
+    name the override it stopped at and show it quoted (None for other parse errors)."""
+    parser = OverridesParser.create()
+    for i, text in enumerate(overrides):
+        try:
+            parser.parse_override(text)
+            continue
+        except HydraException:
+            pass
+        previous = overrides[i - 1] if i else ""
+        if "=" not in text and "=" in previous:  # the shell split a value at a space
+            key, value = previous.split("=", 1)
+            return (
+                f"cannot parse override '{text}': a value with spaces must be quoted, "
+                f"e.g. '{key}=\"{value} {text}\"' (the whole argument in single quotes)"
+            )
+        if "=" in text and not text.isascii():
+            key, value = text.split("=", 1)
+            return (
+                f"cannot parse override '{text}': a value with non-ASCII characters must be "
+                f"quoted, e.g. '{key}=\"{value}\"' (the whole argument in single quotes)"
+            )
+        return None
+    return None
 
 
 def _missing_message(e: MissingConfigException) -> str:

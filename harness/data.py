@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from harness import checks
 from harness.errors import UsageError
 
 TASKS = ("classification", "regression")
@@ -32,6 +33,7 @@ class Dataset:
     task: str
     X: pd.DataFrame
     y: pd.Series
+    notes: tuple[str, ...] = ()  # what loading changed, e.g. columns dropped
 
     @property
     def n_classes(self) -> int:
@@ -59,12 +61,21 @@ def load_dataset(cfg: Any) -> Dataset:
     loaders = {"sklearn": _from_sklearn, "openml": _from_openml, "file": _from_file}
     if cfg.source not in loaders:
         raise UsageError(f"dataset {name}: source is {cfg.source!r}; use one of {list(loaders)}")
+    max_rows = checks.number("dataset.max_rows", cfg.get("max_rows"), low=1, optional=True)
     X, y = loaders[cfg.source](cfg)
-    X = _clean_features(X.reset_index(drop=True))
+    if len(X) == 0:
+        raise UsageError(f"dataset {name}: no rows were loaded; point it at a file with data")
+    empty = [str(c) for c in X.columns[X.isna().all()]]
+    X = _clean_features(X.drop(columns=empty).reset_index(drop=True))
+    if X.shape[1] == 0:
+        raise UsageError(
+            f"dataset {name}: no feature column has a value; point it at data with features"
+        )
     y = _clean_target(y.reset_index(drop=True), task, name)
-    if cfg.get("max_rows") and len(X) > cfg.max_rows:
-        X, y = _subsample(X, y, int(cfg.max_rows), task)
-    return Dataset(name=name, task=task, X=X, y=y)
+    if max_rows and len(X) > max_rows:
+        X, y = _subsample(X, y, max_rows, task, name)
+    notes = (f"dropped columns with no values: {', '.join(empty)}",) if empty else ()
+    return Dataset(name=name, task=task, X=X, y=y, notes=notes)
 
 
 def _from_sklearn(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
@@ -118,16 +129,30 @@ def _from_file(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def _read_table(path: Path, name: str) -> pd.DataFrame:
+    """The file parsed by its suffix's reader; any parse failure is the file's, told as such."""
     suffixes = "".join(path.suffixes[-2:]).lower()
-    if suffixes.endswith(".csv"):
-        return pd.read_csv(path)
-    if suffixes.endswith((".parquet", ".pq")):
-        return pd.read_parquet(path)
-    if suffixes.endswith((".arff", ".arff.gz")):
+    kind = next((k for k, ends in READERS if suffixes.endswith(ends)), None)
+    if kind is None:
+        raise UsageError(
+            f"dataset {name}: cannot read {path}; use a .csv, .parquet or .arff(.gz) file"
+        )
+    try:
+        if kind == "CSV":
+            return pd.read_csv(path)
+        if kind == "parquet":
+            return pd.read_parquet(path)
         opener = gzip.open if suffixes.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8", errors="replace") as f:
             return _arff_frame(arff.load(f))
-    raise UsageError(f"dataset {name}: cannot read {path}; use a .csv, .parquet or .arff(.gz) file")
+    except Exception as e:  # every reader has its own errors; all mean "not a valid file"
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise UsageError(
+            f"dataset {name}: {path} is not a valid {kind} file ({reason}); fix the file or "
+            "point dataset.path at another"
+        ) from None
+
+
+READERS = (("CSV", ".csv"), ("parquet", (".parquet", ".pq")), ("ARFF", (".arff", ".arff.gz")))
 
 
 def _arff_frame(loaded: dict[str, Any]) -> pd.DataFrame:
@@ -164,7 +189,17 @@ def _clean_target(y: pd.Series, task: str, name: str) -> pd.Series:
                 f"dataset {name}: task is regression but the target is not numeric; "
                 "set task: classification"
             )
+        if y.nunique() < 2:
+            raise UsageError(
+                f"dataset {name}: the target has a single value ({y.iloc[0]:g}); a regression "
+                "target must vary: point dataset.target at another column"
+            )
         return y.astype(float)
+    if y.nunique() < 2:
+        raise UsageError(
+            f"dataset {name}: the target has a single class ({str(y.iloc[0])!r}); classification "
+            "needs at least 2: point dataset.target at another column or use other rows"
+        )
     if numeric and (not np.allclose(y, np.round(y)) or y.nunique() > MAX_CLASSES):
         raise UsageError(
             f"dataset {name}: task is classification but the target is continuous "
@@ -174,8 +209,16 @@ def _clean_target(y: pd.Series, task: str, name: str) -> pd.Series:
     return y.astype(int) if numeric else y.astype(str)
 
 
-def _subsample(X: pd.DataFrame, y: pd.Series, rows: int, task: str) -> tuple[Any, Any]:
+def _subsample(X: pd.DataFrame, y: pd.Series, rows: int, task: str, name: str) -> tuple[Any, Any]:
     """A fixed stratified subsample: the same rows for every seed, so instances stay fixed."""
     stratify = y if task == "classification" else None
-    X_sub, _, y_sub, _ = train_test_split(X, y, train_size=rows, stratify=stratify, random_state=0)
+    try:
+        X_sub, _, y_sub, _ = train_test_split(
+            X, y, train_size=rows, stratify=stratify, random_state=0
+        )
+    except ValueError as e:  # e.g. fewer rows kept, or left out, than there are classes
+        raise UsageError(
+            f"dataset.max_rows is {rows}; {name} ({len(y)} rows) cannot be subsampled to it "
+            f"({e}); set another dataset.max_rows, or null for all rows"
+        ) from None
     return X_sub.sort_index().reset_index(drop=True), y_sub.sort_index().reset_index(drop=True)

@@ -21,7 +21,7 @@ from sklearn.base import clone
 from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline
 
-from harness.errors import UsageError
+from harness import checks
 from harness.fidelity import Fidelity
 from harness.models import pipeline_params, plain
 from harness.records import canonical
@@ -50,13 +50,15 @@ class Budget:
 
     @classmethod
     def from_config(cls, cfg: Any) -> Budget:
-        n_trials, time_s = cfg.n_trials, cfg.get("time_s")
-        if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-            raise UsageError(f"budget.n_trials is {n_trials!r}; set it to an integer >= 1")
-        for key, unit in (("time_s", "seconds"), ("trial_timeout_s", "seconds")):
-            _check_positive(key, cfg.get(key), unit)
-        _check_positive("trial_memory_mb", cfg.get("trial_memory_mb"), "megabytes", whole=True)
-        return cls(n_trials, time_s, cfg.get("trial_timeout_s"), cfg.get("trial_memory_mb"))
+        return cls(
+            checks.number(
+                "budget.n_trials", cfg.n_trials, low=1, high=MAX_TRIALS,
+                why=" (a larger budget could never finish: taken for a typo)",
+            ),
+            checks.number("budget.time_s", cfg.get("time_s"), **POSITIVE_SECONDS),
+            checks.number("budget.trial_timeout_s", cfg.get("trial_timeout_s"), **POSITIVE_SECONDS),
+            checks.number("budget.trial_memory_mb", cfg.get("trial_memory_mb"), **POSITIVE_MB),
+        )  # fmt: skip
 
     @property
     def limits_trials(self) -> bool:
@@ -64,10 +66,9 @@ class Budget:
         return self.trial_timeout_s is not None or self.trial_memory_mb is not None
 
 
-def _check_positive(key: str, value: Any, unit: str, whole: bool = False) -> None:
-    kind = int if whole else int | float
-    if value is not None and (isinstance(value, bool) or not isinstance(value, kind) or value <= 0):
-        raise UsageError(f"budget.{key} is {value!r}; set it to {unit} > 0, or null")
+MAX_TRIALS = 1_000_000
+POSITIVE_SECONDS = {"integer": False, "low": 0, "above": True, "optional": True}
+POSITIVE_MB = POSITIVE_SECONDS | {"integer": True}
 
 
 @dataclass(frozen=True)

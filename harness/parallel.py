@@ -2,9 +2,11 @@
 
 Either a sweep runs several studies at once (the joblib launcher, one study per core by
 default; submitit, one per allocation) or one study spreads its inner CV over
-`protocol.n_jobs` processes. Either way BLAS/OpenMP threads are capped so that studies x
-inner workers x threads never exceeds the cores this job may use, the same for every
-strategy, and the plan (with the thread count actually in force) goes into `study.json`.
+`protocol.n_jobs` processes. Either way every process runs its BLAS/OpenMP work on one
+thread (`THREADS`), whatever the launcher and the cores: results then never depend on how a
+study was run (a GP fitted with 2 BLAS threads differs at 1e-9 from one fitted with 1), and
+a study never spins threads against other processes on a shared machine. The plan, with the
+thread count actually in force, goes into `study.json`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from harness.errors import UsageError
 
+THREADS = 1  # BLAS/OpenMP threads per process, so results never depend on the parallelism
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -32,7 +35,7 @@ class Parallelism:
     cpus: int  # cores this job may use (its CPU affinity, e.g. a Slurm allocation)
     studies_at_once: int  # studies sharing those cores
     inner_n_jobs: int  # processes for one configuration's inner CV
-    blas_threads: int | None  # per-process BLAS/OpenMP cap; None: the libraries' default
+    blas_threads: int  # per-process BLAS/OpenMP threads: always THREADS
 
     def record(self) -> dict[str, Any]:
         """The plan, plus the BLAS/OpenMP threads actually in force, for `study.json`."""
@@ -59,17 +62,13 @@ def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
             f"{cpus} cores; set hydra.launcher.n_jobs=1 to parallelise inner CV instead, "
             "or protocol.n_jobs=null"
         )
-    blas = None if at_once * inner == 1 else max(1, cpus // (at_once * inner))
-    return Parallelism(launcher, cpus, at_once, inner, blas)
+    return Parallelism(launcher, cpus, at_once, inner, THREADS)
 
 
 @contextmanager
 def limits(parallelism: Parallelism) -> Iterator[None]:
     """Cap BLAS/OpenMP threads here and, through the environment, in processes started here."""
     threads = parallelism.blas_threads
-    if threads is None:
-        yield
-        return
     saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
     try:

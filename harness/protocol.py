@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
 
+from harness import checks
 from harness.errors import UsageError
 
 
@@ -30,11 +31,18 @@ class Protocol:
 
     @classmethod
     def from_config(cls, cfg: Any) -> Protocol:
-        for key, least in (("repeats", 1), ("outer_folds", 2), ("inner_folds", 2)):
-            value = cfg[key]
-            if not isinstance(value, int) or value < least:
-                raise UsageError(f"protocol.{key} is {value!r}; set it to an integer >= {least}")
-        return cls(cfg.repeats, cfg.outer_folds, cfg.inner_folds, cfg.get("n_jobs"))
+        n_jobs = cfg.get("n_jobs")
+        if n_jobs == 0 or isinstance(n_jobs, bool) or not isinstance(n_jobs, int | None):
+            raise UsageError(
+                f"protocol.n_jobs is {n_jobs!r}; set it to a number of processes >= 1, -1 for "
+                "every core, or null for none"
+            )
+        return cls(
+            checks.number("protocol.repeats", cfg.repeats, low=1, high=MAX_FOLDS),
+            checks.number("protocol.outer_folds", cfg.outer_folds, low=2, high=MAX_FOLDS),
+            checks.number("protocol.inner_folds", cfg.inner_folds, low=2, high=MAX_FOLDS),
+            n_jobs,
+        )
 
     def outer_splitter(self, task: str, seed: int) -> RepeatedKFold | RepeatedStratifiedKFold:
         """Stratified for classification; each repeat reshuffles with a new seed."""
@@ -52,6 +60,51 @@ class Protocol:
         splits = self.outer_splitter(task, seed).split(X, y)
         for i, (train, test) in enumerate(splits):
             yield OuterSplit(i // self.outer_folds, i % self.outer_folds, train, test)
+
+    def check_rows(self, y: pd.Series, task: str) -> None:
+        """Refuse fold counts the data cannot fill, naming the counts that would work.
+
+        Stratified folds need `outer_folds` rows of every class, and every outer-training
+        part `inner_folds` of them (for regression: rows of any kind). A fold count the data
+        cannot fill would leave test folds without a class, or fail in every trial.
+        """
+        counts = y.value_counts() if task == "classification" else pd.Series({"": len(y)})
+        label, rows = str(counts.idxmin()), int(counts.min())
+        what = f"rows of class {label!r}" if task == "classification" else "rows"
+        outer, inner = self.outer_folds, self.inner_folds
+        if _fits(rows, outer, inner):
+            return
+        if rows < outer:
+            problem = f"protocol.outer_folds={outer} needs {outer} {what}, and the data has {rows}"
+        else:
+            problem = (
+                f"protocol.inner_folds={inner} needs {inner} {what} in every outer-training "
+                f"part, and with {outer} outer folds some have {_training_rows(rows, outer)}"
+            )
+        fixes = [
+            f"protocol.{key} <= {best}"
+            for key, fits in (
+                ("outer_folds", lambda k: _fits(rows, k, inner)),
+                ("inner_folds", lambda k: _fits(rows, outer, k)),
+            )
+            if (best := next((k for k in range(rows, 1, -1) if fits(k)), None))
+        ]
+        needed = next(n for n in range(rows, rows + outer * (inner + 1)) if _fits(n, outer, inner))
+        fix = f"set {' or '.join(fixes)}" if fixes else f"use data with {needed} {what} or more"
+        raise UsageError(f"{problem}; {fix}")
+
+
+MAX_FOLDS = 1000  # more folds than this is a typo, and would take for ever
+
+
+def _fits(rows: int, outer: int, inner: int) -> bool:
+    """Whether `rows` of the smallest class fill `outer` folds and then `inner` folds."""
+    return rows >= outer and _training_rows(rows, outer) >= inner
+
+
+def _training_rows(rows: int, folds: int) -> int:
+    """The fewest of `rows` left for training when k-fold CV takes out its largest test fold."""
+    return rows - -(-rows // folds)
 
 
 def derive_seed(seed: int, *path: int) -> int:

@@ -23,8 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from adapters import options
 from adapters.base import Strategy
-from harness import resume
+from harness import checks, resume
 from harness.data import Dataset, load_dataset
 from harness.errors import UsageError
 from harness.fidelity import Fidelity
@@ -43,7 +44,7 @@ from harness.parallel import Parallelism
 from harness.progress import StudyBar
 from harness.protocol import OuterSplit, Protocol, derive_seed
 from harness.provenance import digest, installed
-from harness.records import StudyRecords
+from harness.records import StudyRecords, check_store
 
 LIBRARIES = (
     "scikit-learn", "optuna", "hyperopt", "scikit-optimize", "openml",
@@ -89,11 +90,13 @@ class Study:
 
 def prepare(cfg: DictConfig) -> Study:
     """Validate the config and load the data; raises UsageError on anything a user can fix."""
-    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0:
-        raise UsageError(f"seed is {cfg.seed!r}; set it to a whole number >= 0")
+    checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
+    check_store(cfg.run.store)
     budget = Budget.from_config(cfg.budget)
     protocol = Protocol.from_config(cfg.protocol)
+    options.check(cfg.strategy.adapter)
     dataset = load_dataset(cfg.dataset)
+    protocol.check_rows(dataset.y, dataset.task)
     model = load_model(cfg.model, dataset.task)
     metric = get_metric(cfg.get("metric"), dataset.task, dataset.n_classes, model.estimator)
     retry = resume.retry_statuses(cfg.get("run", {}).get("retry"))
@@ -104,8 +107,11 @@ def prepare(cfg: DictConfig) -> Study:
     )  # fmt: skip
     try:
         strategy = study.make_strategy(study.seed)
-    except (InstantiationException, TypeError) as e:
-        raise UsageError(f"strategy {cfg.strategy.name}: {e}") from None
+    except (InstantiationException, TypeError, ValueError, AttributeError) as e:
+        raise UsageError(
+            f"strategy {cfg.strategy.name}: {_first_line(e)}; check the strategy.adapter "
+            f"options against conf/strategy/{cfg.strategy.name}.yaml"
+        ) from None
     if strategy.multi_fidelity and fidelity is None:
         raise UsageError(
             f"strategy {cfg.strategy.name} needs a fidelity, and model {model.name} declares "
@@ -118,13 +124,15 @@ def prepare(cfg: DictConfig) -> Study:
 def study_key(cfg: DictConfig, data_fingerprint: str) -> str:
     """A stable hash of the resolved config and of the data it loaded.
 
-    File paths, which differ between machines, and the `run` options, which say how to run a
-    study, not what it computes, are left out; the data's fingerprint stands in for the path,
-    so the same data resumes wherever it lives and other data is another study.
+    File paths, which differ between machines, and the `run` options and `protocol.n_jobs`,
+    which say how to run a study, not what it computes, are left out; the data's fingerprint
+    stands in for the path, so the same data resumes wherever it lives and other data is
+    another study.
     """
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resolved.get("dataset", {}).pop("path", None)
     resolved.pop("run", None)
+    resolved.get("protocol", {}).pop("n_jobs", None)  # processes, not results
     return digest(resolved | {"data": data_fingerprint}, 16)
 
 
@@ -144,29 +152,40 @@ def run(
         meta = _meta(study) | {"parallel": parallelism.record() if parallelism else None}
         meta["started"] = records.read_meta().get("started", meta["started"])
         records.write_meta(meta | {"status": "running"})
-        data = study.dataset
-        splits = list(study.protocol.outer_splits(data.X, data.y, data.task, study.seed))
-        bar = StudyBar(study.labels(), len(splits), study.budget.n_trials, directory.parent)
-        limits = study.budget
-        evaluator = (
-            IsolatedEvaluator(limits.trial_timeout_s, limits.trial_memory_mb)
-            if limits.limits_trials
-            else None
-        )
         try:
-            for i, split in enumerate(splits):
-                place = (split.repeat, split.fold)
-                if place not in done.folds:
-                    replay = done.trials.get(place, [])
-                    records.folds.append(run_fold(study, split, records, replay, evaluator, bar))
-                bar.fold_done(i + 1)
-        finally:
-            bar.close()
-            if evaluator:
-                evaluator.close()
-        trials, folds = records.write_tables()
+            trials, folds = _run_folds(study, records, done, directory)
+        except BaseException as e:  # recorded, then raised on: never left "running"
+            status = "failed" if isinstance(e, Exception) else "interrupted"
+            records.write_meta(meta | {"status": status, "error": error_text(e), "ended": _now()})
+            raise
         records.write_meta(meta | {"status": "finished", "finished": _now()})
     return trials, folds
+
+
+def _run_folds(
+    study: Study, records: StudyRecords, done: resume.Progress, directory: Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    data = study.dataset
+    splits = list(study.protocol.outer_splits(data.X, data.y, data.task, study.seed))
+    bar = StudyBar(study.labels(), len(splits), study.budget.n_trials, directory.parent)
+    limits = study.budget
+    evaluator = (
+        IsolatedEvaluator(limits.trial_timeout_s, limits.trial_memory_mb)
+        if limits.limits_trials
+        else None
+    )
+    try:
+        for i, split in enumerate(splits):
+            place = (split.repeat, split.fold)
+            if place not in done.folds:
+                replay = done.trials.get(place, [])
+                records.folds.append(run_fold(study, split, records, replay, evaluator, bar))
+            bar.fold_done(i + 1)
+    finally:
+        bar.close()
+        if evaluator:
+            evaluator.close()
+    return records.write_tables()
 
 
 def run_fold(
@@ -263,10 +282,15 @@ def _meta(study: Study) -> dict[str, Any]:
         "versions": {p: v for p in ("python", *LIBRARIES) if (v := installed(p)) is not None},
         "task": study.dataset.task,
         "data_fingerprint": study.dataset.fingerprint,
+        "notes": list(study.dataset.notes),
         "rows": len(study.dataset.X),
         "features": study.dataset.X.shape[1],
         "scorer": study.metric.scorer_name,
     }
+
+
+def _first_line(e: BaseException) -> str:
+    return next(iter(str(e).strip().splitlines()), type(e).__name__)
 
 
 def _now() -> str:

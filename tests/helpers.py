@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
+import pandas as pd
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -47,6 +51,54 @@ def run_cli(
         text=True,
         timeout=600,
     )
+
+
+def run_inline(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m harness` in this process (about 20x faster than a subprocess), in `cwd`.
+
+    Exit code, stdout and stderr as a subprocess would give them; an exception that escapes
+    the CLI is reported as Python would (a traceback on stderr, exit code 1), so a test of the
+    one-line contract sees it.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    from harness import cli
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    here, argv = Path.cwd(), sys.argv
+    os.chdir(cwd)
+    sys.argv = ["harness", *overrides]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main()
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = argv
+        os.chdir(here)
+        GlobalHydra.instance().clear()
+    return subprocess.CompletedProcess(list(overrides), code, out.getvalue(), err.getvalue())
+
+
+TIMING = [
+    "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds", "elapsed_seconds",
+    "search_seconds", "wall_seconds",
+]  # fmt: skip
+
+
+def untimed(table: pd.DataFrame) -> pd.DataFrame:
+    """A trial or fold table without its timing columns, which differ from run to run."""
+    return table.drop(columns=[c for c in TIMING if c in table]).reset_index(drop=True)
+
+
+def written(cwd: Path) -> list[Path]:
+    """Every file a run left under `cwd`/results."""
+    results = cwd / "results"
+    return [p for p in results.rglob("*") if p.is_file()] if results.exists() else []
 
 
 def first_inner_cv(*overrides: str) -> InnerCV:

@@ -1,7 +1,9 @@
-"""A test-only estimator that hangs, hogs memory or dies on request.
+"""A test-only estimator that hangs, hogs memory or dies on request, and a strategy that
+crashes on request.
 
 It lives in an importable module (not a test file) so the worker process that evaluates
-trials under `budget.trial_timeout_s` / `budget.trial_memory_mb` can unpickle it.
+trials under `budget.trial_timeout_s` / `budget.trial_memory_mb` can unpickle it, and a
+strategy config can name it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+
+from adapters.sklearn_sampling import RandomSearch
+from harness.objective import Objective
 
 HANG_S = 600.0
 HOG_MB = 8000
@@ -35,3 +40,15 @@ class Misbehaving(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return np.full(len(X), self.majority_)
+
+
+class CrashingRandomSearch(RandomSearch):
+    """Random search with a bug: it raises at the trial `TUNEBENCH_TEST_CRASH_AT` says (the
+    environment, not the config, so a fixed run has the same study key)."""
+
+    def search(self, objective: Objective) -> None:
+        crash_at = int(os.environ.get("TUNEBENCH_TEST_CRASH_AT", "-1"))
+        for trial, params in enumerate(self.candidates(objective.n_trials)):
+            if trial == crash_at:
+                raise RuntimeError("a strategy bug")
+            objective(params)

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.helpers import run_cli
-
-
-def _written(cwd: Path) -> list[Path]:
-    return (
-        [p for p in (cwd / "results").rglob("*") if p.is_file()]
-        if (cwd / "results").exists()
-        else []
-    )
+from tests.helpers import run_cli, written
 
 
 def test_default_study_prints_its_table_and_writes_records(tmp_path) -> None:
@@ -25,7 +15,7 @@ def test_default_study_prints_its_table_and_writes_records(tmp_path) -> None:
     assert lines[1].split()[:3] == ["tuned", "default", "gain"]
     assert sum(line.startswith("r0 f") for line in lines) == 5
     assert any(line.startswith("mean +- sd") for line in lines)
-    names = {p.name for p in _written(tmp_path)}
+    names = {p.name for p in written(tmp_path)}
     assert {"trials.parquet", "folds.parquet", "study.json"} <= names
 
 
@@ -49,7 +39,7 @@ BAD_INPUT = [
     (["budget.time_s=-1"], "budget.time_s is -1"),
     (["protocol.outer_folds=1"], "protocol.outer_folds is 1"),
     (["budget.n_trails=3"], "Key 'n_trails' is not in struct; To append to your config use +"),
-    (["seed=abc"], "seed is 'abc'; set it to a whole number >= 0"),
+    (["seed=abc"], "seed is 'abc'; set it to an integer from 0 to 4,294,967,295"),
     (["dataset=[1,2"], "no viable alternative at input"),
     (["model.space.C.low=1e5"], "conf/model/logreg.yaml: search space parameter 'C': low"),
     (["++model.space.l1_ratio.condition={penalty:l1}"], "unknown parameter 'penalty'"),
@@ -74,7 +64,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, overrides, message) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert message in lines[0]
-    assert _written(tmp_path) == []
+    assert written(tmp_path) == []
 
 
 def test_openml_id_missing_from_the_cache_while_offline(tmp_path, openml_cache) -> None:
@@ -86,4 +76,4 @@ def test_openml_id_missing_from_the_cache_while_offline(tmp_path, openml_cache) 
     (line,) = done.stderr.strip().splitlines()
     assert "OpenML dataset 31 is not in the OpenML cache" in line
     assert "OPENML_CACHE_DIR" in line
-    assert _written(tmp_path) == []
+    assert written(tmp_path) == []

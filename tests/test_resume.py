@@ -16,22 +16,14 @@ import pytest
 from harness.errors import UsageError
 from harness.records import StudyRecords
 from harness.study import prepare, run
-from tests.helpers import ROOT, compose_config, run_cli
+from tests.helpers import ROOT, compose_config, run_cli, untimed
 
-TIMING = [
-    "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds", "elapsed_seconds",
-    "search_seconds", "wall_seconds",
-]  # fmt: skip
 STUDY = ("budget.n_trials=4", "protocol.outer_folds=3")
-
-
-def _without_timing(table: pd.DataFrame) -> pd.DataFrame:
-    return table.drop(columns=[c for c in TIMING if c in table]).reset_index(drop=True)
 
 
 def assert_same_results(got: tuple, expected: tuple) -> None:
     for ours, theirs in zip(got, expected, strict=True):
-        pd.testing.assert_frame_equal(_without_timing(ours), _without_timing(theirs))
+        pd.testing.assert_frame_equal(untimed(ours), untimed(theirs))
 
 
 def _crash_copy(source: Path, target: Path, trials: int, folds: int, cut: str = "") -> None:

@@ -77,16 +77,16 @@ def _hydra(mode: RunMode, launcher: str, **options) -> OmegaConf:
     )
 
 
-def test_parallelism_plan_never_oversubscribes() -> None:
+def test_parallelism_plan_never_oversubscribes_and_always_uses_one_blas_thread() -> None:
     cores = len(os.sched_getaffinity(0))
     single = plan(_hydra(RunMode.RUN, "joblib", n_jobs=-1), None)
-    assert (single.studies_at_once, single.inner_n_jobs, single.blas_threads) == (1, 1, None)
+    assert (single.studies_at_once, single.inner_n_jobs, single.blas_threads) == (1, 1, 1)
     inner = plan(_hydra(RunMode.RUN, "joblib", n_jobs=-1), -1)
     assert inner.inner_n_jobs == cores and inner.blas_threads == 1
     sweep = plan(_hydra(RunMode.MULTIRUN, "joblib", n_jobs=-1), None)
     assert sweep.studies_at_once == cores and sweep.blas_threads == 1
     slurm = plan(_hydra(RunMode.MULTIRUN, "slurm", cpus_per_task=8), 2)
-    assert (slurm.cpus, slurm.studies_at_once, slurm.blas_threads) == (8, 1, 4)
+    assert (slurm.cpus, slurm.studies_at_once, slurm.blas_threads) == (8, 1, 1)
     with pytest.raises(UsageError, match="would oversubscribe"):
         plan(_hydra(RunMode.MULTIRUN, "joblib", n_jobs=cores), 2)
 

@@ -1,0 +1,43 @@
+"""Ranges of the numeric library options the strategy configs set, checked before a study.
+
+The libraries take most of these without complaint when they are out of range (optuna's TPE
+runs with `n_startup_trials: -1`), so a typo would silently change the method. One table,
+keyed by option name, serves every library: a name means the same wherever it appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness import checks
+
+COUNT = {"integer": True, "low": 0}
+SHARE = {"integer": False, "low": 0, "high": 1}
+POSITIVE = {"integer": False, "low": 0, "above": True}
+
+RANGES: dict[str, dict[str, Any]] = {
+    "n_startup_trials": COUNT,  # optuna samplers
+    "population_size": {"integer": True, "low": 2},
+    "crossover_prob": SHARE,
+    "swapping_prob": SHARE,
+    "reduction_factor": {"integer": True, "low": 2},  # optuna pruners
+    "min_early_stopping_rate": COUNT,
+    "n_startup_jobs": COUNT,  # hyperopt
+    "n_EI_candidates": {"integer": True, "low": 1},
+    "gamma": SHARE | {"above": True},
+    "avg_best_idx": POSITIVE,
+    "shrink_coef": POSITIVE,
+    "n_initial_points": COUNT,  # scikit-optimize
+    "factor": {"integer": False, "low": 1, "above": True},  # scikit-learn's halving searchers
+    "resolution": {"integer": True, "low": 1, "optional": True},  # grid
+}
+
+
+def check(options: Mapping[str, Any], prefix: str = "strategy.adapter") -> None:
+    """Raise UsageError for the first option, at any depth, outside its range."""
+    for key, value in options.items():
+        if isinstance(value, Mapping):
+            check(value, f"{prefix}.{key}")
+        elif key in RANGES:
+            checks.number(f"{prefix}.{key}", value, **RANGES[key])

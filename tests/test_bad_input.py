@@ -1,0 +1,215 @@
+"""Bad files and values are refused up front: one line naming the problem and the fix, exit 2,
+no traceback, nothing written. Data is part of a study's identity, and a study that fails after
+validation is recorded as failed, never left running.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.helpers import run_inline, untimed, written
+
+CSV = ["dataset=vehicle", "dataset.target=y", "dataset.name=mycsv"]  # a local file study
+SMALL = ["budget.n_trials=2", "protocol.outer_folds=2", "protocol.inner_folds=2"]
+
+
+def _frame(rows: int, seed: int, classes: int = 2) -> pd.DataFrame:
+    """Rows whose class follows feature a (a single class if `classes` is 1)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=rows), rng.normal(size=rows)
+    return pd.DataFrame({"a": a, "b": b, "y": ((a + b / 2 > 0) & (classes > 1)).astype(int)})
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small file per way a data file can be broken, and two good ones."""
+    d = tmp_path_factory.mktemp("files")
+    (d / "empty.csv").write_text("")
+    (d / "header.csv").write_text("a,b,y\n")
+    (d / "three.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n")
+    (d / "binary.csv").write_bytes(np.random.default_rng(0).bytes(2000))
+    (d / "ragged.csv").write_text("a,b,y\n1,2,0\n3,4,1,9,9\n" + "5,6,1\n" * 20)
+    (d / "garbled.arff").write_text("@relation x\n@attribute a numeric\n@data\n1\nfoo,bar\n{{\n")
+    (d / "notgz.arff.gz").write_text("@relation x\n")
+    (d / "text.parquet").write_text("not parquet\n")
+    (d / "one-class.csv").write_text(_frame(40, 0, classes=1).to_csv(index=False))
+    (d / "A.csv").write_text(_frame(40, 1).to_csv(index=False))
+    (d / "B.csv").write_text(_frame(40, 2).to_csv(index=False))
+    empty_column = _frame(40, 3).assign(c=np.nan)
+    (d / "empty-column.csv").write_text(empty_column.to_csv(index=False))
+    with gzip.open(d / "A.arff.gz", "wt") as f:  # a valid gzip, for contrast with notgz
+        f.write("@relation x\n@attribute a numeric\n@attribute y {0,1}\n@data\n")
+        f.write("".join(f"{i / 10},{i % 2}\n" for i in range(40)))
+    (d / "a-file").write_text("x")
+    return d
+
+
+BAD_FILES = [
+    ("empty.csv", "empty.csv is not a valid CSV file (No columns to parse from file)"),
+    ("header.csv", "no rows were loaded"),
+    ("three.csv", "protocol.outer_folds=2 needs 2 rows of class '1', and the data has 1"),
+    ("binary.csv", "binary.csv is not a valid CSV file"),
+    ("ragged.csv", "ragged.csv is not a valid CSV file (Error tokenizing data"),
+    ("garbled.arff", "garbled.arff is not a valid ARFF file"),
+    ("notgz.arff.gz", "notgz.arff.gz is not a valid ARFF file (Not a gzipped file"),
+    ("text.parquet", "text.parquet is not a valid parquet file"),
+    ("one-class.csv", "the target has a single class ('0'); classification needs at least 2"),
+]
+
+BAD_VALUES = [
+    (["dataset.max_rows=-5"], "dataset.max_rows is -5; set it to an integer >= 1, or null"),
+    (["dataset.max_rows=abc"], "dataset.max_rows is 'abc'; set it to an integer >= 1, or null"),
+    (["dataset.max_rows=0"], "dataset.max_rows is 0; set it to an integer >= 1, or null"),
+    (["dataset.max_rows=4"], "protocol.outer_folds=5 needs 5 rows of class"),
+    (
+        ["dataset=wine", "protocol.outer_folds=100"],
+        "protocol.outer_folds=100 needs 100 rows of class '2', and the data has 48; "
+        "set protocol.outer_folds <= 48",
+    ),
+    (
+        ["dataset=iris", "dataset.max_rows=30", "protocol.inner_folds=20"],
+        "protocol.inner_folds=20 needs 20 rows of class '0' in every outer-training part, and "
+        "with 5 outer folds some have 8; set protocol.inner_folds <= 8",
+    ),
+    (["run.store=/proc/x"], "run.store is /proc/x, and /proc cannot be written"),
+    (["protocol.n_jobs=abc"], "protocol.n_jobs is 'abc'; set it to a number of processes >= 1"),
+    (["protocol.n_jobs=0"], "protocol.n_jobs is 0; set it to a number of processes >= 1"),
+    (["strategy=grid", "strategy.adapter.resolution=-2"], "strategy.adapter.resolution is -2"),
+    (["strategy=grid", "strategy.adapter.resolution=0"], "strategy.adapter.resolution is 0"),
+    (
+        ["strategy=tpe", "strategy.adapter.sampler.n_startup_trials=-1"],
+        "strategy.adapter.sampler.n_startup_trials is -1; set it to an integer >= 0",
+    ),
+    (
+        ["strategy=nsga2", "strategy.adapter.sampler.crossover_prob=1.5"],
+        "strategy.adapter.sampler.crossover_prob is 1.5; set it to a number from 0 to 1",
+    ),
+    (
+        ["budget.n_trials=" + "1" * 40],
+        "set it to an integer from 1 to 1,000,000 (a larger budget could never finish",
+    ),
+    (["seed=4294967296"], "seed is 4294967296; set it to an integer from 0 to 4,294,967,295"),
+    (["protocol.repeats=0"], "protocol.repeats is 0; set it to an integer from 1 to 1,000"),
+    (["strategy=lhs", "strategy.adapter.engine=Nope"], "strategy lhs: "),
+]
+
+
+def _refused(done, message: str, cwd: Path) -> None:
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert message in lines[0]
+    assert written(cwd) == []
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_FILES, ids=[n for n, _ in BAD_FILES])
+def test_a_broken_data_file_is_refused(tmp_path, files, name, message) -> None:
+    _refused(
+        run_inline(*CSV, *SMALL, f"dataset.path={files / name}", cwd=tmp_path), message, tmp_path
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"), BAD_VALUES, ids=[" ".join(o)[:40] for o, _ in BAD_VALUES]
+)
+def test_a_bad_value_is_refused(tmp_path, overrides, message) -> None:
+    _refused(run_inline("budget.n_trials=2", *overrides, cwd=tmp_path), message, tmp_path)
+
+
+def test_a_store_that_is_a_file_is_refused(tmp_path, files) -> None:
+    done = run_inline("budget.n_trials=2", f"run.store={files / 'a-file'}", cwd=tmp_path)
+    _refused(done, "a-file is a file, not a folder; point run.store at a folder", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["dataset.path=/tmp/my", "data.csv"], """e.g. 'dataset.path="/tmp/my data.csv"'"""),
+        (["dataset.path=/tmp/données.csv"], """e.g. 'dataset.path="/tmp/données.csv"'"""),
+    ],
+    ids=["space", "non-ascii"],
+)
+def test_an_unquoted_value_gets_told_to_quote_it(tmp_path, overrides, message) -> None:
+    _refused(run_inline(*CSV, *overrides, cwd=tmp_path), message, tmp_path)
+
+
+def test_empty_columns_are_dropped_with_a_note(tmp_path, files) -> None:
+    done = run_inline(*CSV, *SMALL, f"dataset.path={files / 'empty-column.csv'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no scikit-learn warning about the empty column leaks out
+    assert done.stdout.splitlines()[0] == "note: dropped columns with no values: c"
+    (meta,) = (json.loads(p.read_text()) for p in written(tmp_path) if p.name == "study.json")
+    assert meta["notes"] == ["dropped columns with no values: c"] and meta["features"] == 2
+
+
+def test_other_data_at_the_same_path_is_another_study_and_the_same_data_resumes(
+    tmp_path, files
+) -> None:
+    data = tmp_path / "data.csv"
+    runs = {}
+    for name in ("A.csv", "B.csv", "A.csv"):
+        shutil.copy(files / name, data)
+        cwd = tmp_path / f"run-{len(runs)}"
+        cwd.mkdir()
+        done = run_inline(*CSV, *SMALL, f"dataset.path={data}", "run.store=../store", cwd=cwd)
+        assert done.returncode == 0, done.stderr
+        key = done.stdout.splitlines()[-1].rsplit("/", 1)[-1]
+        runs.setdefault(name, []).append(key)
+    assert runs["A.csv"][0] == runs["A.csv"][1] != runs["B.csv"][0]
+    a, b = (
+        pd.read_parquet(tmp_path / "store" / runs[name][0] / "trials.parquet").inner_mean.tolist()
+        for name in ("A.csv", "B.csv")
+    )
+    assert a != b  # B's own results, not A's
+    # The same data under another name and folder resumes the finished study.
+    elsewhere = tmp_path / "elsewhere" / "renamed.csv"
+    elsewhere.parent.mkdir()
+    shutil.copy(files / "A.csv", elsewhere)
+    done = run_inline(*CSV, *SMALL, f"dataset.path={elsewhere}", "run.store=store", cwd=tmp_path)
+    assert done.stdout.splitlines()[-1].endswith(runs["A.csv"][0])
+
+
+CRASH = ["strategy.adapter._target_=tests.misbehaving.CrashingRandomSearch"]
+
+
+def test_a_study_that_fails_after_validation_is_recorded_failed_and_resumes(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("TUNEBENCH_TEST_CRASH_AT", "1")
+    done = run_inline(*SMALL, *CRASH, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: study ") and "RuntimeError: a strategy bug" in line
+    meta, home = _study_meta(tmp_path)
+    assert meta["status"] == "failed" and "RuntimeError: a strategy bug" in meta["error"]
+    with (home / ".lock").open("a") as f:  # released: another process may take it at once
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    monkeypatch.delenv("TUNEBENCH_TEST_CRASH_AT")
+    again = run_inline(*SMALL, *CRASH, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    meta, home = _study_meta(tmp_path)
+    assert meta["status"] == "finished"
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert run_inline(*SMALL, *CRASH, cwd=clean).returncode == 0
+    for table in ("trials", "folds"):
+        pd.testing.assert_frame_equal(
+            *(
+                untimed(pd.read_parquet(d / f"{table}.parquet"))
+                for d in (home, _study_meta(clean)[1])
+            )
+        )
+
+
+def _study_meta(cwd: Path) -> tuple[dict, Path]:
+    (home,) = (cwd / "results" / "studies").iterdir()
+    return json.loads((home / "study.json").read_text()), home
