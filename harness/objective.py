@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline
@@ -101,21 +102,21 @@ class InnerCV:
         splits = self.splits
         if fidelity is not None:
             estimator, splits = self.fidelity.apply(fidelity, estimator, splits, self.y)
-        result, warning = quietly(
-            cross_validate,
-            estimator,
-            self.X,
-            self.y,
-            cv=splits,
-            scoring=self.scorer,
-            n_jobs=self.n_jobs,
-            error_score="raise",
-        )
+        # One cross_validate per split, so each worker process keeps its own warnings and
+        # returns them: a warning raised in a worker would otherwise be printed, not recorded.
+        done = Parallel(n_jobs=self.n_jobs)(
+            delayed(caught)(
+                cross_validate, estimator, self.X, self.y, cv=[split], scoring=self.scorer,
+                error_score="raise",
+            )
+            for split in splits
+        )  # fmt: skip
+        results = [result for result, _ in done]
         return Evaluation(
-            scores=result["test_score"],
-            fit_seconds=float(result["fit_time"].sum()),
-            score_seconds=float(result["score_time"].sum()),
-            warning=warning,
+            scores=np.concatenate([r["test_score"] for r in results]),
+            fit_seconds=float(sum(r["fit_time"].sum() for r in results)),
+            score_seconds=float(sum(r["score_time"].sum() for r in results)),
+            warning=warning_text([w for _, ws in done for w in ws]),
         )
 
 
@@ -252,13 +253,23 @@ class Objective:
 
 def quietly(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, str | None]:
     """Call `fn`, keeping its warnings (convergence and the like) as text instead of printing."""
-    with warnings.catch_warnings(record=True) as caught:
+    result, kept = caught(fn, *args, **kwargs)
+    return result, warning_text(kept)
+
+
+def caught(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, list[str]]:
+    """Call `fn`; return its result and its warnings, each as "Category: message"."""
+    with warnings.catch_warnings(record=True) as kept:
         warnings.simplefilter("always")
         result = fn(*args, **kwargs)
-    if not caught:
-        return result, None
-    more = f" (+{len(caught) - 1} more)" if len(caught) > 1 else ""
-    return result, f"{caught[0].category.__name__}: {str(caught[0].message).strip()}{more}"
+    return result, [f"{w.category.__name__}: {str(w.message).strip()}" for w in kept]
+
+
+def warning_text(kept: Sequence[str]) -> str | None:
+    """The first warning, and how many more there were: one line for a table."""
+    if not kept:
+        return None
+    return kept[0] + (f" (+{len(kept) - 1} more)" if len(kept) > 1 else "")
 
 
 def error_text(error: BaseException) -> str:

@@ -50,7 +50,8 @@ def test_tuning_never_sees_outer_test_rows(tmp_path, monkeypatch) -> None:
         for s in study.protocol.outer_splits(X, y, study.dataset.task, study.seed)
     ]
     assert len(folds) == len(outer) == 10
-    assert len(seen) == 10 * (4 + 1)  # 4 trials and the defaults' inner score per fold
+    # 4 trials and the defaults' inner score per fold, each a call per inner split
+    assert len(seen) == 10 * (4 + 1) * study.protocol.inner_folds
     _assert_no_leak(seen, outer)
 
     # The check can fail: one call given all rows (a leak) is caught.
