@@ -143,6 +143,8 @@ def run(
 
     What an earlier run of the same study left in `directory` is kept: finished folds are
     skipped, an interrupted fold is resumed (see harness.resume), a finished study is read.
+    A run that raises marks the study `failed` (or `interrupted`) with the error in
+    `study.json` before the exception goes on, so no study is left marked running.
     """
     records = StudyRecords(directory)
     with records.lock():
@@ -165,6 +167,7 @@ def run(
 def _run_folds(
     study: Study, records: StudyRecords, done: resume.Progress, directory: Path
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The outer folds not done yet, each journaled as it ends; then the parquet tables."""
     data = study.dataset
     splits = list(study.protocol.outer_splits(data.X, data.y, data.task, study.seed))
     bar = StudyBar(study.labels(), len(splits), study.budget.n_trials, directory.parent)
