@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -64,32 +66,38 @@ class Protocol:
     def check_rows(self, y: pd.Series, task: str) -> None:
         """Refuse fold counts the data cannot fill, naming the counts that would work.
 
-        Stratified folds need `outer_folds` rows of every class, and every outer-training
-        part `inner_folds` of them (for regression: rows of any kind). A fold count the data
-        cannot fill would leave test folds without a class, or fail in every trial.
+        Stratified folds need a row of every class in each test fold, so `outer_folds` rows
+        of every class, and every outer-training part `inner_folds` of them. Regression scores
+        (r2) need 2 rows in a test fold, so twice as many rows. A fold count the data cannot
+        fill would leave test folds without a class, or fail in every trial.
         """
-        counts = y.value_counts() if task == "classification" else pd.Series({"": len(y)})
+        classification = task == "classification"
+        counts = y.value_counts() if classification else pd.Series({"": len(y)})
         label, rows = str(counts.idxmin()), int(counts.min())
-        what = f"rows of class {label!r}" if task == "classification" else "rows"
+        what = f"rows of class {label!r}" if classification else "rows"
+        per_fold = 1 if classification else 2
+        fits = partial(_fits, per_fold=per_fold)
         outer, inner = self.outer_folds, self.inner_folds
-        if _fits(rows, outer, inner):
+        if fits(rows, outer, inner):
             return
-        if rows < outer:
-            problem = f"protocol.outer_folds={outer} needs {outer} {what}, and the data has {rows}"
+        if not fits(rows, outer, 0):
+            needs = f"protocol.outer_folds={outer} needs {per_fold * outer}"
+            problem = f"{needs} {what}, and the data has {rows}"
         else:
+            needs = f"protocol.inner_folds={inner} needs {per_fold * inner}"
             problem = (
-                f"protocol.inner_folds={inner} needs {inner} {what} in every outer-training "
-                f"part, and with {outer} outer folds some have {_training_rows(rows, outer)}"
+                f"{needs} {what} in every outer-training part, and with {outer} outer folds "
+                f"some have {_training_rows(rows, outer)}"
             )
         fixes = [
             f"protocol.{key} <= {best}"
-            for key, fits in (
-                ("outer_folds", lambda k: _fits(rows, k, inner)),
-                ("inner_folds", lambda k: _fits(rows, outer, k)),
+            for key, fit in (
+                ("outer_folds", lambda k: fits(rows, k, inner)),
+                ("inner_folds", lambda k: fits(rows, outer, k)),
             )
-            if (best := next((k for k in range(rows, 1, -1) if fits(k)), None))
+            if (best := next((k for k in range(rows, 1, -1) if fit(k)), None))
         ]
-        needed = next(n for n in range(rows, rows + outer * (inner + 1)) if _fits(n, outer, inner))
+        needed = next(n for n in itertools.count(rows) if fits(n, outer, inner))
         fix = f"set {' or '.join(fixes)}" if fixes else f"use data with {needed} {what} or more"
         raise UsageError(f"{problem}; {fix}")
 
@@ -97,9 +105,10 @@ class Protocol:
 MAX_FOLDS = 1000  # more folds than this is a typo, and would take for ever
 
 
-def _fits(rows: int, outer: int, inner: int) -> bool:
-    """Whether `rows` of the smallest class fill `outer` folds and then `inner` folds."""
-    return rows >= outer and _training_rows(rows, outer) >= inner
+def _fits(rows: int, outer: int, inner: int, per_fold: int) -> bool:
+    """Whether `rows` give every one of `outer` test folds, and then of `inner` validation
+    folds in each outer-training part, `per_fold` rows."""
+    return rows >= per_fold * outer and _training_rows(rows, outer) >= per_fold * inner
 
 
 def _training_rows(rows: int, folds: int) -> int:

@@ -269,9 +269,13 @@ def refit_and_score(
     Returns the score (NaN if the refit failed), the error text and any warning text.
     """
     estimator = clone(pipeline).set_params(**pipeline_params(params))
+
+    def fit_and_score() -> float:
+        return float(study.metric.scorer(estimator.fit(*train), *test))
+
     try:
-        _, warning = quietly(estimator.fit, *train)
-        return float(study.metric.scorer(estimator, *test)), None, warning
+        score, warning = quietly(fit_and_score)
+        return score, None, warning
     except Exception as e:
         return float("nan"), error_text(e), None
 

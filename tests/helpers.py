@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -69,7 +70,13 @@ def run_inline(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
     os.chdir(cwd)
     sys.argv = ["harness", *overrides]
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            warnings.catch_warnings(),
+        ):
+            # Warnings print to stderr, as in a real run, not into pytest's records.
+            warnings.showwarning = _print_warning
             try:
                 cli.main()
             except SystemExit as e:
@@ -93,6 +100,10 @@ TIMING = [
 def untimed(table: pd.DataFrame) -> pd.DataFrame:
     """A trial or fold table without its timing columns, which differ from run to run."""
     return table.drop(columns=[c for c in TIMING if c in table]).reset_index(drop=True)
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def written(cwd: Path) -> list[Path]:

@@ -18,58 +18,63 @@ from hypothesis import strategies as st
 
 from tests.helpers import run_inline, written
 
-# Each key's values mix valid ones with the typos and out-of-range values users make.
+# Each key: values that suit any generated table, and the typos and out-of-range values users
+# make. Models and metrics depend on the task, so they are drawn with it.
 OPTIONS = {
-    "budget.n_trials": ["1", "2", "3", "0", "-1", "abc", "1.5", "null", "9" * 30],
-    "budget.time_s": ["null", "5", "0", "-1", "abc"],
-    "protocol.repeats": ["1", "2", "0"],
-    "protocol.outer_folds": ["2", "3", "5", "1", "abc"],
-    "protocol.inner_folds": ["2", "3", "10", "1"],
-    "protocol.n_jobs": ["null", "1", "0", "abc", "true"],
-    "dataset.max_rows": ["null", "10", "30", "0", "-3", "abc", "100000"],
-    "dataset.task": ["classification", "regression", "clustering"],
-    "dataset.target": ["y", "nope"],
-    "metric": ["null", "accuracy", "f1_macro", "roc_auc", "log_loss", "r2", "rmse", "nope"],
-    "model": ["logreg", "tree", "knn", "ridge", "svc", "nope"],
-    "strategy": ["random", "grid", "default", "tpe", "nope"],
-    "seed": ["0", "7", "-1", "abc", "4294967296"],
-    "run.store": ["store", "/proc/x"],
-    "budget.n_trails": ["3"],  # a misspelt key
+    "budget.n_trials": (["1", "2", "3"], ["0", "-1", "abc", "1.5", "null", "9" * 30]),
+    "budget.time_s": (["null", "5"], ["0", "-1", "abc"]),
+    "protocol.repeats": (["1", "2"], ["0"]),
+    "protocol.outer_folds": (["2", "3"], ["1", "abc", "50"]),
+    "protocol.inner_folds": (["2", "3"], ["1", "30"]),
+    "protocol.n_jobs": (["null", "1"], ["0", "abc", "true"]),
+    "dataset.max_rows": (["null", "40", "100000"], ["0", "-3", "abc", "3"]),
+    "dataset.target": (["y"], ["nope"]),
+    "strategy": (["random", "grid", "default", "tpe"], ["nope"]),
+    "seed": (["0", "7"], ["-1", "abc", "4294967296"]),
+    "run.store": (["store"], ["/proc/x"]),
+    "budget.n_trails": ([], ["3"]),  # a misspelt key
 }
+MODELS = {"classification": ["logreg", "tree", "knn"], "regression": ["ridge", "knn_reg"]}
+METRICS = {"classification": ["null", "accuracy", "f1_macro"], "regression": ["null", "r2", "mae"]}
+ANY_MODEL, ANY_METRIC = ["logreg", "ridge", "svc", "nope"], ["roc_auc", "log_loss", "rmse", "x"]
 
 
 @st.composite
-def data_files(draw: st.DrawFn) -> tuple[str, bytes]:
-    """A small table as CSV (or parquet), or a broken file: (suffix, bytes)."""
-    kind = draw(st.sampled_from(["csv", "csv", "csv", "parquet", "garbage", "ragged", "empty"]))
+def data_files(draw: st.DrawFn) -> tuple[str, bytes, str]:
+    """A small table as CSV or parquet, or a broken file: (suffix, bytes, task)."""
+    kind = draw(st.sampled_from(["csv"] * 4 + ["parquet"] * 2 + ["garbage", "ragged", "empty"]))
     if kind == "garbage":
-        return ".csv", draw(st.binary(min_size=1, max_size=300))
+        return ".csv", draw(st.binary(min_size=1, max_size=300)), "classification"
     if kind == "empty":
-        return draw(st.sampled_from([".csv", ".parquet", ".arff"])), b""
+        return draw(st.sampled_from([".csv", ".parquet", ".arff"])), b"", "classification"
     if kind == "ragged":
-        return ".csv", b"a,b,y\n1,2,0\n3,4,5,6\n7,8,1\n"
-    rows = draw(st.integers(0, 60))
+        return ".csv", b"a,b,y\n1,2,0\n3,4,5,6\n7,8,1\n", "classification"
+    rows = draw(st.sampled_from([0, 1, 3, 8, 20, 30, 45, 60, 80]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(draw(st.integers(0, 3)))})
+    columns = draw(st.integers(0, 3))
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(columns)})
     if draw(st.booleans()):
         frame["colour"] = rng.choice(["red", "green", "blue"], size=rows)
     if draw(st.booleans()):
         frame["empty"] = np.nan
     if draw(st.booleans()) and rows:
         frame["holes"] = np.where(rng.random(rows) < 0.3, np.nan, rng.normal(size=rows))
-    target = draw(st.sampled_from(["classes", "labels", "continuous", "constant"]))
-    classes = draw(st.integers(1, 4))
+    target = draw(
+        st.sampled_from(["classes"] * 3 + ["labels"] * 2 + ["continuous"] * 2 + ["constant"])
+    )
+    classes = draw(st.sampled_from([2, 2, 3, 1]))
     frame["y"] = {
-        "classes": rng.integers(0, classes, size=rows),
-        "labels": rng.choice(["no", "yes", "maybe"][: max(classes, 1)], size=rows),
+        "classes": np.arange(rows) % classes,
+        "labels": rng.choice(["no", "yes", "maybe"][:classes], size=rows),
         "continuous": rng.normal(size=rows),
         "constant": np.ones(rows),
     }[target]
+    task = "regression" if target == "continuous" else "classification"
     if kind == "parquet":
         buffer = io.BytesIO()
         frame.to_parquet(buffer)
-        return ".parquet", buffer.getvalue()
-    return ".csv", frame.to_csv(index=False).encode()
+        return ".parquet", buffer.getvalue(), task
+    return ".csv", frame.to_csv(index=False).encode(), task
 
 
 @settings(
@@ -78,23 +83,25 @@ def data_files(draw: st.DrawFn) -> tuple[str, bytes]:
     derandomize=bool(os.environ.get("CI")),  # the same 200 cases on every CI run
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(
-    data=data_files(),
-    chosen=st.dictionaries(
-        st.sampled_from(sorted(OPTIONS)), st.integers(0, 100), max_size=len(OPTIONS)
-    ),
-)
-def test_every_run_finishes_whole_or_is_refused_in_one_line(data, chosen) -> None:
-    suffix, content = data
-    overrides = [f"{key}={OPTIONS[key][i % len(OPTIONS[key])]}" for key, i in chosen.items()]
+@given(data=data_files(), clean=st.booleans(), draws=st.data())
+def test_every_run_finishes_whole_or_is_refused_in_one_line(data, clean, draws) -> None:
+    suffix, content, task = data
+    options = {key: valid + ([] if clean else wrong) for key, (valid, wrong) in OPTIONS.items()}
+    options["model"] = MODELS[task] + ([] if clean else ANY_MODEL)
+    options["metric"] = METRICS[task] + ([] if clean else ANY_METRIC)
+    options["dataset.task"] = [task] + ([] if clean else ["regression", "clustering"])
+    keys = draws.draw(st.sets(st.sampled_from(sorted(k for k, v in options.items() if v))))
+    overrides = [f"{key}={draws.draw(st.sampled_from(options[key]))}" for key in sorted(keys)]
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         path = cwd / f"data{suffix}"
         path.write_bytes(content)
-        base = ["dataset=vehicle", "dataset.name=generated", "dataset.target=y"]
-        if not any(o.startswith("budget.n_trials=") for o in overrides):
-            base.append("budget.n_trials=2")
-        done = run_inline(*base, f"dataset.path={path}", *overrides, cwd=cwd)
+        defaults = {
+            "dataset.target": "y", "dataset.task": task, "model": MODELS[task][0],
+            "budget.n_trials": "2", "dataset.path": str(path),
+        }  # fmt: skip
+        base = [f"{k}={v}" for k, v in defaults.items() if k not in keys]
+        done = run_inline("dataset=vehicle", "dataset.name=generated", *base, *overrides, cwd=cwd)
         assert "Traceback" not in done.stderr, done.stderr
         event("finished" if done.returncode == 0 else "refused")  # --hypothesis-show-statistics
         if done.returncode == 0:
