@@ -26,7 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 from harness import parallel
 from harness import study as studies
 from harness.errors import UsageError
-from harness.records import link_study
+from harness.store import link_study
 from harness.summary import fold_table, headline
 from harness.sweep import sweep_jobs
 

@@ -43,7 +43,7 @@ from harness.parallel import Parallelism
 from harness.progress import StudyBar
 from harness.protocol import OuterSplit, Protocol, derive_seed
 from harness.provenance import digest, installed
-from harness.records import StudyRecords
+from harness.store import StudyRecords
 
 LIBRARIES = (
     "scikit-learn", "optuna", "hyperopt", "scikit-optimize", "openml",

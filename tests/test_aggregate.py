@@ -17,7 +17,7 @@ from harness.aggregate import TABLES, aggregate
 from harness.aggregate.anytime import random_reference
 from harness.aggregate.curves import trajectory_table
 from harness.aggregate.gain import mean_interval
-from harness.aggregate.records import Records
+from harness.aggregate.load import Records
 from harness.aggregate.settings import Settings
 from harness.errors import UsageError
 

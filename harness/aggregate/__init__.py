@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.aggregate import anytime, curves, gain, significance, targets, timing
+from harness.aggregate.load import Records, budget_order, versions_table
 from harness.aggregate.recommend import recommendation_table
-from harness.aggregate.records import Records, budget_order, versions_table
 from harness.aggregate.settings import Settings
 from harness.errors import UsageError
 

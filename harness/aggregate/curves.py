@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.aggregate.records import INSTANCE, RUN, Records
+from harness.aggregate.load import INSTANCE, RUN, Records
 
 LABELS = ["budget", "strategy", "dataset", "model", "metric", "seed", "problem"]
 SLACK = 1e-9  # float slack when summing fractional costs

@@ -18,7 +18,7 @@ import scikit_posthocs as sp
 from scipy.stats import friedmanchisquare, wilcoxon
 from statsmodels.stats.multitest import multipletests
 
-from harness.aggregate.records import INSTANCE
+from harness.aggregate.load import INSTANCE
 
 MEASURE = "tuned_test"
 

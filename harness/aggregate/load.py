@@ -1,4 +1,5 @@
-"""Finished studies under a results folder, read into three tables the aggregates start from.
+"""Loading for analysis: finished studies under a results folder, read into the three tables
+the aggregates start from (harness.store writes them).
 
 A study folder is any folder with a `study.json`; only finished ones (status `finished` and
 both parquet tables written) are read, so a sweep still running or killed mid-way can be
@@ -25,7 +26,7 @@ import pandas as pd
 
 from harness.errors import UsageError
 from harness.provenance import digest, installed
-from harness.records import FOLDS, STUDY, TRIALS
+from harness.store import FOLDS, STUDY, TRIALS
 
 INSTANCE = ["problem", "repeat", "outer_fold"]
 RUN = ["study_key", "repeat", "outer_fold"]
