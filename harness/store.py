@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness import schema
+
 TRIALS, FOLDS, STUDY, LOCK = "trials", "folds", "study.json", ".lock"
 JSON_COLUMNS = ("params", "best_params")
 
@@ -96,8 +98,11 @@ class StudyRecords:
     def write_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Compact the journals into `trials.parquet` and `folds.parquet`, in study order."""
         tables = []
-        for name, journal in ((TRIALS, self.trials), (FOLDS, self.folds)):
-            table = to_frame(sorted(journal.read(), key=_place))
+        for name, journal, columns in (
+            (TRIALS, self.trials, schema.TRIAL),
+            (FOLDS, self.folds, schema.FOLD),
+        ):
+            table = schema.ordered(to_frame(sorted(journal.read(), key=_place)), columns)
             write_parquet(table, self.directory / f"{name}.parquet")
             tables.append(table)
         return tables[0], tables[1]

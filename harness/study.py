@@ -42,13 +42,9 @@ from harness.objective import (
 from harness.parallel import Parallelism
 from harness.progress import StudyBar
 from harness.protocol import OuterSplit, Protocol, derive_seed
-from harness.provenance import digest, installed
+from harness.provenance import declared_versions, digest
+from harness.schema import study_labels
 from harness.store import StudyRecords
-
-LIBRARIES = (
-    "scikit-learn", "optuna", "hyperopt", "scikit-optimize", "openml",
-    "pandas", "numpy", "scipy", "hydra-core",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,15 +72,10 @@ class Study:
         return factory(space=self.model.space, seed=seed)
 
     def labels(self) -> dict[str, Any]:
-        """The columns that say which study a record belongs to."""
-        return {
-            "study_key": self.key,
-            "dataset": self.dataset.name,
-            "model": self.model.name,
-            "strategy": self.config.strategy.name,
-            "metric": self.metric.name,
-            "seed": self.seed,
-        }
+        """The columns that say which study a record belongs to (harness.schema.LABELS)."""
+        return study_labels(
+            OmegaConf.to_container(self.config, resolve=True), self.key, self.metric.name
+        )
 
 
 def prepare(cfg: DictConfig) -> Study:
@@ -257,10 +248,11 @@ def refit_and_score(
 def _meta(study: Study) -> dict[str, Any]:
     return {
         "study_key": study.key,
+        "labels": study.labels(),
         "seed": study.seed,
         "started": _now(),
         "config": OmegaConf.to_container(study.config, resolve=True),
-        "versions": {p: v for p in ("python", *LIBRARIES) if (v := installed(p)) is not None},
+        "versions": declared_versions(),
         "task": study.dataset.task,
         "data_fingerprint": study.dataset.fingerprint,
         "rows": len(study.dataset.X),
