@@ -56,7 +56,8 @@ def make_records(runs: dict, fidelity: dict | None = None) -> Records:
             k: labels[k] for k in ("study_key", "study_dir", "strategy", "dataset", "model")
         } | {
             "budget": "3 trials", "n_trials_budget": 3, "time_budget": None,
-            "problem": f"p-{dataset}", "versions": '{"numpy": "2"}',
+            "problem": f"p-{dataset}", "versions": '{"numpy": "2"}', "rows": 500,
+            "space_size": 2,
         }  # fmt: skip
         fractions = (fidelity or {}).get((strategy, dataset, fold), [1.0] * len(scores))
         for i, (score, share) in enumerate(zip(scores, fractions, strict=True)):
