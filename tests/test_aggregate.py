@@ -41,7 +41,7 @@ RUNS = {
 }
 
 
-def make_records(runs: dict, fidelity: dict | None = None) -> Records:
+def make_records(runs: dict, fidelity: dict | None = None, budget: int = 3) -> Records:
     """Records as load_records would return them for these runs (budget: 3 trials)."""
     studies, trials, folds = {}, [], []
     for (strategy, dataset, fold), (scores, default_inner, tuned, default_test) in runs.items():
@@ -49,13 +49,13 @@ def make_records(runs: dict, fidelity: dict | None = None) -> Records:
         labels = {
             "study_key": key, "dataset": dataset, "model": "m", "strategy": strategy,
             "metric": "accuracy", "seed": 0, "repeat": 0, "outer_fold": fold,
-            "budget": "3 trials", "n_trials_budget": 3, "problem": f"p-{dataset}",
+            "budget": f"{budget} trials", "n_trials_budget": budget, "problem": f"p-{dataset}",
             "study_dir": f"/x/{key}",
         }  # fmt: skip
         studies[key] = {
             k: labels[k] for k in ("study_key", "study_dir", "strategy", "dataset", "model")
         } | {
-            "budget": "3 trials", "n_trials_budget": 3, "time_budget": None,
+            "budget": f"{budget} trials", "n_trials_budget": budget, "time_budget": None,
             "problem": f"p-{dataset}", "versions": '{"numpy": "2"}', "rows": 500,
             "space_size": 2,
         }  # fmt: skip

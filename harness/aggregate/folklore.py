@@ -173,7 +173,7 @@ def ert_ratio(tables: Tables, settings: Settings, family: str, unit: str) -> Fin
         _family(hits, f).groupby(PAIRED).agg(spent=(f"{unit}_spent", "sum"), hit=("reached", "sum"))
         for f in (family, "random search")
     ]
-    paired = sides[0].join(sides[1], lsuffix="_a", rsuffix="_b", how="inner")
+    paired = sides[0].merge(sides[1], left_index=True, right_index=True, suffixes=("_a", "_b"))
     if len(paired) < 2:
         return Finding(units=len(paired), untestable="fewer than 2 instances ran both sides")
     data = tuple(paired[c].to_numpy(dtype=float) for c in ("spent_a", "hit_a", "spent_b", "hit_b"))

@@ -25,7 +25,7 @@ NEEDS = {
     "Nemenyi post-hoc test (scikit-posthocs)": Needs(3, 2),
     "Bayesian signed-rank test with ROPE (baycomp)": Needs(2, 2, baseline=True),
     "power of the paired t-test (statsmodels)": Needs(2, 2, baseline=True),
-    "interquartile mean and performance profiles (rliable)": Needs(1, 2),
+    "interquartile mean and performance profiles (scipy bootstrap)": Needs(1, 2),
     "budget crossover (scipy bootstrap)": Needs(2, 2),
 }
 FRIEDMAN, NEMENYI, ROPE, POWER, ROBUST, CROSSOVER = NEEDS

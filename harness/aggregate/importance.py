@@ -61,7 +61,9 @@ def importance_table(records: Records, settings: Settings) -> pd.DataFrame:
                        if k in records.configs), None)  # fmt: skip
         if config is None:
             continue
-        space = SearchSpace.from_config(config["model"]["space"], f"model {model}")
+        # study.json stores keys sorted; parents (unconditional) must come before children
+        spec = sorted(config["model"]["space"].items(), key=lambda kv: bool(kv[1].get("condition")))
+        space = SearchSpace.from_config(dict(spec), f"model {model}")
         if len(group) > MAX_TRIALS:
             group = group.sample(MAX_TRIALS, random_state=settings.seed)
         for name, value in _importances(space, group, settings).items():
