@@ -5,7 +5,8 @@ Every claim names a figure, the range the claim puts it in, and how the figure i
 its 95% interval is a percentile bootstrap over the units it averages (instances or runs;
 scipy.stats.bootstrap). The verdict:
 
-- *supported*: the estimate lies in the claimed range;
+- *supported*: the estimate lies in the claimed range (the reason says when its interval
+  also reaches outside it);
 - *contradicted*: the whole interval lies outside the claimed range;
 - *not testable on this sweep*: the strategies, budgets or metric the claim needs did not
   run, fewer than two units were measured, or the estimate lies outside the range while its
@@ -88,7 +89,9 @@ def judge(found: Finding, low: float, high: float) -> tuple[str, str]:
     if found.high < low or found.low > high:
         return "contradicted", f"the whole interval {span} lies outside [{low:g}, {high:g}]"
     if low <= found.estimate <= high:
-        return "supported", f"{found.estimate:.3g} lies in [{low:g}, {high:g}]"
+        inside = low <= found.low and found.high <= high
+        also = "" if inside else f"; its interval {span} also reaches outside it"
+        return "supported", f"{found.estimate:.3g} lies in [{low:g}, {high:g}]{also}"
     return (
         "not testable on this sweep",
         f"{found.estimate:.3g} lies outside [{low:g}, {high:g}] but its interval {span} reaches "

@@ -6,7 +6,8 @@ family gains at all.
   study, over the model's search space, and optuna's PED-ANOVA evaluator
   (PedAnovaImportanceEvaluator, Watanabe et al. 2023) says how much each parameter explains
   the top trials (fANOVA, the other choice, takes minutes per table on a busy machine).
-  Conditional parameters that are not in every trial are left out, as optuna does.
+  Conditional parameters are measured the way optuna's PED-ANOVA handles them (on the trials
+  where they are set).
 - *Tunability* (Probst, Boulesteix and Bischl 2019, "Tunability: importance of
   hyperparameters of machine learning algorithms"): per model, the outer-test gain of the
   best strategy over the defaults on each dataset at the largest budget, averaged over
