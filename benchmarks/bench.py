@@ -42,7 +42,7 @@ from harness.models import STEP, build_pipeline, pipeline_params  # noqa: E402
 from harness.objective import Budget, InnerCV, Objective  # noqa: E402
 from harness.progress import StudyBar  # noqa: E402
 from harness.protocol import derive_seed  # noqa: E402
-from harness.records import StudyRecords  # noqa: E402
+from harness.store import StudyRecords  # noqa: E402
 from harness.study import Study, prepare, run  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"

@@ -29,7 +29,7 @@ from harness import parallel
 from harness import study as studies
 from harness.errors import UsageError
 from harness.objective import error_text
-from harness.records import link_study
+from harness.store import link_study
 from harness.summary import fold_table, headline
 from harness.sweep import sweep_jobs
 

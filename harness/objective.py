@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from harness import checks
 from harness.fidelity import Fidelity
 from harness.models import pipeline_params, plain
-from harness.records import canonical
+from harness.store import canonical
 
 T = TypeVar("T")
 

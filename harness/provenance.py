@@ -8,6 +8,10 @@ import platform
 from importlib import metadata
 from typing import Any
 
+from packaging.requirements import Requirement
+
+PROJECT = "tunebench"  # the distribution name in pyproject.toml
+
 
 def digest(value: Any, length: int) -> str:
     """A stable hex digest of a JSON-able value (a config, or part of one)."""
@@ -23,3 +27,21 @@ def installed(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def declared_versions() -> dict[str, str]:
+    """The interpreter and every installed package the project declares (pyproject.toml's
+    dependencies and optional extras, read from the installed distribution's metadata), so a
+    strategy's libraries (cmaes, torch, ...) are listed without a hand-kept list. The `test`
+    extra (pytest, ruff) says nothing about results and is left out."""
+    try:
+        declared = metadata.requires(PROJECT) or []
+    except metadata.PackageNotFoundError:
+        declared = []
+    names = [
+        requirement.name
+        for requirement in map(Requirement, declared)
+        if not (requirement.marker and requirement.marker.evaluate({"extra": "test"}))
+    ]
+    found = {name: installed(name) for name in ("python", *sorted(set(names), key=str.lower))}
+    return {name: version for name, version in found.items() if version is not None}

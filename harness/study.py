@@ -43,13 +43,9 @@ from harness.objective import (
 from harness.parallel import Parallelism
 from harness.progress import StudyBar
 from harness.protocol import OuterSplit, Protocol, derive_seed
-from harness.provenance import digest, installed
-from harness.records import StudyRecords, check_store
-
-LIBRARIES = (
-    "scikit-learn", "optuna", "hyperopt", "scikit-optimize", "openml",
-    "pandas", "numpy", "scipy", "hydra-core",
-)  # fmt: skip
+from harness.provenance import declared_versions, digest
+from harness.schema import study_labels
+from harness.store import StudyRecords, check_store
 
 
 @dataclass(frozen=True)
@@ -77,15 +73,13 @@ class Study:
         return factory(space=self.model.space, seed=seed)
 
     def labels(self) -> dict[str, Any]:
-        """The columns that say which study a record belongs to."""
-        return {
-            "study_key": self.key,
-            "dataset": self.dataset.name,
-            "model": self.model.name,
-            "strategy": self.config.strategy.name,
-            "metric": self.metric.name,
-            "seed": self.seed,
-        }
+        """The columns that say which study a record belongs to (harness.schema.LABELS)."""
+        return study_labels(
+            OmegaConf.to_container(self.config, resolve=True),
+            self.key,
+            self.metric.name,
+            self.dataset.fingerprint,
+        )
 
 
 def prepare(cfg: DictConfig) -> Study:
@@ -283,10 +277,11 @@ def refit_and_score(
 def _meta(study: Study) -> dict[str, Any]:
     return {
         "study_key": study.key,
+        "labels": study.labels(),
         "seed": study.seed,
         "started": _now(),
         "config": OmegaConf.to_container(study.config, resolve=True),
-        "versions": {p: v for p in ("python", *LIBRARIES) if (v := installed(p)) is not None},
+        "versions": declared_versions(),
         "task": study.dataset.task,
         "data_fingerprint": study.dataset.fingerprint,
         "notes": list(study.dataset.notes),

@@ -17,7 +17,7 @@ from harness.aggregate import TABLES, aggregate
 from harness.aggregate.anytime import random_reference
 from harness.aggregate.curves import trajectory_table
 from harness.aggregate.gain import mean_interval
-from harness.aggregate.records import Records
+from harness.aggregate.load import Records
 from harness.aggregate.settings import Settings
 from harness.errors import UsageError
 
@@ -41,7 +41,7 @@ RUNS = {
 }
 
 
-def make_records(runs: dict, fidelity: dict | None = None) -> Records:
+def make_records(runs: dict, fidelity: dict | None = None, budget: int = 3) -> Records:
     """Records as load_records would return them for these runs (budget: 3 trials)."""
     studies, trials, folds = {}, [], []
     for (strategy, dataset, fold), (scores, default_inner, tuned, default_test) in runs.items():
@@ -49,14 +49,15 @@ def make_records(runs: dict, fidelity: dict | None = None) -> Records:
         labels = {
             "study_key": key, "dataset": dataset, "model": "m", "strategy": strategy,
             "metric": "accuracy", "seed": 0, "repeat": 0, "outer_fold": fold,
-            "budget": "3 trials", "n_trials_budget": 3, "problem": f"p-{dataset}",
+            "budget": f"{budget} trials", "n_trials_budget": budget, "problem": f"p-{dataset}",
             "study_dir": f"/x/{key}",
         }  # fmt: skip
         studies[key] = {
             k: labels[k] for k in ("study_key", "study_dir", "strategy", "dataset", "model")
         } | {
-            "budget": "3 trials", "n_trials_budget": 3, "time_budget": None,
-            "problem": f"p-{dataset}", "versions": '{"numpy": "2"}',
+            "budget": f"{budget} trials", "n_trials_budget": budget, "time_budget": None,
+            "problem": f"p-{dataset}", "versions": '{"numpy": "2"}', "rows": 500,
+            "space_size": 2,
         }  # fmt: skip
         fractions = (fidelity or {}).get((strategy, dataset, fold), [1.0] * len(scores))
         for i, (score, share) in enumerate(zip(scores, fractions, strict=True)):

@@ -34,7 +34,7 @@ BAD_INPUT = [
     (["model=nope"], "unknown model 'nope'; choose one of:"),
     (["strategy=nope"], "unknown strategy 'nope'; choose one of:"),
     (["-m", "strategy=random,nope"], "unknown strategy 'nope'"),
-    (["budget.n_trials=0"], "budget.n_trials is 0; set it to an integer >= 1"),
+    (["budget.n_trials=0"], "budget.n_trials is 0; set it to an integer from 1 to 1,000,000"),
     (["budget.n_trials=-3"], "budget.n_trials is -3"),
     (["budget.time_s=-1"], "budget.time_s is -1"),
     (["protocol.outer_folds=1"], "protocol.outer_folds is 1"),

@@ -177,3 +177,26 @@ def test_new_strategy_and_dataset_configs_appear_with_no_code_change(tmp_path):
     assert set(ranks.strategy) == {"random", "my_random"}
     html = (report / "report.html").read_text(encoding="utf-8")
     assert "my_random" in html and "flowers" in html
+
+
+def test_two_strategy_sweep_notes_the_tests_it_skips(tmp_path):
+    """Two strategies on one dataset: no Friedman or Nemenyi test (they need three), yet every
+    table, figure and the new sections are there, and the report says what was skipped."""
+    done = run_cli("-m", "strategy=random,grid", "dataset=iris", *TINY, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (report,) = (tmp_path / "results" / "multirun").glob("*/*/report")
+    text = (report / "report.md").read_text(encoding="utf-8")
+    assert "Friedman test (scipy) skipped: needs at least 3 strategies, 2 ran" in text
+    assert "Nemenyi post-hoc test (scikit-posthocs) skipped" in text
+    for section in ("Folklore, checked", "Risk and equivalence", "Budget crossover", "Power",
+                    "What matters in a space", "How to choose"):  # fmt: skip
+        assert f"## {section}" in text
+    folklore = pd.read_parquet(report / "tables" / "folklore.parquet")
+    assert len(folklore) >= 6 and folklore.verdict.notna().all()
+    verdicts = {"supported", "contradicted", "not testable on this sweep"}
+    assert set(folklore.verdict) <= verdicts and folklore.why.str.len().gt(0).all()
+    importance = pd.read_parquet(report / "tables" / "importance.parquet")
+    assert set(importance.parameter) <= {"C", "solver", "l1_ratio", "class_weight"}
+    assert importance.groupby("dataset").importance.sum().to_numpy() == pytest.approx([1.0])
+    for name in ("risk", "equivalence", "power", "crossover", "choice"):
+        assert len(pd.read_parquet(report / "tables" / f"{name}.parquet")), name

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from harness.errors import UsageError
-from harness.records import StudyRecords
+from harness.store import StudyRecords
 from harness.study import prepare, run
 from tests.helpers import ROOT, compose_config, run_cli, untimed
 

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from harness.errors import UsageError
 from harness.parallel import plan
 from harness.progress import free_slot, sweep_size
-from harness.records import StudyRecords
+from harness.store import StudyRecords
 from tests.helpers import ROOT, run_cli, untimed
 
 TINY = ("budget.n_trials=3", "protocol.outer_folds=2")

@@ -2,21 +2,52 @@
 
 `aggregate(load_records(folder), Settings())` returns the tables named in TABLES, in that
 order; each module here computes one family of them from the ones before it, so data flows
-one way: records -> runs, instances, curves -> metrics -> recommendation.
+one way: records -> runs, instances, curves -> metrics -> recommendation. Each table that
+comes from a statistical test names the library and test in its `method` column.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from harness.aggregate import anytime, curves, gain, significance, targets, timing
+from harness.aggregate import (
+    anytime,
+    choose,
+    crossover,
+    curves,
+    equivalence,
+    folklore,
+    gain,
+    guard,
+    importance,
+    power,
+    risk,
+    robust,
+    significance,
+    targets,
+    timing,
+)
+from harness.aggregate.load import RUN, Records, budget_order, versions_table
 from harness.aggregate.recommend import recommendation_table
-from harness.aggregate.records import Records, budget_order, versions_table
 from harness.aggregate.settings import Settings
 from harness.errors import UsageError
 
 TABLES = {
     "recommendation": "per budget: the strategy to use by default, its gain, ERT, test vs baseline",
+    "folklore": "per claim: the figure measured, its 95% interval, the claimed range, verdict",
+    "choice": "per model, space size, data size band, budget: best-ranked strategy, vs baseline",
+    "skipped": "per budget: tests the data cannot carry (too few strategies or instances), why",
+    "risk": "per budget, strategy, model: harm rate (Wilson CI) and CVaR 10% of gain and regret",
+    "equivalence": "per budget, model, strategy: P(better, within ROPE, worse) than the "
+    "baseline, baycomp's Bayesian signed-rank test",
+    "iqm": "per budget, strategy, measure: interquartile mean with 95% bootstrap CI",
+    "performance_profile": "per budget, strategy, tau: share of runs with improvement > tau",
+    "crossover": "per budget, pair of strategies, unit: where the leader's median regret "
+    "overtakes for good, 95% bootstrap CI",
+    "power": "per budget, strategy: difference detectable vs the baseline, instances needed",
+    "importance_by_model": "per model, parameter: mean importance over datasets (optuna PED-ANOVA)",
+    "importance": "per model, dataset, parameter: importance (optuna PED-ANOVA)",
+    "tunability": "per model: mean gain of the best strategy over datasets (Probst et al. 2019)",
     "ert": "per budget, strategy, target: success rate, ERT in trials and seconds",
     "ert_by_problem": "the same per dataset and model",
     "anytime": "per budget, strategy, budget spent: mean normalised regret, score and rank",
@@ -38,7 +69,8 @@ TABLES = {
     "instance_ranks": "per budget, instance, strategy: rank of outer-test score",
     "curves": "per run and budget spent: best-so-far, normalised regret and score, rank",
     "curves_seconds": "per run and point in time: best-so-far and normalised regret",
-    "runs": "per run (study x outer fold): scores, gain, optimism, seconds",
+    "runs": "per run (study x outer fold): scores, gain, optimism, final regret, seconds",
+    "trials_per_problem": "per problem: trials and the median seconds of one trial",
     "studies": "per finished study: strategy, dataset, model, budget, problem, folder",
     "versions": "per package: versions the studies ran with, and the report's",
 }
@@ -60,6 +92,8 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
     reference = anytime.random_reference(trajectories, settings.baseline, horizon)
     sampled["normalised_score"] = anytime.normalised_score(sampled, instances, reference)
     sampled = sampled.merge(anytime.rank_table(sampled), how="left")
+    runs = runs.merge(risk.final_regret(sampled, instances), on=RUN, how="left")
+    seconds = anytime.seconds_table(trajectories, instances)
 
     goals = targets.target_table(instances, settings.targets)
     hits = targets.hit_table(trajectories, runs, goals)
@@ -70,8 +104,23 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
     gain_overall = gain.gain_table(runs, ["budget", "strategy"], settings)
     split = timing.time_split(runs)
     ert = targets.ert_table(hits, ["budget", "strategy"])
+    powers = power.power_table(matrices, settings)
+    importances = importance.importance_table(records, settings)
     tables = {
-        "recommendation": recommendation_table(ranks, gain_overall, ert, versus, budgets, settings),
+        "recommendation": recommendation_table(
+            ranks, gain_overall, ert, versus, powers, budgets, settings
+        ),
+        "choice": choose.choice_table(ranked, runs, records.studies, settings),
+        "skipped": guard.skipped_table(matrices, settings.baseline),
+        "risk": risk.risk_table(runs, settings),
+        "equivalence": equivalence.equivalence_table(runs, settings),
+        "iqm": robust.iqm_table(runs, matrices, settings),
+        "performance_profile": robust.profile_table(runs, matrices, settings),
+        "crossover": crossover.crossover_table(sampled, seconds, matrices, settings),
+        "power": powers,
+        "importance_by_model": importance.importance_by_model(importances),
+        "importance": importances,
+        "tunability": importance.tunability_table(runs, instances, budgets, settings),
         "ert": ert,
         "ert_by_problem": targets.ert_table(hits, ["budget", "strategy", "dataset", "model"]),
         "anytime": anytime.anytime_summary(sampled),
@@ -92,11 +141,13 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
         "instances": instances,
         "instance_ranks": ranked,
         "curves": sampled,
-        "curves_seconds": anytime.seconds_table(trajectories, instances),
+        "curves_seconds": seconds,
         "runs": runs,
+        "trials_per_problem": folklore.trials_per_problem(records.trials),
         "studies": records.studies,
         "versions": versions_table(records.studies),
     }
+    tables["folklore"] = folklore.folklore_table(tables, settings)  # reads the tables above
     return {name: _in_budget_order(tables[name], budgets) for name in TABLES}
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.aggregate.curves import LABELS, regret
-from harness.aggregate.records import INSTANCE, RUN
+from harness.aggregate.load import INSTANCE, RUN
 
 SECONDS_GRID = 40  # log-spaced points per budget for curves against wall-clock time
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.aggregate.records import INSTANCE, RUN, Records
+from harness.aggregate.load import INSTANCE, RUN, Records
+from harness.schema import LABELS as STUDY_LABELS
 
-LABELS = ["budget", "strategy", "dataset", "model", "metric", "seed", "problem"]
+LABELS = [c for c in STUDY_LABELS if c != "study_key"]  # RUN holds the study key
 SLACK = 1e-9  # float slack when summing fractional costs
 
 

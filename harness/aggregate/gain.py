@@ -9,11 +9,17 @@ one fold has no interval.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy.stats import bootstrap
 
 from harness.aggregate.settings import Settings
+
+BATCH = 1000  # resamples evaluated at once: bounds memory for statistics over whole curves
 
 
 def gain_table(runs: pd.DataFrame, by: list[str], settings: Settings) -> pd.DataFrame:
@@ -36,17 +42,27 @@ def mean_interval(values: np.ndarray, settings: Settings) -> tuple[float, float,
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return np.nan, np.nan, np.nan
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, np.nan, np.nan
-    if np.ptp(values) == 0:
-        return mean, mean, mean  # every resample has the same mean
-    result = bootstrap(
-        (values,),
-        np.mean,
-        confidence_level=0.95,
-        n_resamples=settings.resamples,
-        method="percentile",
-        rng=np.random.default_rng(settings.seed),
-    )
-    return mean, float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return float(values.mean()), *interval((values,), np.mean, settings)
+
+
+def interval(
+    data: tuple[np.ndarray, ...], statistic: Callable[..., Any], settings: Settings
+) -> tuple[float, float]:
+    """The 95% percentile-bootstrap interval (scipy.stats.bootstrap) of a statistic of paired
+    samples (rows resampled together); NaN for fewer than two rows. `statistic` takes the
+    samples and an `axis` keyword, as numpy reductions do."""
+    if len(data[0]) < 2:
+        return np.nan, np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a degenerate resample distribution is fine here
+        result = bootstrap(
+            data,
+            statistic,
+            paired=True,
+            confidence_level=0.95,
+            n_resamples=settings.resamples,
+            batch=BATCH,
+            method="percentile",
+            rng=np.random.default_rng(settings.seed),
+        )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)

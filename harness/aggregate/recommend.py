@@ -4,13 +4,15 @@ The pick is the strategy with the best mean rank on outer-test score across the 
 of that budget (ties: the larger mean gain, then the name). Next to it: its mean gain over
 the defaults with its bootstrap interval, its trials-to-target at the recommended target
 (ERT and success rate), and whether it beats the baseline (random search) significantly
-after Holm's correction. `verdict` says the same in words.
+after Holm's correction. `verdict` says the same in words, and `power` what differences
+the sweep could detect against the baseline (harness.aggregate.power).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from harness.aggregate.power import sentence
 from harness.aggregate.settings import Settings
 
 
@@ -19,6 +21,7 @@ def recommendation_table(
     gains: pd.DataFrame,
     erts: pd.DataFrame,
     versus: pd.DataFrame,
+    powers: pd.DataFrame,
     budgets: list[str],
     settings: Settings,
 ) -> pd.DataFrame:
@@ -35,14 +38,26 @@ def recommendation_table(
         if block.empty:
             continue
         best = block.sort_values(["mean_rank", "gain", "strategy"], ascending=[True, False, True])
-        rows.append(best.iloc[0].to_dict() | {"verdict": _verdict(best, settings)})
+        pick = best.iloc[0]
+        # the pick's power against the baseline (the runner-up's, if the pick is the baseline)
+        here = powers[powers.budget == budget].set_index("strategy")
+        own = here.reindex([s for s in best.strategy if s in here.index]).dropna(
+            subset=["detectable"]
+        )
+        rows.append(
+            pick.to_dict() | {"verdict": _verdict(best, settings), "power": sentence(_first(own))}
+        )
     columns = [
         "budget", "strategy", "mean_rank", "instances", "gain", "gain_low", "gain_high",
-        "ert_trials", "success_rate", "p_holm", "beats_baseline", "verdict",
+        "ert_trials", "success_rate", "p_holm", "beats_baseline", "verdict", "power",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns).rename(
         columns={"ert_trials": f"ert_trials_{settings.recommend_target:g}"}
     )
+
+
+def _first(frame: pd.DataFrame) -> pd.Series | None:
+    return frame.iloc[0] if len(frame) else None
 
 
 def _verdict(ranked: pd.DataFrame, settings: Settings) -> str:

@@ -14,6 +14,9 @@ class Settings:
     `targets` are fractions of the way from the defaults' inner score to the best inner
     score any strategy reached on an instance; `recommend_target` is the one the
     recommendation quotes. `baseline` is the strategy every other one is tested against.
+    `rope` is the region of practical equivalence: two strategies whose outer-test scores
+    differ by less than this (in the metric's units) are practically the same. `detect` is
+    the difference in outer-test score the power analysis asks a sweep to be able to detect.
     """
 
     targets: tuple[float, ...] = (0.5, 0.9, 0.99)
@@ -22,6 +25,8 @@ class Settings:
     alpha: float = 0.05
     resamples: int = 9999
     seed: int = 0
+    rope: float = 0.005
+    detect: float = 0.01
 
     def __post_init__(self) -> None:
         targets = tuple(sorted(float(t) for t in self.targets))
@@ -37,3 +42,7 @@ class Settings:
             raise UsageError(f"alpha is {self.alpha}; set it in (0, 1), e.g. 0.05")
         if self.resamples < 100:
             raise UsageError(f"resamples is {self.resamples}; use at least 100 (default 9999)")
+        if not 0 < self.rope < 1:
+            raise UsageError(f"rope is {self.rope}; set it in (0, 1), e.g. 0.005 (half a point)")
+        if not 0 < self.detect < 1:
+            raise UsageError(f"detect is {self.detect}; set it in (0, 1), e.g. 0.01 (one point)")

@@ -18,7 +18,8 @@ import scikit_posthocs as sp
 from scipy.stats import friedmanchisquare, wilcoxon
 from statsmodels.stats.multitest import multipletests
 
-from harness.aggregate.records import INSTANCE
+from harness.aggregate import guard
+from harness.aggregate.load import INSTANCE
 
 MEASURE = "tuned_test"
 
@@ -58,7 +59,7 @@ def friedman_table(matrices: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for budget, matrix in matrices.items():
         statistic = p_value = np.nan
-        if matrix.shape[1] >= 3 and len(matrix) >= 2 and matrix.nunique(axis=1).max() > 1:
+        if guard.runnable(guard.FRIEDMAN, matrix, "") and matrix.nunique(axis=1).max() > 1:
             statistic, p_value = friedmanchisquare(*(matrix[c] for c in matrix.columns))
         rows.append(
             {
@@ -76,7 +77,7 @@ def nemenyi_table(matrices: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per budget and pair of strategies: the Nemenyi post-hoc p-value (long form)."""
     frames = []
     for budget, matrix in matrices.items():
-        if matrix.shape[1] < 3 or len(matrix) < 2:
+        if not guard.runnable(guard.NEMENYI, matrix, ""):
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-tied rows: p = 1

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness.aggregate.curves import LABELS, SLACK
-from harness.aggregate.records import INSTANCE, RUN
+from harness.aggregate.load import INSTANCE, RUN
 
 TOLERANCE = 1e-9
 

@@ -32,6 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alpha", type=float, default=DEFAULTS.alpha)
     parser.add_argument("--resamples", type=int, default=DEFAULTS.resamples)
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    parser.add_argument(
+        "--rope", type=float, default=DEFAULTS.rope,
+        help="region of practical equivalence, in outer-test score units",
+    )  # fmt: skip
+    parser.add_argument(
+        "--detect", type=float, default=DEFAULTS.detect,
+        help="difference in outer-test score the power analysis sizes a sweep for",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         settings = Settings(
@@ -41,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
             alpha=args.alpha,
             resamples=args.resamples,
             seed=args.seed,
+            rope=args.rope,
+            detect=args.detect,
         )
         from harness.report.build import build_report, recommendation_lines
 

@@ -19,17 +19,17 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from harness.aggregate import TABLES, aggregate
-from harness.aggregate.records import Records, load_records
+from harness.aggregate.load import Records, load_records
 from harness.aggregate.settings import Settings
-from harness.records import write_atomic
 from harness.report.document import Image, Section, Table, render_html, render_markdown
 from harness.report.figures import PLOTS, palette
+from harness.store import write_atomic
 
 REPORT = "report"
 CHECKPOINTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # budget spent shown in summaries
 APPENDIX = (
     "runs", "studies", "instances", "targets", "trials_to_target", "ert_by_problem",
-    "instance_ranks", "ttt_ecdf", "curves", "curves_seconds", "time_split",
+    "instance_ranks", "ttt_ecdf", "curves", "curves_seconds", "time_split", "trials_per_problem",
 )  # fmt: skip
 
 
@@ -87,6 +87,86 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
                 f"and the Holm-corrected Wilcoxon p-value against {settings.baseline}."
             ],
             [t["recommendation"]],
+        ),
+        Section("Skipped tests", _skipped_text(tables["skipped"]), [t["skipped"]]),
+        Section(
+            "Folklore, checked",
+            [
+                "Each claim is stated as a figure measured on this sweep, with its 95% "
+                "percentile-bootstrap interval (scipy) and the range the claim puts it in. "
+                "Supported: the estimate lies in the range; contradicted: the whole interval "
+                "lies outside it; not testable on this sweep: what it needs did not run, or the "
+                "interval is too wide to tell (the `why` column says which).",
+                *_folklore_lines(tables["folklore"]),
+            ],
+            [t["folklore"]],
+        ),
+        Section(
+            "Risk and equivalence",
+            [
+                "Harm rate: the share of outer folds where tuning scored below the defaults "
+                "on the outer test, with Wilson's interval (statsmodels). CVaR 10%: the mean of "
+                "the worst 10% of runs, of the gain and of the final normalised regret, with "
+                "bootstrap intervals (scipy). Model `all` pools the models.",
+                "Practical equivalence: baycomp's Bayesian signed-rank test gives the "
+                f"probabilities that each strategy is better than {settings.baseline} by more "
+                f"than the ROPE ({settings.rope:g}), within it, or worse, on outer-test scores; "
+                "above 0.95 is a decision.",
+                "Robust aggregates (as rliable recommends): the interquartile mean with "
+                "bootstrap intervals, and performance profiles of each run's improvement.",
+            ],
+            [
+                t["risk"],
+                t["equivalence"],
+                t["iqm"],
+                fig["performance_profile"],
+                Table(
+                    "performance_profile",
+                    TABLES["performance_profile"],
+                    tables["performance_profile"],
+                    full=False,
+                ),
+            ],
+        ),
+        Section(
+            "Budget crossover",
+            [
+                "For each pair of strategies: which one ends ahead (lower median normalised "
+                "regret across instances), and from which trial (or second) on it stays "
+                "ahead; inf: in some resamples it is not ahead at the end."
+            ],
+            [fig["crossover"], t["crossover"]],
+        ),
+        Section(
+            "Power",
+            [
+                "From the spread of the paired outer-test differences against "
+                f"{settings.baseline}, the smallest mean difference this sweep detects with "
+                f"80% power at alpha = {settings.alpha:g}, and the instances needed to detect "
+                f"{settings.detect:g} (statsmodels TTestPower, paired t-test).",
+                *[f"{row.budget}: {row.power}." for row in tables["recommendation"].itertuples()],
+            ],
+            [t["power"]],
+        ),
+        Section(
+            "What matters in a space",
+            [
+                "Hyperparameter importance per model from the recorded trials (optuna's "
+                "PED-ANOVA evaluator, all strategies' full-fidelity trials pooled per dataset), "
+                "and tunability per model family (Probst et al. 2019): how much tuning gained "
+                "over the defaults on the datasets run."
+            ],
+            [t["importance_by_model"], t["tunability"], t["importance"]],
+        ),
+        Section(
+            "How to choose",
+            [
+                "The rule of thumb, filled from this sweep: per model, search-space size "
+                "(parameters), dataset size band and budget, the strategy with the best mean "
+                f"rank, and whether it is practically better than {settings.baseline} "
+                "(baycomp, ROPE as above)."
+            ],
+            [t["choice"]],
         ),
         Section(
             "Trials to target",
@@ -193,6 +273,27 @@ def _summary(records: Records, tables: dict[str, pd.DataFrame], settings: Settin
             f"{len(records.unfinished)} study folder(s) not finished and left out: "
             + ", ".join(records.unfinished[:5])
             + (" ..." if len(records.unfinished) > 5 else "")
+        )
+    return lines
+
+
+def _skipped_text(skipped: pd.DataFrame) -> list[str]:
+    if skipped.empty:
+        return ["Every test had the strategies and instances it needs."]
+    return [f"{row.budget}: {row.test} skipped: {row.reason}." for row in skipped.itertuples()]
+
+
+def _folklore_lines(folklore: pd.DataFrame) -> list[str]:
+    lines = []
+    for row in folklore.itertuples():
+        figure = (
+            f"{row.estimate:.3g} [{row.low:.3g}, {row.high:.3g}]"
+            if pd.notna(row.estimate)
+            else "not measured"
+        )
+        lines.append(
+            f'"{row.statement}": {row.measure}; claimed [{row.claimed_low:g}, '
+            f"{row.claimed_high:g}]; measured {figure}: {row.verdict} ({row.why})."
         )
     return lines
 

@@ -194,6 +194,38 @@ def rank_heatmap(tables: Tables, colours: Palette) -> Figure:
     return _finish(fig, axes, legend_everywhere=True)
 
 
+def crossover(tables: Tables, colours: Palette) -> Figure:
+    pairs = tables["crossover"]
+    pairs = pairs[(pairs.unit == "trials") & pairs.crossover.notna()]
+    empty = "needs >= 2 strategies on >= 2 instances where tuning beat the defaults"
+    fig, axes, panels = _panels(tables, pairs, empty, height=max(PANEL[1], 0.3 * len(pairs)))
+    for ax, budget, block in panels:
+        block = block.sort_values(["crossover", "leader", "other"]).reset_index(drop=True)
+        end = float(tables["runs"].loc[tables["runs"].budget == budget, "n_trials_budget"].max())
+        high = block.crossover_high.clip(upper=end + 1)
+        for y, row in block.iterrows():
+            ax.plot([row.crossover_low, high[y]], [y, y], color=colours[row.leader], lw=2)
+            ax.plot(row.crossover, y, "o", color=colours[row.leader])
+        ax.axvline(end, color="grey", lw=0.8, ls="--")
+        ax.set_yticks(range(len(block)), [f"{r.leader} over {r.other}" for r in block.itertuples()])
+        ax.set(xlabel="trial from which the leader stays ahead", title=budget, xlim=(0, end + 1.5))
+    return _finish(fig, axes, legend_everywhere=True)
+
+
+def performance_profile(tables: Tables, colours: Palette) -> Figure:
+    profile = tables["performance_profile"]
+    fig, axes, panels = _panels(tables, profile, "needs >= 2 instances")
+    for ax, budget, block in panels:
+        _lines(ax, block, "tau", "fraction", colours, errorbar=None)
+        for strategy, line in block.groupby("strategy"):
+            ax.fill_between(line.tau, line.low, line.high, color=colours[strategy], alpha=0.15)
+        ax.set(
+            xlabel="tau: improvement, 1 - final normalised regret", ylim=(0, 1.02),
+            ylabel="fraction of runs above tau", title=budget,
+        )  # fmt: skip
+    return _finish(fig, axes)
+
+
 PLOTS = [
     Plot("convergence", "Convergence", "Median normalised regret of the best-so-far inner "
          "score (0 = best known on the instance, 1 = the defaults; above 1 is worse than the "
@@ -221,6 +253,14 @@ PLOTS = [
          "post-hoc test after Friedman).", critical_difference),
     Plot("rank_heatmap", "Rank heatmap", "Mean rank of outer-test score per dataset and over "
          "all instances.", rank_heatmap),
+    Plot("crossover", "Budget crossover", "For each pair of strategies, the trial from which "
+         "the leader's median normalised regret stays below the other's until the end of the "
+         "budget (dot), with its 95% bootstrap interval over instances; an interval past the "
+         "dashed line (the budget) means some resamples never see the leader ahead.",
+         crossover),
+    Plot("performance_profile", "Performance profiles", "Fraction of runs whose improvement "
+         "(1 - final normalised regret) exceeds tau, with 95% bootstrap bands (the score "
+         "distributions of rliable).", performance_profile),
 ]  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness import schema
 from harness.errors import UsageError
 
 TRIALS, FOLDS, STUDY, LOCK = "trials", "folds", "study.json", ".lock"
@@ -99,8 +100,11 @@ class StudyRecords:
     def write_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Compact the journals into `trials.parquet` and `folds.parquet`, in study order."""
         tables = []
-        for name, journal in ((TRIALS, self.trials), (FOLDS, self.folds)):
-            table = to_frame(sorted(journal.read(), key=_place))
+        for name, journal, columns in (
+            (TRIALS, self.trials, schema.TRIAL),
+            (FOLDS, self.folds, schema.FOLD),
+        ):
+            table = schema.ordered(to_frame(sorted(journal.read(), key=_place)), columns)
             write_parquet(table, self.directory / f"{name}.parquet")
             tables.append(table)
         return tables[0], tables[1]

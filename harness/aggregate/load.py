@@ -1,14 +1,13 @@
-"""Finished studies under a results folder, read into three tables the aggregates start from.
+"""Loading for analysis: finished studies under a results folder, read into the three tables
+the aggregates start from (harness.store writes them).
 
 A study folder is any folder with a `study.json`; only finished ones (status `finished` and
 both parquet tables written) are read, so a sweep still running or killed mid-way can be
-reported on. Each study gets two labels the aggregates group by:
-
-- `budget`: the trial budget (and time limit, if any) it was given, e.g. "20 trials";
-- `problem`: what it was tuned on, i.e. everything in its config except the strategy and the
-  budget (dataset, model and its space, metric, seed, outer and inner folds). Studies with
-  the same problem share their outer folds, so (problem, repeat, outer_fold) is one problem
-  instance on which strategies can be compared.
+reported on. Every row carries the labels its study wrote (harness.schema.LABELS), among
+them `budget` (e.g. "20 trials") and `problem` (what it was tuned on: studies with the same
+problem share their outer folds, so (problem, repeat, outer_fold) is one problem instance on
+which strategies can be compared). Studies written before the labels were recorded get them
+from their config by the same code.
 
 The same study run twice (same study key) counts once: the latest finished copy is kept.
 """
@@ -24,17 +23,14 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UsageError
-from harness.provenance import digest, installed
-from harness.records import FOLDS, STUDY, TRIALS
+from harness.provenance import declared_versions, installed
+from harness.schema import LABELS, study_labels
+from harness.store import FOLDS, STUDY, TRIALS
 
 INSTANCE = ["problem", "repeat", "outer_fold"]
 RUN = ["study_key", "repeat", "outer_fold"]
-LABELS = ["study_dir", "budget", "n_trials_budget", "problem"]
-SWEEP_CONFIG = "multirun.yaml"
-REPORT_PACKAGES = (
-    "python", "pandas", "numpy", "scipy", "matplotlib", "seaborn", "scikit-posthocs",
-    "statsmodels",
-)  # fmt: skip  # Hydra writes it at the top of every sweep folder
+STUDY_COLUMNS = ["study_dir", "n_trials_budget"]  # per study, added to its records' rows
+SWEEP_CONFIG = "multirun.yaml"  # Hydra writes it at the top of every sweep folder
 
 
 @dataclass(frozen=True)
@@ -46,6 +42,7 @@ class Records:
     folds: pd.DataFrame
     sweeps: dict[str, str] = field(default_factory=dict)  # folder -> its multirun.yaml
     unfinished: list[str] = field(default_factory=list)  # study folders not (yet) finished
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # study key -> config
 
 
 def load_records(root: Path) -> Records:
@@ -71,7 +68,8 @@ def load_records(root: Path) -> Records:
         os.path.relpath(p.parent, root): p.read_text(encoding="utf-8")
         for p in sorted(root.rglob(SWEEP_CONFIG))
     }
-    return Records(studies, trials, folds, sweeps, unfinished)
+    configs = {meta["study_key"]: meta["config"] for meta in metas}
+    return Records(studies, trials, folds, sweeps, unfinished, configs)
 
 
 def versions_table(studies: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +78,7 @@ def versions_table(studies: pd.DataFrame) -> pd.DataFrame:
     for text in studies.versions:
         for package, version in json.loads(text).items():
             recorded.setdefault(package, set()).add(version)
-    packages = sorted(set(recorded) | set(REPORT_PACKAGES))
+    packages = sorted(set(recorded) | set(declared_versions()), key=str.lower)
     return pd.DataFrame(
         {
             "package": packages,
@@ -124,20 +122,17 @@ def _study_table(metas: list[dict[str, Any]]) -> pd.DataFrame:
     for meta in metas:
         config = meta["config"]
         budget = config["budget"]
+        labels = meta.get("labels") or study_labels(
+            config, meta["study_key"], meta.get("scorer"), meta.get("data_fingerprint")
+        )
         rows.append(
-            {
-                "study_key": meta["study_key"],
+            labels
+            | {
                 "study_dir": meta["study_dir"],
-                "strategy": config["strategy"]["name"],
                 "library": config["strategy"].get("library"),
-                "dataset": config["dataset"]["name"],
-                "model": config["model"]["name"],
-                "metric": meta.get("scorer"),
-                "seed": config.get("seed"),
-                "budget": _budget_label(budget),
                 "n_trials_budget": int(budget["n_trials"]),
                 "time_budget": budget.get("time_s"),
-                "problem": problem_key(config),
+                "space_size": len(config["model"].get("space") or {}),
                 "task": meta.get("task"),
                 "rows": meta.get("rows"),
                 "features": meta.get("features"),
@@ -149,30 +144,15 @@ def _study_table(metas: list[dict[str, Any]]) -> pd.DataFrame:
     return studies.drop_duplicates("study_key", keep="last").reset_index(drop=True)
 
 
-def problem_key(config: dict[str, Any]) -> str:
-    """A hash of what a study was tuned on: its config minus strategy, budget and paths."""
-    dataset = {k: v for k, v in config["dataset"].items() if k != "path"}
-    protocol = config["protocol"]
-    problem = {
-        "dataset": dataset,
-        "model": config["model"],
-        "metric": config.get("metric"),
-        "seed": config.get("seed"),
-        "folds": [protocol["outer_folds"], protocol["inner_folds"]],
-    }
-    return digest(problem, 12)
-
-
-def _budget_label(budget: dict[str, Any]) -> str:
-    label = f"{int(budget['n_trials'])} trials"
-    return f"{label}, {budget['time_s']:g} s" if budget.get("time_s") else label
-
-
 def _read(studies: pd.DataFrame, root: Path, name: str) -> pd.DataFrame:
-    """One table of every kept study, each row labelled with its study's budget and problem."""
+    """One table of every kept study; each row has its study's labels (as recorded, or from
+    the study's config for records older than the labels) and folder and trial budget."""
     frames = []
     for study in studies.itertuples():
         frame = pd.read_parquet(root / study.study_dir / f"{name}.parquet")
         if len(frame):
-            frames.append(frame.assign(**{c: getattr(study, c) for c in LABELS}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LABELS)
+            missing = [c for c in LABELS if c not in frame]
+            own = {c: getattr(study, c) for c in [*missing, *STUDY_COLUMNS]}
+            frames.append(frame.assign(**own))
+    columns = [*LABELS, *STUDY_COLUMNS]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

@@ -1,0 +1,260 @@
+"""The folklore of hyperparameter tuning, each claim stated as a measurable figure, measured
+on the sweep and judged.
+
+Every claim names a figure, the range the claim puts it in, and how the figure is computed;
+its 95% interval is a percentile bootstrap over the units it averages (instances or runs;
+scipy.stats.bootstrap). The verdict:
+
+- *supported*: the estimate lies in the claimed range (the reason says when its interval
+  also reaches outside it);
+- *contradicted*: the whole interval lies outside the claimed range;
+- *not testable on this sweep*: the strategies, budgets or metric the claim needs did not
+  run, fewer than two units were measured, or the estimate lies outside the range while its
+  interval still reaches into it (too few instances to tell); the table says which.
+
+Comparisons are made within a budget, on the instances both sides ran. The claims name
+kinds of strategy; the families below say which strategies of conf/strategy/ count as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.aggregate.gain import interval
+from harness.aggregate.load import INSTANCE
+from harness.aggregate.settings import Settings
+
+FAMILIES = {
+    "random search": ("random", "optuna_random", "hyperopt_random", "sklearn_random"),
+    "Bayesian optimisation": (
+        "tpe", "hyperopt_tpe", "gp", "skopt_gp", "skopt_rf", "skopt_et", "skopt_gbrt",
+    ),
+    "grid search": ("grid", "sklearn_grid"),
+    "Hyperband": ("hyperband",),
+}  # fmt: skip
+EARLY = 50  # trials, in "the first 50 trials find 90% of the improvement"
+CHEAP_SECONDS = 1.0  # a cheap model: its median trial (inner CV of one configuration) is faster
+BIG = 1e12  # stands for an infinite ratio (no success) inside the bootstrap
+PAIRED = ["budget", *INSTANCE]
+Tables = dict[str, pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Finding:
+    estimate: float = np.nan
+    low: float = np.nan
+    high: float = np.nan
+    units: int = 0
+    untestable: str = ""  # why the claim cannot be tested here, if it cannot
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    statement: str  # the folklore, as it is usually said
+    measure: str  # the figure computed on the sweep
+    claimed: tuple[float, float]  # the range the claim puts the figure in
+    compute: Callable[[Tables, Settings], Finding]
+
+
+def folklore_table(tables: Tables, settings: Settings) -> pd.DataFrame:
+    """One row per claim: statement, figure, interval, claimed range, verdict and why."""
+    rows = []
+    for claim in claims(settings):
+        found = claim.compute(tables, settings)
+        verdict, why = judge(found, *claim.claimed)
+        rows.append(
+            {
+                "claim": claim.name, "statement": claim.statement, "measure": claim.measure,
+                "estimate": found.estimate, "low": found.low, "high": found.high,
+                "claimed_low": claim.claimed[0], "claimed_high": claim.claimed[1],
+                "units": found.units, "verdict": verdict, "why": why,
+                "method": "percentile bootstrap (scipy.stats.bootstrap)",
+            }
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def judge(found: Finding, low: float, high: float) -> tuple[str, str]:
+    """The verdict on a finding against the claimed range [low, high], and why."""
+    if found.untestable:
+        return "not testable on this sweep", found.untestable
+    if not np.isfinite(found.estimate):
+        return "not testable on this sweep", "the figure is undefined here (no successes)"
+    span = f"[{found.low:.3g}, {found.high:.3g}]"
+    if found.high < low or found.low > high:
+        return "contradicted", f"the whole interval {span} lies outside [{low:g}, {high:g}]"
+    if low <= found.estimate <= high:
+        inside = low <= found.low and found.high <= high
+        also = "" if inside else f"; its interval {span} also reaches outside it"
+        return "supported", f"{found.estimate:.3g} lies in [{low:g}, {high:g}]{also}"
+    return (
+        "not testable on this sweep",
+        f"{found.estimate:.3g} lies outside [{low:g}, {high:g}] but its interval {span} reaches "
+        "into it: too few instances to tell",
+    )
+
+
+def claims(settings: Settings) -> list[Claim]:
+    target = f"{settings.recommend_target:g}"
+    return [
+        Claim(
+            "bo_fewer_trials",
+            "Bayesian optimisation needs 30-50% fewer trials than random search",
+            f"ERT in trials to the {target} target of Bayesian optimisation over random search's",
+            (0.5, 0.7),
+            lambda t, s: ert_ratio(t, s, "Bayesian optimisation", "trials"),
+        ),
+        Claim(
+            "first_50_trials",
+            f"The first {EARLY} trials find 90% of the improvement",
+            f"mean share of a run's final inner-score improvement over the defaults reached "
+            f"after {EARLY} trials (runs with budgets above {EARLY})",
+            (0.9, 1.0),
+            early_share,
+        ),
+        Claim(
+            "hyperband_cheaper",
+            "Hyperband is 5-10x cheaper than random search at equal quality",
+            f"ERT in full-evaluation equivalents to the {target} target of Hyperband over "
+            "random search's",
+            (0.1, 0.2),
+            lambda t, s: ert_ratio(t, s, "Hyperband", "cost"),
+        ),
+        Claim(
+            "gain_3_to_15_points",
+            "Tuning gains 3-15 accuracy points over the defaults",
+            "mean outer-test accuracy gain of tuned over default, in points, per instance "
+            "(every searching strategy)",
+            (3.0, 15.0),
+            accuracy_points,
+        ),
+        Claim(
+            "grid_wastes_budget",
+            "Grid search wastes its budget",
+            "grid search's final normalised regret minus random search's at equal budget "
+            "(> 0: grid ends further from the best)",
+            (0.0, np.inf),
+            lambda t, s: paired_difference(t, s, "grid search", "random search", "regret"),
+        ),
+        Claim(
+            "cheap_models_random_enough",
+            "For cheap models random search is as good as Bayesian optimisation",
+            f"Bayesian optimisation's outer-test score minus random search's on problems whose "
+            f"median trial takes under {CHEAP_SECONDS:g} s (within the ROPE: as good)",
+            (-settings.rope, settings.rope),
+            lambda t, s: paired_difference(
+                t, s, "Bayesian optimisation", "random search", "score", cheap=True
+            ),
+        ),
+    ]
+
+
+def _family(frame: pd.DataFrame, family: str) -> pd.DataFrame:
+    return frame[frame.strategy.isin(FAMILIES[family])]
+
+
+def _missing(frame: pd.DataFrame, *families: str) -> str:
+    absent = [f for f in families if _family(frame, f).empty]
+    if not absent:
+        return ""
+    names = "; ".join(f"{f} ({', '.join(FAMILIES[f])})" for f in absent)
+    return f"no run of {names}"
+
+
+def ert_ratio(tables: Tables, settings: Settings, family: str, unit: str) -> Finding:
+    """ERT of `family` over random search's, pooled over paired (budget, instance) units."""
+    hits = tables["trials_to_target"]
+    hits = hits[hits.target == settings.recommend_target]
+    if why := _missing(hits, family, "random search"):
+        return Finding(untestable=why)
+    sides = [
+        _family(hits, f).groupby(PAIRED).agg(spent=(f"{unit}_spent", "sum"), hit=("reached", "sum"))
+        for f in (family, "random search")
+    ]
+    paired = sides[0].merge(sides[1], left_index=True, right_index=True, suffixes=("_a", "_b"))
+    if len(paired) < 2:
+        return Finding(units=len(paired), untestable="fewer than 2 instances ran both sides")
+    data = tuple(paired[c].to_numpy(dtype=float) for c in ("spent_a", "hit_a", "spent_b", "hit_b"))
+
+    def ratio(a, b, c, d, axis=-1):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = (a.sum(axis) / b.sum(axis)) / (c.sum(axis) / d.sum(axis))
+        return np.nan_to_num(value, nan=BIG, posinf=BIG)
+
+    estimate = float(ratio(*data))
+    low, high = (np.inf if v >= BIG else v for v in interval(data, ratio, settings))
+    if estimate >= BIG:
+        return Finding(np.inf, low, high, len(paired), "no run of one side reached the target")
+    return Finding(estimate, low, high, len(paired))
+
+
+def early_share(tables: Tables, settings: Settings) -> Finding:
+    """Per run with a budget above EARLY: (best after EARLY - defaults) / (final - defaults)."""
+    curves, runs = tables["curves"], tables["runs"]
+    long = runs[(runs.n_trials_budget > EARLY) & (runs.n_trials > 0)]
+    if long.empty:
+        largest = int(runs.n_trials_budget.max()) if len(runs) else 0
+        return Finding(untestable=f"needs budgets above {EARLY} trials; the largest here is "
+                                  f"{largest}")  # fmt: skip
+    keys = ["study_key", "repeat", "outer_fold"]
+    at = curves[curves.spent == EARLY][[*keys, "best_so_far"]].rename(
+        columns={"best_so_far": "early"}
+    )
+    end = curves.sort_values("spent").drop_duplicates(keys, keep="last")[[*keys, "best_so_far"]]
+    merged = long.merge(at, on=keys, how="left").merge(end, on=keys, how="left")
+    improvement = merged.best_so_far - merged.default_inner
+    share = (merged.early.fillna(merged.default_inner) - merged.default_inner) / improvement
+    values = share[improvement > 0].to_numpy(dtype=float)
+    if len(values) < 2:
+        return Finding(units=len(values), untestable="fewer than 2 long runs improved at all")
+    return Finding(float(values.mean()), *interval((values,), np.mean, settings), len(values))
+
+
+def accuracy_points(tables: Tables, settings: Settings) -> Finding:
+    """Mean over instances of the searching strategies' mean outer-test gain, x 100."""
+    runs = tables["runs"]
+    runs = runs[(runs.metric == "accuracy") & (runs.n_trials > 0)]
+    per_instance = runs.groupby(PAIRED).gain.mean().dropna().to_numpy(dtype=float) * 100
+    if len(per_instance) < 2:
+        return Finding(units=len(per_instance), untestable="fewer than 2 instances scored "
+                                                           "by accuracy")  # fmt: skip
+    mean = float(per_instance.mean())
+    return Finding(mean, *interval((per_instance,), np.mean, settings), len(per_instance))
+
+
+def paired_difference(
+    tables: Tables, settings: Settings, first: str, second: str, on: str, cheap: bool = False
+) -> Finding:
+    """Mean over paired (budget, instance) units of `first`'s value minus `second`'s: final
+    normalised regret (`on="regret"`) or outer-test score (`on="score"`)."""
+    runs = tables["runs"]
+    column = "final_regret" if on == "regret" else "tuned_test"
+    if cheap:
+        runs = runs[runs.problem.isin(cheap_problems(tables["trials_per_problem"]))]
+        if runs.empty:
+            return Finding(untestable=f"no problem whose median trial takes under "
+                                      f"{CHEAP_SECONDS:g} s")  # fmt: skip
+    if why := _missing(runs, first, second):
+        return Finding(untestable=why)
+    sides = [_family(runs, f).groupby(PAIRED)[column].mean() for f in (first, second)]
+    diff = (sides[0] - sides[1]).dropna().to_numpy(dtype=float)
+    if len(diff) < 2:
+        return Finding(units=len(diff), untestable="fewer than 2 instances ran both sides")
+    return Finding(float(diff.mean()), *interval((diff,), np.mean, settings), len(diff))
+
+
+def cheap_problems(per_problem: pd.DataFrame) -> list[str]:
+    return per_problem.loc[per_problem.median_eval_seconds < CHEAP_SECONDS, "problem"].tolist()
+
+
+def trials_per_problem(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per problem: how long its median full-fidelity trial took (inner CV of one config)."""
+    full = trials if "fidelity" not in trials else trials[trials.fidelity.fillna(1.0) >= 1]
+    return full.groupby(["problem", "model", "dataset"], as_index=False).agg(
+        trials=("eval_seconds", "size"), median_eval_seconds=("eval_seconds", "median")
+    )

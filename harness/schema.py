@@ -1,0 +1,81 @@
+"""The record schema, declared once: the columns of trial, fold and study records, and the
+labels that say which study a row belongs to.
+
+The labels are computed from the resolved config when a study is prepared, written into its
+`study.json` and onto every trial and fold record (harness.study); analysis reads them back
+from there (harness.aggregate.load) instead of deriving them again. `problem` hashes what a
+study was tuned on (everything but the strategy and the budget), so studies with the same
+problem share their outer folds and can be compared fold by fold; `budget` names the budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from harness.provenance import digest
+
+LABELS = ("study_key", "problem", "budget", "strategy", "model", "dataset", "metric", "seed")
+PLACE = ("repeat", "outer_fold")  # which outer split of the study a record belongs to
+TRIAL = (
+    *LABELS, *PLACE, "trial", "params", "status", "error", "warning", "inner_mean",
+    "inner_std", "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds",
+    "elapsed_seconds", "fidelity", "resource", "full_evaluations",
+)  # fmt: skip
+FOLD = (
+    *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
+    "tuned_test", "default_test", "gain", "tuned_error", "tuned_warning", "default_error",
+    "default_warning", "n_trials", "n_failed", "full_evaluations", "search_seconds",
+    "wall_seconds",
+)  # fmt: skip
+STUDY = (
+    "study_key", "labels", "status", "started", "finished", "seed", "config", "versions",
+    "task", "data_fingerprint", "notes", "rows", "features", "scorer", "parallel", "error",
+    "ended",
+)  # fmt: skip
+
+
+def study_labels(
+    config: Mapping[str, Any], key: str, metric: str, data: str | None
+) -> dict[str, Any]:
+    """The labels of a study with this resolved config, key, metric name and data fingerprint."""
+    return {
+        "study_key": key,
+        "problem": problem_key(config, data),
+        "budget": budget_label(config["budget"]),
+        "strategy": config["strategy"]["name"],
+        "model": config["model"]["name"],
+        "dataset": config["dataset"]["name"],
+        "metric": metric,
+        "seed": config.get("seed"),
+    }
+
+
+def problem_key(config: Mapping[str, Any], data: str | None) -> str:
+    """A hash of what a study was tuned on: its config minus strategy, budget and paths, and
+    the fingerprint of the data it loaded (other data at the same path is another problem)."""
+    dataset = {k: v for k, v in config["dataset"].items() if k != "path"}
+    protocol = config["protocol"]
+    problem = {
+        "dataset": dataset,
+        "model": config["model"],
+        "metric": config.get("metric"),
+        "seed": config.get("seed"),
+        "folds": [protocol["outer_folds"], protocol["inner_folds"]],
+        "data": data,
+    }
+    return digest(problem, 12)
+
+
+def budget_label(budget: Mapping[str, Any]) -> str:
+    """E.g. "20 trials", or "20 trials, 60 s" with a time limit."""
+    label = f"{int(budget['n_trials'])} trials"
+    return f"{label}, {budget['time_s']:g} s" if budget.get("time_s") else label
+
+
+def ordered(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The schema's columns first, in its order; columns it does not declare (yet) after."""
+    known = [c for c in columns if c in frame]
+    return frame[known + [c for c in frame.columns if c not in columns]]
