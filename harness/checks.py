@@ -20,12 +20,14 @@ def number(
     high: float | None = None,
     above: bool = False,
     optional: bool = False,
+    unit: str | None = None,
     why: str = "",
 ) -> Any:
     """`value` if it is a number in range, else UsageError naming `key` and the range.
 
     `above`: the value must exceed `low` rather than reach it; `optional`: null is allowed;
-    `why`: a reason the range has its bounds, added to the message.
+    `unit`: what the number counts, named in the message (e.g. "seconds"); `why`: a reason
+    the range has its bounds, added to the message.
     """
     if value is None and optional:
         return None
@@ -37,7 +39,7 @@ def number(
         fits = value <= high
     if fits:
         return value
-    wanted = "an integer" if integer else "a number"
+    wanted = unit or ("an integer" if integer else "a number")
     if low is not None and high is not None and not above:
         wanted += f" from {low:,} to {high:,}"
     else:

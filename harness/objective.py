@@ -68,8 +68,8 @@ class Budget:
 
 
 MAX_TRIALS = 1_000_000
-POSITIVE_SECONDS = {"integer": False, "low": 0, "above": True, "optional": True}
-POSITIVE_MB = POSITIVE_SECONDS | {"integer": True}
+POSITIVE_SECONDS = {"integer": False, "low": 0, "above": True, "optional": True, "unit": "seconds"}
+POSITIVE_MB = POSITIVE_SECONDS | {"integer": True, "unit": "megabytes"}
 
 
 @dataclass(frozen=True)
