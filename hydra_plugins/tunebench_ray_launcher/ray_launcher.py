@@ -68,7 +68,7 @@ class RayLauncher(Launcher):
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-        ray = self._start()
+        ray = self.start()
         try:
             from hydra_plugins.hydra_joblib_launcher._core import execute_job
 
@@ -86,7 +86,8 @@ class RayLauncher(Launcher):
         finally:
             ray.shutdown()  # a local instance stops; a cluster is only disconnected from
 
-    def _start(self) -> Any:
+    def start(self) -> Any:
+        """Ray, connected to the cluster or to a new local instance on 127.0.0.1."""
         if self.address:
             import ray
 
