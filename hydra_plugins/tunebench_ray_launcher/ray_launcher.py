@@ -88,15 +88,16 @@ class RayLauncher(Launcher):
 
     def start(self) -> Any:
         """Ray, connected to the cluster or to a new local instance on 127.0.0.1."""
-        if self.address:
-            import ray
+        host = (self.address or "127.0.0.1").removeprefix("ray://").rsplit(":", 1)[0]
+        if host in ("127.0.0.1", "localhost"):  # else Ray takes this node's network address
+            for name, value in LOCAL_ONLY.items():
+                os.environ.setdefault(name, value)
+        import ray
 
+        if self.address:
             log.info("Ray: connecting to %s", self.address)
             ray.init(address=self.address)
             return ray
-        for name, value in LOCAL_ONLY.items():
-            os.environ.setdefault(name, value)
-        import ray
 
         ray.init(
             address="local",
