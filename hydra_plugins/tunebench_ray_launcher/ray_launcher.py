@@ -47,6 +47,8 @@ ConfigStore.instance().store(
 
 
 class RayLauncher(Launcher):
+    """Hydra's Launcher interface over Ray tasks, configured by RayLauncherConf."""
+
     def __init__(self, address: str | None, cpus_per_task: int, num_cpus: int | None) -> None:
         self.address = address or os.environ.get("RAY_ADDRESS")
         self.cpus_per_task = cpus_per_task
