@@ -7,8 +7,8 @@ and runs it with the joblib launcher's own `execute_job`, exactly as that launch
 
 Without an address (and without `RAY_ADDRESS`) it starts a private Ray instance bound to
 127.0.0.1, without dashboard or usage stats, and shuts it down when the jobs end; with one it
-connects to that cluster and only disconnects. Each job holds `cpus_per_task` Ray CPUs, which
-harness.parallel caps the study's inner CV and BLAS threads to.
+connects to that cluster and only disconnects. Each job holds `cpus_per_task` Ray CPUs, the
+cores harness.parallel fits the study's inner-CV workers in.
 """
 
 import logging
@@ -37,7 +37,7 @@ LOCAL_ONLY = {  # read when ray is imported, so set before that
 class RayLauncherConf:
     _target_: str = "hydra_plugins.tunebench_ray_launcher.ray_launcher.RayLauncher"
     address: str | None = None  # a running cluster (ray.init's address); null: RAY_ADDRESS or local
-    cpus_per_task: int = 1  # Ray CPUs each study holds: its inner-CV workers x BLAS threads
+    cpus_per_task: int = 1  # Ray CPUs each study holds: room for its inner-CV workers
     num_cpus: int | None = None  # a local instance's CPUs; null: every core
 
 
