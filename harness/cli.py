@@ -9,6 +9,7 @@ combination with Hydra's own compose API before any job starts.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import shutil
 import sys
@@ -34,6 +35,7 @@ from harness.summary import fold_table, headline
 from harness.sweep import sweep_jobs
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
+RAY_LAUNCHER = "hydra_plugins.tunebench_ray_launcher.ray_launcher.RayLauncher"
 RESULTS = "results"
 log = logging.getLogger("harness")
 
@@ -62,13 +64,28 @@ def preflight(overrides: list[str], multirun: bool) -> None:
         fail(_missing_message(e))
     except (HydraException, OmegaConfBaseException) as e:
         fail(_one_line(e))
+    except UsageError as e:
+        fail(str(e))
 
 
 def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:
     """Every job of a multirun: a conf/sweep/ preset's params and the command line's."""
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     params = compose(config_name="config", overrides=fixed, return_hydra_config=True).hydra
+    check_launcher(params.launcher)
     return sweep_jobs(params.sweeper.get("params") or {}, [o.input_line for o in task])
+
+
+def check_launcher(launcher: DictConfig) -> None:
+    """A Ray sweep needs Ray installed and whole CPUs (the launcher imports Ray only to run)."""
+    if launcher.get("_target_") != RAY_LAUNCHER:
+        return
+    if importlib.util.find_spec("ray") is None:
+        raise UsageError("hydra/launcher=ray needs Ray: pip install -e '.[ray]'")
+    for key in ("cpus_per_task", "num_cpus"):
+        value = launcher.get(key)
+        if value is not None and value < 1:
+            raise UsageError(f"hydra.launcher.{key}={value}: give a number of CPUs >= 1")
 
 
 def fail(message: str) -> None:

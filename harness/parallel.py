@@ -31,7 +31,7 @@ THREAD_VARIABLES = (
 
 @dataclass(frozen=True)
 class Parallelism:
-    launcher: str  # Hydra's launcher: basic, joblib, submitit_local, submitit_slurm, ...
+    launcher: str  # Hydra's launcher: basic, joblib, submitit_local, slurm, ray, ...
     cpus: int  # cores this job may use (its CPU affinity, e.g. a Slurm allocation)
     studies_at_once: int  # studies sharing those cores
     inner_n_jobs: int  # processes for one configuration's inner CV
@@ -51,7 +51,7 @@ def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
     if hydra.mode != RunMode.MULTIRUN:
         launcher = "none (single run)"
     elif "cpus_per_task" in hydra.launcher:
-        cpus = hydra.launcher.cpus_per_task or cpus  # submitit: each job has its own cores
+        cpus = hydra.launcher.cpus_per_task or cpus  # submitit, ray: each job has its own cores
     elif "n_jobs" in hydra.launcher:
         requested = int(hydra.launcher.n_jobs)
         at_once = requested if requested > 0 else max(1, cpus + 1 + requested)

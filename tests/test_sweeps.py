@@ -88,6 +88,8 @@ def test_parallelism_plan_never_oversubscribes_and_always_uses_one_blas_thread()
     assert sweep.studies_at_once == cores and sweep.blas_threads == 1
     slurm = plan(_hydra(RunMode.MULTIRUN, "slurm", cpus_per_task=8), 2)
     assert (slurm.cpus, slurm.studies_at_once, slurm.blas_threads) == (8, 1, 1)
+    ray = plan(_hydra(RunMode.MULTIRUN, "ray", cpus_per_task=1), None)
+    assert (ray.cpus, ray.studies_at_once, ray.blas_threads) == (1, 1, 1)
     with pytest.raises(UsageError, match="would oversubscribe"):
         plan(_hydra(RunMode.MULTIRUN, "joblib", n_jobs=cores), 2)
 

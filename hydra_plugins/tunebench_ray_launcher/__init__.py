@@ -1,0 +1,1 @@
+"""`hydra/launcher=ray`: a multirun's studies as Ray tasks (see ray_launcher.py)."""
