@@ -56,6 +56,13 @@ def preflight(overrides: list[str], multirun: bool) -> None:
         fail(_missing_message(e))
     except (HydraException, OmegaConfBaseException) as e:
         fail(_one_line(e))
+    if any(o.key_or_group == "tracking" and o.value() == "mlflow" for o in task):
+        from harness.tracking.mlflow_runs import check_server
+
+        try:
+            check_server()  # a tracking server that is down fails now, not after the sweep
+        except UsageError as e:
+            fail(str(e))
 
 
 def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:

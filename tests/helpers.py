@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
+import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -58,3 +60,11 @@ def first_inner_cv(*overrides: str) -> InnerCV:
     splits = list(study.protocol.inner_splitter(task, study.seed).split(X, y))
     pipeline = build_pipeline(study.model)
     return InnerCV(pipeline, X, y, splits, study.metric.scorer, fidelity=study.fidelity)
+
+
+def engine_missing(message: str) -> NoReturn:
+    """Skip a test whose engine (a browser, a server) is absent here; fail in CI (CI=true),
+    where .ci/run installs every engine, so that CI runs these tests rather than skipping."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI installs it: see .ci/run)")
+    pytest.skip(message)
