@@ -4,6 +4,8 @@ optuna's own `load_study`: every trial with its value, parameters, distributions
 from __future__ import annotations
 
 import json
+import shutil
+import urllib.request
 from pathlib import Path
 
 import optuna
@@ -13,7 +15,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 from harness.export.__main__ import main as export_main
-from tests.helpers import run_cli
+from tests.helpers import engine_missing, free_port, run_cli, serving
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +99,25 @@ def test_a_float_space_exports_as_float_distributions(tmp_path, capsys):
     (name, _) = optuna.get_all_study_names(url)
     trial = optuna.load_study(study_name=name, storage=url).trials[0]
     assert trial.distributions["C"] == FloatDistribution(1e-4, 1e4, log=True)
+
+
+def test_optuna_dashboard_serves_every_exported_study(sweep, tmp_path, capsys):
+    """The real optuna-dashboard on a free loopback port lists the studies and their trials."""
+    dashboard = shutil.which("optuna-dashboard")
+    if dashboard is None:
+        engine_missing('optuna-dashboard is not installed: pip install -e ".[dashboard]"')
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    _export(sweep, url, capsys)
+    base = f"http://127.0.0.1:{free_port()}"
+    port = base.rsplit(":", 1)[1]
+    command = [dashboard, url, "--host", "127.0.0.1", "--port", port]
+    with serving(command, f"{base}/api/studies", tmp_path / "dashboard.log"):
+        with urllib.request.urlopen(f"{base}/api/studies", timeout=30) as answer:
+            listed = json.load(answer)["study_summaries"]
+        assert sorted(s["study_name"] for s in listed) == sorted(optuna.get_all_study_names(url))
+        for summary in listed:
+            with urllib.request.urlopen(f"{base}/api/studies/{summary['study_id']}") as answer:
+                assert len(json.load(answer)["trials"]) == 6
 
 
 @pytest.mark.parametrize(

@@ -7,29 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.helpers import engine_missing, run_cli
+from tests.helpers import engine_missing, free_port, run_cli, serving
 
 SWEEP = (
     "-m", "+tracking=mlflow", "strategy=random,grid", "dataset=iris", "budget.n_trials=4",
     "protocol.outer_folds=2", "protocol.inner_folds=2",
 )  # fmt: skip
 EXPERIMENT = "tunebench-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _client_or_missing() -> None:
@@ -61,36 +51,15 @@ def _server_command() -> str:
 def server(tmp_path_factory: pytest.TempPathFactory):
     """A real tracking server on a free loopback port, stopped at teardown."""
     _client_or_missing()
-    exe, home, port = _server_command(), tmp_path_factory.mktemp("mlflow"), _free_port()
-    log = (home / "server.log").open("w")
-    process = subprocess.Popen(
-        [exe, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-         "--artifacts-destination", str(home / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    exe, home, port = _server_command(), tmp_path_factory.mktemp("mlflow"), free_port()
+    command = [
+        exe, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination", str(home / "artifacts"),
+    ]  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start: {(home / 'server.log').read_text()}")
-            time.sleep(0.5)
+    with serving(command, f"{uri}/health", home / "server.log"):
         yield uri
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
 
 
 def _tracked(*overrides: str, cwd: Path, uri: str) -> subprocess.CompletedProcess:
@@ -212,7 +181,7 @@ def test_running_the_sweep_or_one_of_its_studies_again_adds_no_run_and_no_metric
 )
 def test_tracking_to_no_server_stops_before_any_study(tmp_path, uri, message):
     _client_or_missing()
-    env = {"MLFLOW_TRACKING_URI": uri.format(port=_free_port())}
+    env = {"MLFLOW_TRACKING_URI": uri.format(port=free_port())}
     done = run_cli("+tracking=mlflow", "budget.n_trials=2", cwd=tmp_path, env=env)
     assert done.returncode == 2
     assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr
