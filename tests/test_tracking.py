@@ -16,7 +16,7 @@ import pytest
 from tests.helpers import engine_missing, free_port, run_cli, serving
 
 SWEEP = (
-    "-m", "+tracking=mlflow", "strategy=random,grid", "dataset=iris", "budget.n_trials=4",
+    "-m", "+tracking=mlflow", "strategy=random,grid,default", "dataset=iris", "budget.n_trials=4",
     "protocol.outer_folds=2", "protocol.inner_folds=2",
 )  # fmt: skip
 EXPERIMENT = "tunebench-test"
@@ -101,11 +101,12 @@ def _history(uri: str, run_id: str) -> dict[str, list[tuple[int, float]]]:
 def test_a_sweep_is_a_parent_run_with_a_child_run_per_study(swept):
     uri, _, runs = swept
     parents = runs[runs.parent.isna()]
-    assert len(parents) == 1 and len(runs) == 3
+    assert len(parents) == 1 and len(runs) == 4
     parent = parents.run.iloc[0]
     assert "tunebench.sweep_key" in parent.data.tags and parent.info.status == "FINISHED"
     children = runs[runs.parent == parent.info.run_id]
-    assert {c.data.tags["tunebench.strategy"] for c in children.run} == {"random", "grid"}
+    strategies = {c.data.tags["tunebench.strategy"] for c in children.run}
+    assert strategies == {"random", "grid", "default"}  # default: no trial, fold metrics only
 
     from mlflow import MlflowClient
 
@@ -144,7 +145,7 @@ def test_each_study_run_holds_its_config_tags_metrics_and_tables(swept):
             for name in ("tuned_test", "default_test", "gain"):
                 assert history[f"{name}/{place}"] == [(0, pytest.approx(getattr(fold, name)))]
             ok = trials[(trials.outer_fold == fold.outer_fold) & (trials.status == "ok")]
-            assert history[f"inner_score/{place}"] == [
+            assert history.get(f"inner_score/{place}", []) == [
                 (t.trial, pytest.approx(t.inner_mean)) for t in ok.itertuples()
             ]
         assert history["gain"] == [(0, pytest.approx(folds.gain.mean()))]
@@ -162,7 +163,7 @@ def test_running_the_sweep_or_one_of_its_studies_again_adds_no_run_and_no_metric
     before = {run_id: _history(uri, run_id) for run_id in runs.id}
     _tracked(*SWEEP, cwd=cwd, uri=uri)  # a new sweep folder; the studies are read back
     alone = [o for o in SWEEP if o != "-m"]
-    alone[alone.index("strategy=random,grid")] = "strategy=grid"
+    alone[alone.index("strategy=random,grid,default")] = "strategy=grid"
     done = _tracked(*alone, cwd=cwd, uri=uri)  # one study, no sweep
     assert "study" in done.stdout
     again = _runs(uri)

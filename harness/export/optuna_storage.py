@@ -111,7 +111,10 @@ def parents_first(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _by_fold(study: FinishedStudy) -> list[tuple[tuple[int, int], pd.DataFrame]]:
-    """Each outer fold's trials in trial order (folds without trials are left out)."""
+    """Each outer fold's trials in trial order (folds without trials, and studies without
+    any, such as strategy `default`'s, are left out)."""
+    if study.trials.empty:
+        return []
     trials = study.trials.sort_values(["repeat", "outer_fold", "trial"])
     return [(place, frame) for place, frame in trials.groupby(["repeat", "outer_fold"])]
 

@@ -133,7 +133,8 @@ def study_metrics(study: FinishedStudy) -> list[tuple[str, float, int]]:
             metrics.append((f"{name}/{place}", getattr(row, name), 0))
     for name in ("tuned_test", "default_test", "gain"):
         metrics.append((name, folds[name].mean(), 0))
-    ok = study.trials[study.trials.status == "ok"]
+    trials = study.trials  # none at all for strategy `default`
+    ok = trials[trials.status == "ok"] if len(trials) else trials
     for row in ok.itertuples():
         metrics.append((f"inner_score/r{row.repeat}f{row.outer_fold}", row.inner_mean, row.trial))
     return [(k, float(v), int(s)) for k, v, s in metrics if v == v]  # NaN: a failed refit
