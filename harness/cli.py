@@ -60,6 +60,10 @@ def preflight(overrides: list[str], multirun: bool) -> None:
             combos = _sweep(parsed, task) if multirun else [[o.input_line for o in task]]
             for combo in combos:
                 compose(config_name="config", overrides=combo)
+        if any(o.key_or_group == "tracking" and o.value() == "mlflow" for o in task):
+            from harness.tracking.mlflow_runs import check_server
+
+            check_server()  # a tracking server that is down fails now, not after the sweep
     except MissingConfigException as e:
         fail(_missing_message(e))
     except (HydraException, OmegaConfBaseException) as e:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import traceback
+import urllib.request
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
+import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -121,3 +129,50 @@ def first_inner_cv(*overrides: str) -> InnerCV:
     splits = list(study.protocol.inner_splitter(task, study.seed).split(X, y))
     pipeline = build_pipeline(study.model)
     return InnerCV(pipeline, X, y, splits, study.metric.scorer, fidelity=study.fidelity)
+
+
+def engine_missing(message: str) -> NoReturn:
+    """Skip a test whose engine (a browser, a server) is absent here; fail in CI (CI=true),
+    where .ci/run installs every engine, so that CI runs these tests rather than skipping."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI installs it: see .ci/run)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(command: list[str], ready: str, log: Path, timeout_s: float = 180) -> Iterator[None]:
+    """A server (its own process group) that is up once `ready` answers 200; the whole group
+    is stopped on exit, whatever happened inside."""
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not _answers(ready):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"{command[0]} did not start: {log.read_text()[-3000:]}")
+                time.sleep(0.5)
+            yield
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.records import StudyRecords
+from harness.store import StudyRecords
 from tests.helpers import ROOT, run_cli
 from tests.test_resume import assert_same_results
 

@@ -1,0 +1,1 @@
+"""Finished studies written out into other tools' own formats (`python -m harness.export`)."""

@@ -1,0 +1,1 @@
+"""Experiment tracking of studies and sweeps (`tracking=mlflow`), read from finished studies."""
