@@ -1,6 +1,11 @@
 """scikit-learn's own searchers: GridSearchCV, RandomizedSearchCV and their successive-halving
 versions, run on the objective's inner CV (its rows, splits, pipeline and scorer).
 
+The searcher gets the objective's pipeline, rows and splits as they are: with preprocessing
+fitted once per split (harness.preprocessing), its first step hands each fit the split's
+preprocessed rows, so it fits only the estimator, and scores what the whole pipeline scores.
+Its evaluations are its own: they neither read nor fill the evaluation cache.
+
 Each runs its real schedule, `_run_search` (the hook scikit-learn documents for searchers),
 but hands its candidates to `evaluate_candidates` one at a time through `objective.observe`:
 the harness checks the budget before each, times it and records it from its row of the
