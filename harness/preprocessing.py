@@ -70,14 +70,15 @@ def once_per_split(
 ) -> Prepared:
     """`pipeline`'s preprocessing fitted once per split of X; its estimator fitted per call."""
     blocks = Blocks(pipeline.named_steps[PREP], X, y, list(splits))
-    stacked = [(np.asarray(train), np.asarray(test)) for train, test in splits]
-    order = np.concatenate([np.concatenate(s) for s in stacked])
+    order = np.concatenate([np.concatenate(split) for split in splits])
     frame = pd.DataFrame({POSITION: np.arange(len(order))}, index=X.index[order])
-    ends = np.cumsum([0] + [len(train) + len(test) for train, test in stacked])
     positions = [
-        (np.arange(start, start + len(train)), np.arange(start + len(train), end))
-        for start, end, (train, _) in zip(ends[:-1], ends[1:], stacked, strict=True)
-    ]
+        (np.arange(start, middle), np.arange(middle, end))
+        for start, middle, end in zip(
+            blocks.starts[:-1], blocks.starts[:-1] + [len(train) for train, _ in splits],
+            blocks.starts[1:], strict=True,
+        )
+    ]  # fmt: skip
     steps = [(PREP, Precomputed(blocks)), (STEP, pipeline.named_steps[STEP])]
     return Prepared(Pipeline(steps), frame, y.iloc[order], positions)
 
@@ -102,6 +103,13 @@ class Blocks:
 
     def __repr__(self) -> str:
         return f"Blocks({len(self.splits)} splits of {len(self.X)} rows)"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to joblib's workers for `protocol.n_jobs`, or to the trial worker) with
+        every block computed, so that no receiving process computes them again."""
+        for k in range(len(self.splits)):
+            self.block(k)
+        return self.__dict__
 
     def locate(self, positions: np.ndarray) -> tuple[int, np.ndarray]:
         """The split rows at these positions belong to, and their places in its block."""

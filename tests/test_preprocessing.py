@@ -44,6 +44,15 @@ def test_once_per_split_scores_what_the_whole_pipeline_scores(openml_cache, mode
         assert set(prepared.X.index[train]).isdisjoint(prepared.X.index[test])
 
 
+def test_rows_sent_to_joblibs_workers_score_the_same() -> None:
+    whole = replace(first_inner_cv("dataset.max_rows=150", "model=svc"), n_jobs=2)
+    prepared = once_per_split(whole.pipeline, whole.X, whole.y, whole.splits)
+    once = replace(whole, pipeline=prepared.pipeline, X=prepared.X, y=prepared.y,
+                   splits=prepared.splits)  # fmt: skip
+    params = PARAMS["svc"]
+    np.testing.assert_array_equal(once.evaluate(params).scores, whole.evaluate(params).scores)
+
+
 def test_preprocessing_warnings_come_where_the_whole_pipeline_gives_them() -> None:
     inner = first_inner_cv("dataset.max_rows=90")
     whole = replace(inner, X=inner.X.assign(empty=np.nan))  # nothing to impute it from
