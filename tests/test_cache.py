@@ -19,16 +19,11 @@ from harness.cache import CACHE, EvaluationCache
 from harness.errors import UsageError
 from harness.records import StudyRecords
 from harness.study import prepare, run
-from tests.helpers import ROOT, compose_config, run_cli
+from tests.helpers import ROOT, compose_config, run_cli, run_inline, untimed, written
 
 TINY = ("budget.n_trials=3", "protocol.outer_folds=2")
-FLAGS = ["cache", "default_inner_cache", "default_test_cache", "tuned_test_cache"]
+FLAGS = ["cache", "default_inner_cache", "default_test_cache", "tuned_test_cache"]  # untimed: none
 RUN = ["hydra.launcher.n_jobs=1", "~hydra.callbacks.report"]
-
-
-def _comparable(table: pd.DataFrame) -> pd.DataFrame:
-    """A table without its timing columns and cache flags."""
-    return table.drop(columns=[c for c in table if c.endswith("_seconds") or c in FLAGS])
 
 
 def test_strategies_of_one_problem_share_the_defaults_and_match_a_run_without_cache(
@@ -41,9 +36,9 @@ def test_strategies_of_one_problem_share_the_defaults_and_match_a_run_without_ca
         trials, folds[strategy] = run(study, tmp_path / strategy, cache=cache)
         plain_trials, plain_folds = run(study, tmp_path / f"{strategy}-uncached")
         if len(trials):
-            pd.testing.assert_frame_equal(_comparable(trials), _comparable(plain_trials))
+            pd.testing.assert_frame_equal(untimed(trials), untimed(plain_trials))
             assert set(trials["cache"]) == {"miss"} and plain_trials["cache"].isna().all()
-        pd.testing.assert_frame_equal(_comparable(folds[strategy]), _comparable(plain_folds))
+        pd.testing.assert_frame_equal(untimed(folds[strategy]), untimed(plain_folds))
     defaults = ["default_inner_cache", "default_test_cache"]
     assert (folds["grid"][defaults] == "miss").all().all()  # computed by the first study ...
     for later in ("random", "default"):
@@ -131,8 +126,8 @@ def test_two_concurrent_sweeps_sharing_a_store_and_cache_lose_and_duplicate_noth
     assert tables[concurrent].keys() == tables[sequential].keys() and len(tables[sequential]) == 3
     for key, (trials, folds) in tables[concurrent].items():
         expected_trials, expected_folds = tables[sequential][key]
-        pd.testing.assert_frame_equal(_comparable(trials), _comparable(expected_trials))
-        pd.testing.assert_frame_equal(_comparable(folds), _comparable(expected_folds))
+        pd.testing.assert_frame_equal(untimed(trials), untimed(expected_trials))
+        pd.testing.assert_frame_equal(untimed(folds), untimed(expected_folds))
 
     # Every question asked was computed exactly once and stored once: one entry per question.
     trials = pd.concat(t for t, _ in tables[concurrent].values())
@@ -157,7 +152,7 @@ def test_two_concurrent_sweeps_sharing_a_store_and_cache_lose_and_duplicate_noth
 def test_a_bad_cache_option_stops_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"run\.cache is 'sometimes'; set it to true or false"):
         prepare(compose_config("run.cache=sometimes"))
-    done = run_cli("run.cache=1", cwd=tmp_path)
+    done = run_inline("run.cache=1", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
     assert "run.cache is 1; set it to true or false" in done.stderr
-    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # nothing written
+    assert not written(tmp_path)
