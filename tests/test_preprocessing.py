@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import sparse
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from harness.errors import UsageError
@@ -42,6 +44,20 @@ def test_once_per_split_scores_what_the_whole_pipeline_scores(openml_cache, mode
         assert ours.warning == theirs.warning
     for train, test in prepared.splits:  # row labels: each split's own rows, in order
         assert set(prepared.X.index[train]).isdisjoint(prepared.X.index[test])
+
+
+def test_a_sparse_encoding_stays_sparse_and_scores_the_same() -> None:
+    inner = first_inner_cv("dataset=bank-marketing", "dataset.max_rows=400")
+    sparse_prep = {"prep__sparse_threshold": 1.0,
+                   "prep__categorical__onehotencoder__sparse_output": True}  # fmt: skip
+    whole = replace(inner, pipeline=inner.pipeline.set_params(**sparse_prep),
+                    scorer=get_scorer("neg_log_loss"))  # fmt: skip
+    prepared = once_per_split(whole.pipeline, whole.X, whole.y, whole.splits)
+    once = replace(whole, pipeline=prepared.pipeline, X=prepared.X, y=prepared.y,
+                   splits=prepared.splits)  # fmt: skip
+    params = PARAMS["logreg"]
+    np.testing.assert_array_equal(once.evaluate(params).scores, whole.evaluate(params).scores)
+    assert sparse.issparse(prepared.pipeline.named_steps["prep"].blocks.block(0).rows)
 
 
 def test_rows_sent_to_joblibs_workers_score_the_same() -> None:
