@@ -17,7 +17,7 @@ import pytest
 
 from harness.cache import CACHE, EvaluationCache
 from harness.errors import UsageError
-from harness.records import StudyRecords
+from harness.store import StudyRecords
 from harness.study import prepare, run
 from tests.helpers import ROOT, compose_config, run_cli, run_inline, untimed, written
 
