@@ -1,6 +1,11 @@
 """scikit-learn's own searchers: GridSearchCV, RandomizedSearchCV and their successive-halving
 versions, run on the objective's inner CV (its rows, splits, pipeline and scorer).
 
+The searcher gets the objective's pipeline, rows and splits as they are: with preprocessing
+fitted once per split (harness.preprocessing), its first step hands each fit the split's
+preprocessed rows, so it fits only the estimator, and scores what the whole pipeline scores.
+Its evaluations are its own: they neither read nor fill the evaluation cache.
+
 Each runs its real schedule, `_run_search` (the hook scikit-learn documents for searchers),
 but hands its candidates to `evaluate_candidates` one at a time through `objective.observe`:
 the harness checks the budget before each, times it and records it from its row of the
@@ -39,14 +44,13 @@ from sklearn.model_selection import (
 
 from adapters.sklearn_sampling import GridSearch, RandomSearch
 from harness.fidelity import ROWS
-from harness.models import STEP
+from harness.models import pipeline_name, space_name
 from harness.objective import Evaluation, Objective, StopSearch, quietly
 from harness.space import SearchSpace
 
 if TYPE_CHECKING:
     from sklearn.model_selection._search import BaseSearchCV
 
-PREFIX = f"{STEP}__"
 log = logging.getLogger("harness")
 
 
@@ -66,7 +70,7 @@ class SklearnRandom(RandomSearch):
         search_with(
             RandomizedSearchCV,
             objective,
-            param_distributions=self.space.sklearn_distributions(PREFIX),
+            param_distributions=_named(self.space.sklearn_distributions()),
             n_iter=objective.n_trials,
             random_state=self.seed,
         )
@@ -106,7 +110,7 @@ class HalvingRandom(RandomSearch):
         plan.run(
             HalvingRandomSearchCV,
             objective,
-            param_distributions=self.space.sklearn_distributions(PREFIX),
+            param_distributions=_named(self.space.sklearn_distributions()),
             n_candidates=plan.capacity(objective.n_trials),
             random_state=self.seed,
         )
@@ -127,7 +131,7 @@ class Halving:
         if fidelity.resource == ROWS:
             resource, full = "n_samples", len(objective.inner.X)
         else:
-            resource, full = PREFIX + fidelity.resource, fidelity.full
+            resource, full = pipeline_name(fidelity.resource), fidelity.full
         return cls(resource, math.ceil(fidelity.low * full - 1e-9), full, factor)
 
     def run(self, kind: type[BaseSearchCV], objective: Objective, **options: Any) -> None:
@@ -238,8 +242,13 @@ class _OneAtATime:
 
 def _points(candidates: list[dict[str, Any]]) -> list[dict[str, list[Any]]]:
     """Candidates as a `param_grid` that yields exactly them, in order."""
-    return [{PREFIX + k: [v] for k, v in c.items()} for c in candidates]
+    return _named([{k: [v] for k, v in c.items()} for c in candidates])
+
+
+def _named(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A `param_grid` / `param_distributions` with search-space names as pipeline names."""
+    return [{pipeline_name(k): v for k, v in points.items()} for points in grid]
 
 
 def _space_params(candidate: dict[str, Any], resource: str | None) -> dict[str, Any]:
-    return {k.removeprefix(PREFIX): v for k, v in candidate.items() if k != resource}
+    return {space_name(k): v for k, v in candidate.items() if k != resource}

@@ -30,6 +30,7 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_validate
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -73,18 +74,21 @@ def figure(what: str, measured: float, bound: str, met: bool, config: tuple, **m
 
 
 def side_by_side(
-    ours: Callable[[], Any], theirs: Callable[[], Any], rounds: int = ROUNDS
+    ours: Callable[[], Any], theirs: Callable[[], Any], rounds: int = ROUNDS, cpu: bool = False
 ) -> dict[str, float]:
     """Median over alternated rounds of ours / theirs in wall-clock seconds, with the median
     seconds of each, and the same ratio in CPU seconds (which other processes on a shared
-    machine disturb less) as a note."""
+    machine disturb less) as a note; `cpu` swaps the two (the ratio in CPU seconds, the
+    wall-clock one in the note)."""
     pairs = [(seconds(ours), seconds(theirs)) for _ in range(rounds)]
-    cpu = statistics.median(a[1] / b[1] for a, b in pairs)
+    counted, other = (1, 0) if cpu else (0, 1)
+    noted = statistics.median(a[other] / b[other] for a, b in pairs)
+    kind = "wall-clock seconds" if cpu else "CPU seconds of the benchmark process"
     return {
-        "ratio": statistics.median(a[0] / b[0] for a, b in pairs),
-        "ours_s": statistics.median(a[0] for a, _ in pairs),
-        "theirs_s": statistics.median(b[0] for _, b in pairs),
-        "note": f"the same in CPU seconds of the benchmark process: {cpu:.3f}",
+        "ratio": statistics.median(a[counted] / b[counted] for a, b in pairs),
+        "ours_s": statistics.median(a[counted] for a, _ in pairs),
+        "theirs_s": statistics.median(b[counted] for _, b in pairs),
+        "note": f"the same in {kind}: {noted:.3f}",
     }
 
 
@@ -114,21 +118,56 @@ def by_hand(study: Study, tune: Callable[[Any, Any, list, int], dict]) -> Callab
     return nested
 
 
-def grid_vs_sklearn() -> dict[str, Any]:
-    overrides = ("strategy=grid", "strategy.adapter.resolution=4", "model=svc", "dataset=digits",
-                 "budget.n_trials=20", "protocol.outer_folds=3")  # fmt: skip
-    study = prepare(config(*overrides))
-    grid = study.model.space.sklearn_grid(4, prefix=f"{STEP}__")
+def nested_gridsearchcv(study: Study, resolution: int) -> Callable[[], None]:
+    """The study's nested CV by hand, tuned by GridSearchCV over the `grid` strategy's grid
+    on the whole pipeline."""
+    grid = study.model.space.sklearn_grid(resolution, prefix=f"{STEP}__")
     pipeline, scorer = build_pipeline(study.model), study.metric.scorer
 
     def gridsearchcv(X, y, inner, seed):
         searcher = GridSearchCV(pipeline, grid, cv=inner, scoring=scorer, refit=False)
         return {k.removeprefix(f"{STEP}__"): v for k, v in searcher.fit(X, y).best_params_.items()}
 
-    timed = side_by_side(harness_study(study), by_hand(study, gridsearchcv))
+    return by_hand(study, gridsearchcv)
+
+
+def grid_vs_sklearn() -> dict[str, Any]:
+    overrides = ("strategy=grid", "strategy.adapter.resolution=4", "model=svc", "dataset=digits",
+                 "budget.n_trials=20", "protocol.outer_folds=3")  # fmt: skip
+    study = prepare(config(*overrides))
+    timed = side_by_side(harness_study(study), nested_gridsearchcv(study, 4))
     what = "harness `strategy=grid` study / nested GridSearchCV by hand"
     ratio = timed.pop("ratio")
     return figure(what, ratio, "<= 1.05", ratio <= 1.05, overrides, **timed)
+
+
+PREPROCESSED = (  # model, dataset, grid resolution (20-24 configurations), options, bound
+    ("logreg", "credit-g", 3, (), 0.5),
+    # C up to 10 (not 1,000): a linear-kernel SVC at C=1,000 fits for minutes on credit-g,
+    # which would make the figure a measure of that one fit
+    ("svc", "credit-g", 4, ("model.space.C.high=10.0",), 0.5),
+    ("knn", "spambase", 6, (), 0.6),
+    ("logreg", "adult", 3, (), 0.6),
+)  # fmt: skip
+
+
+def preprocessing_once() -> list[dict[str, Any]]:
+    """Preprocessing fitted once per split: the harness's grid study against the same nested
+    GridSearchCV over the whole pipeline, in process CPU seconds, BLAS on one thread."""
+    openml_copy()
+    rows = []
+    for model, dataset, resolution, options, bound in PREPROCESSED:
+        overrides = ("strategy=grid", f"strategy.adapter.resolution={resolution}",
+                     f"model={model}", *options, f"dataset={dataset}", "dataset.max_rows=5000",
+                     "budget.n_trials=100", "protocol.outer_folds=3")  # fmt: skip
+        study = prepare(config(*overrides))
+        with threadpool_limits(1):
+            timed = side_by_side(harness_study(study), nested_gridsearchcv(study, resolution),
+                                 cpu=True)  # fmt: skip
+        what = f"harness `strategy=grid` study / nested GridSearchCV by hand, CPU s ({model})"
+        ratio = timed.pop("ratio")
+        rows.append(figure(what, ratio, f"<= {bound}", ratio <= bound, overrides, **timed))
+    return rows
 
 
 def tpe_vs_optuna() -> dict[str, Any]:
@@ -271,21 +310,39 @@ def model_seconds(store: Path) -> float:
 
 PROBE = (
     "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)  # the peak resident set of the process it runs (Linux: in KiB)
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN); print(r.ru_maxrss, r.ru_utime + r.ru_stime)"
+)  # the peak resident set (Linux: in KiB) and CPU seconds of the processes it runs
+
+
+def openml_copy() -> dict[str, str]:
+    """A fresh copy of the shared OpenML cache, for this process and the environment of the
+    commands it runs (openml writes into its cache)."""
+    import openml
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    shutil.copytree(SHARED / "openml-cache" / "org", work / "openml" / "org")
+    openml.config.set_root_cache_directory(work / "openml")
+    env = {"OPENML_CACHE_DIR": str(work / "openml"), "OPENML_SKIP_PARQUET": "true"}
+    os.environ.update(env)
+    return env
+
+
+def probed(*overrides: str, cwd: Path) -> tuple[float, float, float]:
+    """`python -m harness` in `cwd`: wall seconds, CPU seconds (every process it started
+    included), peak resident MB of its largest process."""
+    env = os.environ | {"PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    command = [sys.executable, "-c", PROBE, sys.executable, "-m", "harness", *overrides]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    peak_kb, cpu = done.stdout.split()[-2:]
+    return time.perf_counter() - started, float(cpu), int(peak_kb) / 1024
 
 
 def peak_memory() -> dict[str, Any]:
     """Peak resident memory of a `dataset=adult` study (OpenML, from a copy of the cache)."""
-    work = Path(tempfile.mkdtemp(prefix="bench-"))
-    shutil.copytree(SHARED / "openml-cache" / "org", work / "openml" / "org")
-    env = os.environ | {"PYTHONPATH": str(ROOT), "OPENML_CACHE_DIR": str(work / "openml"),
-                        "OPENML_SKIP_PARQUET": "true"}  # fmt: skip
+    openml_copy()
     overrides = ("strategy=random", "dataset=adult", "budget.n_trials=10")
-    command = [sys.executable, "-c", PROBE, sys.executable, "-m", "harness", *overrides]
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=work, env=env, check=True, capture_output=True, text=True)
-    wall, peak_mb = time.perf_counter() - started, int(done.stdout.split()[-1]) / 1024
+    wall, _, peak_mb = probed(*overrides, cwd=Path(tempfile.mkdtemp(prefix="bench-")))
     what = "peak memory of a `dataset=adult` study (largest process, MB)"
     return figure(what, peak_mb, "reported", True, ("python -m harness", *overrides), ours_s=wall)
 
@@ -315,20 +372,59 @@ def under_load() -> dict[str, Any]:
                   theirs_s=statistics.median(b for _, b in pairs))  # fmt: skip
 
 
+QUICK = ("-m", "sweep=quick", "~hydra.callbacks.report")
+
+
+def evaluation_cache() -> dict[str, Any]:
+    """The quick sweep with the evaluation cache against `run.cache=false`, each in a fresh
+    store: CPU seconds of every process of the sweep; the note says how often the defaults'
+    inner CV was computed per problem instance and whether the tables are the same."""
+    openml_copy()
+    cached, uncached = (Path(tempfile.mkdtemp(prefix="bench-")) for _ in "ab")
+    ours = probed(*QUICK, cwd=cached)
+    theirs = probed(*QUICK, "run.cache=false", cwd=uncached)
+    stores = [d / "results" / "studies" for d in (cached, uncached)]
+    folds = pd.concat(pd.read_parquet(p) for p in stores[0].glob("*/folds.parquet"))
+    computed = folds[folds.default_inner_cache == "miss"].groupby(["dataset", "outer_fold"]).size()
+    instances = folds.groupby(["dataset", "outer_fold"]).ngroups
+    same = all(
+        _comparable(pd.read_parquet(path)).equals(
+            _comparable(pd.read_parquet(stores[1] / path.relative_to(stores[0])))
+        )
+        for path in stores[0].glob("*/*.parquet")
+    )
+    note = (
+        f"the defaults' inner CV computed {computed.sum()} times on {instances} problem "
+        f"instances ({len(folds)} outer folds); tables equal to the uncached run's, timing "
+        f"columns and cache flags aside: {'yes' if same else 'NO'}; wall seconds "
+        f"{ours[0]:.1f} / {theirs[0]:.1f}; stores kept in {cached} and {uncached}"
+    )
+    what = "quick sweep CPU seconds: evaluation cache on / run.cache=false"
+    ratio = ours[1] / theirs[1]
+    return figure(what, ratio, "reported", True, ("python -m harness", *QUICK),
+                  ours_s=ours[1], theirs_s=theirs[1], note=note)  # fmt: skip
+
+
+def _comparable(table: pd.DataFrame) -> pd.DataFrame:
+    flags = ("cache", "default_inner_cache", "default_test_cache", "tuned_test_cache")
+    return table.drop(columns=[c for c in table if c.endswith("_seconds") or c in flags])
+
+
 FIGURES = {
     "grid": grid_vs_sklearn, "tpe": tpe_vs_optuna, "bookkeeping": bookkeeping,
     "isolation": isolation_overhead, "sweep": sweep, "memory": peak_memory, "load": under_load,
+    "preprocessing": preprocessing_once, "cache": evaluation_cache,
 }  # fmt: skip
 
 
 def main(names: list[str]) -> None:
     """Run the figures asked for (all by default) one after another; each replaces its own
     earlier result in results.json, and RESULTS.md is written afresh from all of them."""
-    saved = json.loads(STORE.read_text()) if STORE.exists() else {}
     for name in names or list(FIGURES):
         print(f"running {name} ...", flush=True)
         before, started = os.getloadavg()[0], time.perf_counter()
         found = FIGURES[name]()
+        saved = json.loads(STORE.read_text()) if STORE.exists() else {}  # another run's too
         saved[name] = {
             "rows": found if isinstance(found, list) else [found],
             "command": f".venv/bin/python benchmarks/bench.py {name}",

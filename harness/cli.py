@@ -112,7 +112,7 @@ def _hydra_main(cfg: DictConfig) -> None:
     link_study(out, study.home)
     try:
         with parallel.limits(parallelism):
-            _, folds = studies.run(study, study.home, parallelism)
+            _, folds = studies.run(study, study.home, parallelism, study.cache)
     except UsageError as e:  # found once the store is open, e.g. it holds another study
         fail(str(e))
     except Exception as e:  # recorded in study.json as failed; the journals are kept

@@ -23,6 +23,7 @@ from harness.errors import UsageError
 from harness.space import SearchSpace
 
 STEP = "model"  # the pipeline step that tuned parameters address, as in `model__C`
+PREP = "prep"  # the preprocessing step; a space parameter named `prep__...` tunes it
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,22 @@ def load_model(cfg: Any, task: str) -> ModelSpec:
     space_cfg = OmegaConf.to_container(cfg.space, resolve=True) if cfg.get("space") else {}
     space = SearchSpace.from_config(space_cfg, where)
     estimator = instantiate(cfg.estimator)
+    spec = ModelSpec(cfg.name, cfg.task, estimator, space, bool(cfg.get("scale", True)))
     known = estimator.get_params(deep=False)
-    unknown = [name for name in space.names if name not in known]
+    unknown = [name for name in space.names if name not in known and not _is_prep(name)]
     if unknown:
         raise UsageError(
             f"{where}: {type(estimator).__name__} has no parameter(s) {unknown}; "
             "fix the search space"
         )
-    return ModelSpec(cfg.name, cfg.task, estimator, space, bool(cfg.get("scale", True)))
+    steps = build_pipeline(spec).get_params()
+    unknown = [name for name in space.names if _is_prep(name) and name not in steps]
+    if unknown:
+        raise UsageError(
+            f"{where}: the preprocessing has no parameter(s) {unknown}; name one of its "
+            "parameters, e.g. prep__numeric__simpleimputer__strategy (see harness/models.py)"
+        )
+    return spec
 
 
 def build_pipeline(spec: ModelSpec) -> Pipeline:
@@ -71,12 +80,26 @@ def build_pipeline(spec: ModelSpec) -> Pipeline:
         ],
         verbose_feature_names_out=False,
     )
-    return Pipeline([("prep", prep), (STEP, spec.estimator)])
+    return Pipeline([(PREP, prep), (STEP, spec.estimator)])
 
 
 def pipeline_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Search-space names to pipeline parameter names."""
-    return {f"{STEP}__{name}": value for name, value in params.items()}
+    """Search-space names to pipeline parameter names: `C` is the estimator's `model__C`; a
+    name starting with `prep__` is a preprocessing parameter, already a pipeline name."""
+    return {pipeline_name(name): value for name, value in params.items()}
+
+
+def pipeline_name(name: str) -> str:
+    return name if _is_prep(name) else f"{STEP}__{name}"
+
+
+def space_name(name: str) -> str:
+    """A pipeline parameter name back to its search-space name."""
+    return name.removeprefix(f"{STEP}__")
+
+
+def _is_prep(name: str) -> bool:
+    return name.startswith(f"{PREP}__")
 
 
 def plain(params: Mapping[str, Any]) -> dict[str, Any]:

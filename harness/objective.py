@@ -23,6 +23,7 @@ from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline
 
 from harness import checks
+from harness.cache import Scope
 from harness.fidelity import Fidelity
 from harness.models import pipeline_params, plain
 from harness.store import canonical
@@ -78,6 +79,23 @@ class Evaluation:
     fit_seconds: float
     score_seconds: float
     warning: str | None = None
+    cache: str | None = None  # "hit" or "miss" when the evaluation cache answered
+    seconds: float | None = None  # then: the seconds it took when it was computed
+
+    def stored(self) -> dict[str, Any]:
+        return {
+            "scores": self.scores.tolist(),
+            "fit_seconds": self.fit_seconds,
+            "score_seconds": self.score_seconds,
+            "warning": self.warning,
+        }
+
+    @classmethod
+    def answered(cls, value: dict[str, Any], cache: str, seconds: float) -> Evaluation:
+        return cls(
+            np.array(value["scores"], dtype=float), value["fit_seconds"], value["score_seconds"],
+            value["warning"], cache, seconds,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -131,11 +149,14 @@ class Objective:
         clock: Callable[[], float] = time.perf_counter,
         evaluate: Callable[..., Evaluation] | None = None,
         replay: Sequence[dict[str, Any]] = (),
+        cache: Scope | None = None,
     ) -> None:
         """`evaluate` defaults to `inner.evaluate` (in-process); `replay` holds the trials a
         crashed run of this search already journaled, returned again instead of re-evaluated
-        while the strategy proposes the same configurations in the same order."""
+        while the strategy proposes the same configurations in the same order; `cache`, this
+        outer fold's evaluation cache (harness.cache), answers what was evaluated before."""
         self.inner = inner
+        self._cache = cache
         self.budget = budget
         self.trials: list[dict[str, Any]] = []
         self._on_trial = on_trial
@@ -165,7 +186,19 @@ class Objective:
             if same and known["fidelity"] == self._fraction(fidelity):
                 return self._resume(known)
             self._replay = ()  # the strategy went another way: evaluate from here on
-        return self._record(called, params, fidelity, lambda: self._evaluate(params, fidelity))
+        return self._record(called, params, fidelity, lambda: self.evaluate(params, fidelity))
+
+    def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
+        """Inner CV of `params`, from the evaluation cache if it holds it; not recorded."""
+        if self._cache is None:
+            return self._evaluate(params, fidelity)
+        question = {
+            "kind": "inner CV",
+            "params": canonical(plain(params)),
+            "fidelity": self._fraction(fidelity),
+        }
+        answer = self._cache.once(question, lambda: self._evaluate(params, fidelity).stored())
+        return Evaluation.answered(answer.value, answer.source, answer.seconds)
 
     def observe(
         self,
@@ -202,9 +235,10 @@ class Objective:
         fidelity: float | None,
         evaluate: Callable[[], Evaluation],
     ) -> float:
-        status, error = "ok", None
+        status, error, cache, measured = "ok", None, None, None
         try:
             evaluation = evaluate()
+            cache, measured = evaluation.cache, evaluation.seconds
             if not np.isfinite(evaluation.scores).all():
                 error = f"non-finite inner scores {evaluation.scores.tolist()}"
                 evaluation, status = None, "failed"
@@ -213,6 +247,10 @@ class Objective:
         except Exception as e:
             evaluation, status, error = None, "failed", error_text(e)
         done = self._clock()
+        seconds = done - called
+        if measured is not None:  # from the cache: it counts as long as it took when computed
+            self._start -= measured - seconds
+            seconds = measured
         self.spent += self._fraction(fidelity)
         record = {
             "trial": len(self.trials),
@@ -224,12 +262,13 @@ class Objective:
             "inner_std": float(np.std(evaluation.scores)) if evaluation else math.nan,
             "fit_seconds": evaluation.fit_seconds if evaluation else math.nan,
             "score_seconds": evaluation.score_seconds if evaluation else math.nan,
-            "eval_seconds": done - called,
+            "eval_seconds": seconds,
             "choose_seconds": called - self._last,
             "elapsed_seconds": done - self._start,
             "fidelity": self._fraction(fidelity),
             "resource": None if fidelity is None else self.inner.fidelity.value(fidelity),
             "full_evaluations": self.spent,
+            "cache": cache,
         }
         self.trials.append(record)
         self._on_trial(record)

@@ -22,18 +22,18 @@ PLACE = ("repeat", "outer_fold")  # which outer split of the study a record belo
 TRIAL = (
     *LABELS, *PLACE, "trial", "params", "status", "error", "warning", "inner_mean",
     "inner_std", "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds",
-    "elapsed_seconds", "fidelity", "resource", "full_evaluations",
+    "elapsed_seconds", "fidelity", "resource", "full_evaluations", "cache",
 )  # fmt: skip
 FOLD = (
     *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
     "tuned_test", "default_test", "gain", "tuned_error", "tuned_warning", "default_error",
     "default_warning", "n_trials", "n_failed", "full_evaluations", "search_seconds",
-    "wall_seconds",
+    "wall_seconds", "default_inner_cache", "default_test_cache", "tuned_test_cache",
 )  # fmt: skip
 STUDY = (
     "study_key", "labels", "status", "started", "finished", "seed", "config", "versions",
     "task", "data_fingerprint", "notes", "rows", "features", "scorer", "parallel", "error",
-    "ended",
+    "ended", "preprocessing",
 )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,13 @@ from sklearn.pipeline import Pipeline
 from adapters import options
 from adapters.base import Strategy
 from harness import checks, resume
+from harness.cache import CACHE, EvaluationCache, Scope, split_digest
 from harness.data import Dataset, load_dataset
 from harness.errors import UsageError
 from harness.fidelity import Fidelity
 from harness.isolation import IsolatedEvaluator
 from harness.metrics import Metric, get_metric
-from harness.models import ModelSpec, build_pipeline, load_model, pipeline_params
+from harness.models import ModelSpec, build_pipeline, load_model, pipeline_params, plain
 from harness.objective import (
     Budget,
     InnerCV,
@@ -41,11 +43,14 @@ from harness.objective import (
     quietly,
 )
 from harness.parallel import Parallelism
+from harness.preprocessing import Prepared, fallback, once_per_split
 from harness.progress import StudyBar
 from harness.protocol import OuterSplit, Protocol, derive_seed
 from harness.provenance import declared_versions, digest
 from harness.schema import study_labels
-from harness.store import StudyRecords, check_store
+from harness.store import StudyRecords, canonical, check_store
+
+REFIT = ("score", "error", "warning")  # what a refit on the outer-training rows gives
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,20 @@ class Study:
     def home(self) -> Path:
         """Where its records live: `run.store`/<key>, the same folder for every re-run."""
         return Path(self.config.run.store) / self.key
+
+    @property
+    def cache(self) -> EvaluationCache | None:
+        """The store's evaluation cache (`run.cache`), shared with every study in the store."""
+        run_options = self.config.get("run", {})
+        if not run_options.get("cache", True):
+            return None
+        return EvaluationCache(Path(run_options.get("store", "results/studies")) / CACHE)
+
+    @cached_property
+    def whole_pipeline(self) -> str | None:
+        """Why every trial refits the preprocessing too; None: it is fitted once per split."""
+        multi_fidelity = self.make_strategy(self.seed).multi_fidelity
+        return fallback(self.model.space, multi_fidelity, self.fidelity)
 
     def make_strategy(self, seed: int) -> Strategy:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
@@ -94,6 +113,9 @@ def prepare(cfg: DictConfig) -> Study:
     model = load_model(cfg.model, dataset.task)
     metric = get_metric(cfg.get("metric"), dataset.task, dataset.n_classes, model.estimator)
     retry = resume.retry_statuses(cfg.get("run", {}).get("retry"))
+    cache = cfg.get("run", {}).get("cache", True)
+    if not isinstance(cache, bool):
+        raise UsageError(f"run.cache is {cache!r}; set it to true or false")
     fidelity = Fidelity.from_config(cfg.model.get("fidelity"), model, int(cfg.seed))
     key = study_key(cfg, dataset.fingerprint)
     study = Study(
@@ -131,7 +153,10 @@ def study_key(cfg: DictConfig, data_fingerprint: str) -> str:
 
 
 def run(
-    study: Study, directory: Path, parallelism: Parallelism | None = None
+    study: Study,
+    directory: Path,
+    parallelism: Parallelism | None = None,
+    cache: EvaluationCache | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every outer fold, journaling as it goes; returns the trial and fold tables.
 
@@ -139,6 +164,7 @@ def run(
     skipped, an interrupted fold is resumed (see harness.resume), a finished study is read.
     A run that raises marks the study `failed` (or `interrupted`) with the error in
     `study.json` before the exception goes on, so no study is left marked running.
+    Evaluations `cache` holds are read from it, and the others stored in it (harness.cache).
     """
     records = StudyRecords(directory)
     with records.lock():
@@ -149,7 +175,7 @@ def run(
         meta["started"] = records.read_meta().get("started", meta["started"])
         records.write_meta(meta | {"status": "running"})
         try:
-            trials, folds = _run_folds(study, records, done, directory)
+            trials, folds = _run_folds(study, records, done, directory, cache)
         except BaseException as e:  # recorded, then raised on: never left "running"
             status = "failed" if isinstance(e, Exception) else "interrupted"
             records.write_meta(meta | {"status": status, "error": error_text(e), "ended": _now()})
@@ -159,7 +185,11 @@ def run(
 
 
 def _run_folds(
-    study: Study, records: StudyRecords, done: resume.Progress, directory: Path
+    study: Study,
+    records: StudyRecords,
+    done: resume.Progress,
+    directory: Path,
+    cache: EvaluationCache | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The outer folds not done yet, each journaled as it ends; then the parquet tables."""
     data = study.dataset
@@ -176,7 +206,8 @@ def _run_folds(
             place = (split.repeat, split.fold)
             if place not in done.folds:
                 replay = done.trials.get(place, [])
-                records.folds.append(run_fold(study, split, records, replay, evaluator, bar))
+                fold = run_fold(study, split, records, replay, evaluator, bar, cache)
+                records.folds.append(fold)
             bar.fold_done(i + 1)
     finally:
         bar.close()
@@ -192,22 +223,27 @@ def run_fold(
     replay: list[dict[str, Any]] = (),
     evaluator: IsolatedEvaluator | None = None,
     bar: StudyBar | None = None,
+    cache: EvaluationCache | None = None,
 ) -> dict[str, Any]:
-    """Tune on the outer-training rows, then score tuned and default on the outer-test rows."""
+    """Tune on the outer-training rows, then score tuned and default on the outer-test rows.
+
+    The preprocessing is fitted once per inner split and once on the outer-training rows
+    (harness.preprocessing) unless the study needs the whole pipeline refitted every trial.
+    """
     started = time.perf_counter()
     X, y = study.dataset.X, study.dataset.y
     X_train, y_train = X.iloc[split.train], y.iloc[split.train]
-    X_test, y_test = X.iloc[split.test], y.iloc[split.test]
+    splitter = study.protocol.inner_splitter(study.dataset.task, study.seed)
+    inner_splits = list(splitter.split(X_train, y_train))
+    outer_split = [(split.train, split.test)]
     pipeline = build_pipeline(study.model)
+    prepared = Prepared if study.whole_pipeline else once_per_split
+    tuning = prepared(pipeline, X_train, y_train, inner_splits)
+    outer = prepared(pipeline, X, y, outer_split)
     inner = InnerCV(
-        pipeline,
-        X_train,
-        y_train,
-        list(study.protocol.inner_splitter(study.dataset.task, study.seed).split(X_train, y_train)),
-        study.metric.scorer,
-        study.protocol.n_jobs,
-        study.fidelity,
-    )
+        tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.metric.scorer,
+        study.protocol.n_jobs, study.fidelity,
+    )  # fmt: skip
     place = study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
     evaluate = evaluator.bind(inner).evaluate if evaluator else inner.evaluate
     journal = resume.journal(records, place, replay)
@@ -217,24 +253,37 @@ def run_fold(
         if bar:
             bar.trial(trial)
 
-    objective = Objective(inner, study.budget, on_trial, evaluate=evaluate, replay=replay)
+    answers = cache and fold_scope(cache, study, outer_split, inner_splits)
+    objective = Objective(
+        inner, study.budget, on_trial, evaluate=evaluate, replay=replay, cache=answers
+    )
     with contextlib.suppress(StopSearch):
         study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
     search_seconds = objective.elapsed()
 
     best = objective.best()
-    train, test = (X_train, y_train), (X_test, y_test)
-    default_test, default_error, default_warning = refit_and_score(pipeline, {}, train, test, study)
-    if best is None or not best["params"]:
-        tuned_test, tuned_error, tuned_warning = default_test, default_error, default_warning
-    else:
-        tuned_test, tuned_error, tuned_warning = refit_and_score(
-            pipeline, best["params"], train, test, study
-        )
+
+    def refit(params: dict[str, Any]) -> tuple[Any, ...]:
+        """Score, error and warning of `params` refit on the outer-training rows; cache flag."""
+
+        def compute() -> dict[str, Any]:
+            scored = refit_and_score(outer.pipeline, params, *outer.part(0), study)
+            return dict(zip(REFIT, scored, strict=True))
+
+        if answers is None:
+            return (*compute().values(), None)
+        answer = answers.once({"kind": "refit", "params": canonical(plain(params))}, compute)
+        return (*(answer.value[k] for k in REFIT), answer.source)
+
+    default = refit({})
+    default_test, default_error, default_warning, default_cache = default
+    tuned = refit(best["params"]) if best is not None and best["params"] else default
+    tuned_test, tuned_error, tuned_warning, tuned_cache = tuned
     try:
-        default_inner = evaluate({}).scores.mean()
+        defaults = objective.evaluate({})
+        default_inner, default_inner_cache = defaults.scores.mean(), defaults.cache
     except Exception:  # defaults that crash or time out score NaN, as their failed refit does
-        default_inner = math.nan
+        default_inner, default_inner_cache = math.nan, None
     return place | {
         "best_params": best["params"] if best else None,
         "best_trial": best["trial"] if best else None,
@@ -251,8 +300,25 @@ def run_fold(
         "n_failed": sum(t["status"] != "ok" for t in objective.trials),
         "full_evaluations": objective.spent,
         "search_seconds": search_seconds,
-        "wall_seconds": time.perf_counter() - started,
+        "wall_seconds": time.perf_counter() - started + (answers.credit if answers else 0.0),
+        "default_inner_cache": default_inner_cache,
+        "default_test_cache": default_cache,
+        "tuned_test_cache": tuned_cache,
     }
+
+
+def fold_scope(
+    cache: EvaluationCache, study: Study, outer: list[tuple], inner: list[tuple]
+) -> Scope:
+    """The cache's answers for one outer fold of this problem, whatever the strategy: the
+    same data, outer and inner splits, pipeline (the model config without its space),
+    scorer and seed."""
+    model = OmegaConf.to_container(study.config.model, resolve=True)
+    model.pop("space", None)
+    return cache.scope(
+        data=study.dataset.fingerprint, outer=split_digest(outer), inner=split_digest(inner),
+        model=model, metric=study.metric.scorer_name, seed=study.seed,
+    )  # fmt: skip
 
 
 def refit_and_score(
@@ -288,6 +354,10 @@ def _meta(study: Study) -> dict[str, Any]:
         "rows": len(study.dataset.X),
         "features": study.dataset.X.shape[1],
         "scorer": study.metric.scorer_name,
+        "preprocessing": {
+            "once_per_split": study.whole_pipeline is None,
+            "fallback": study.whole_pipeline,
+        },
     }
 
 

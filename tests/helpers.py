@@ -102,11 +102,14 @@ def run_inline(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
 TIMING = [
     "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds", "elapsed_seconds",
     "search_seconds", "wall_seconds",
+    # and where an evaluation's seconds come from: which study computed it first varies
+    "cache", "default_inner_cache", "default_test_cache", "tuned_test_cache",
 ]  # fmt: skip
 
 
 def untimed(table: pd.DataFrame) -> pd.DataFrame:
-    """A trial or fold table without its timing columns, which differ from run to run."""
+    """A trial or fold table without its timing columns (and cache flags), which differ from
+    run to run."""
     return table.drop(columns=[c for c in TIMING if c in table]).reset_index(drop=True)
 
 

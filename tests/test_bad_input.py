@@ -211,5 +211,5 @@ def test_a_study_that_fails_after_validation_is_recorded_failed_and_resumes(
 
 
 def _study_meta(cwd: Path) -> tuple[dict, Path]:
-    (home,) = (cwd / "results" / "studies").iterdir()
+    (home,) = (cwd / "results" / "studies").glob("[!.]*")  # not .cache
     return json.loads((home / "study.json").read_text()), home

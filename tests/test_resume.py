@@ -108,7 +108,7 @@ def _cli_env() -> dict[str, str]:
 
 
 def _tables(cwd: Path) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    homes = sorted((cwd / "results" / "studies").iterdir())
+    homes = sorted((cwd / "results" / "studies").glob("[!.]*"))  # not .cache
     return {home.name: StudyRecords(home).read_tables() for home in homes}
 
 
@@ -156,7 +156,7 @@ def test_a_study_folder_holding_another_study_is_refused(uninterrupted) -> None:
 def _assert_a_study_per_core_with_blas_capped(done: subprocess.CompletedProcess, cwd: Path) -> None:
     """The default launcher (joblib) runs a study per core, BLAS capped at 1 thread, on record."""
     cores = len(os.sched_getaffinity(0))
-    for home in (cwd / "results" / "studies").iterdir():
+    for home in (cwd / "results" / "studies").glob("[!.]*"):
         parallel = StudyRecords(home).read_meta()["parallel"]
         assert parallel["launcher"] == "joblib"
         assert parallel["studies_at_once"] == cores

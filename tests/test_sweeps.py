@@ -29,7 +29,7 @@ NO_REPORT = "~hydra.callbacks.report"  # the end-of-sweep report is not under te
 
 
 def _studies(cwd: Path) -> dict[str, StudyRecords]:
-    return {p.name: StudyRecords(p) for p in sorted((cwd / "results" / "studies").iterdir())}
+    return {p.name: StudyRecords(p) for p in sorted((cwd / "results" / "studies").glob("[!.]*"))}
 
 
 def test_two_processes_sharing_one_results_tree_lose_and_duplicate_nothing(tmp_path) -> None:
