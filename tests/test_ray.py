@@ -31,7 +31,9 @@ def ray_installed() -> None:
 
 
 def _studies(cwd: Path) -> dict[str, StudyRecords]:
-    return {p.name: StudyRecords(p) for p in sorted((cwd / "results" / "studies").iterdir())}
+    return {
+        p.name: StudyRecords(p) for p in sorted((cwd / "results" / "studies").glob("[!.]*"))
+    }  # not .cache
 
 
 def _ray_daemons() -> set[int]:

@@ -66,7 +66,9 @@ def _job_ids(sweep: Path) -> list[str]:
 
 
 def _studies(cwd: Path) -> list[StudyRecords]:
-    return [StudyRecords(p) for p in sorted((cwd / "results" / "studies").iterdir())]
+    return [
+        StudyRecords(p) for p in sorted((cwd / "results" / "studies").glob("[!.]*"))
+    ]  # not .cache
 
 
 def test_a_two_study_sweep_runs_as_slurm_jobs_and_sacct_shows_them(tmp_path, partition) -> None:
@@ -109,7 +111,7 @@ def test_a_job_requeued_mid_study_resumes_from_its_journal(tmp_path, partition) 
         assert process.returncode == 0, err
 
     assert _accounted(job) == ["REQUEUED", "COMPLETED"]  # two starts: cut off, then resumed
-    (cut,) = (tmp_path / "cut").iterdir()
+    (cut,) = (tmp_path / "cut").glob("[!.]*")  # not .cache
     after = (cut / "trials.jsonl").read_text().splitlines()
     n_trials = 20 * 2
     assert len(before) < n_trials and len(after) == n_trials
@@ -117,7 +119,7 @@ def test_a_job_requeued_mid_study_resumes_from_its_journal(tmp_path, partition) 
     assert [json.loads(line) for line in after[: len(before) - 1]] == [
         json.loads(line) for line in before[:-1]
     ]
-    (uncut,) = (tmp_path / "whole").iterdir()
+    (uncut,) = (tmp_path / "whole").glob("[!.]*")
     assert cut.name == uncut.name  # the same study key
     assert_same_results(StudyRecords(cut).read_tables(), StudyRecords(uncut).read_tables())
 
