@@ -117,6 +117,22 @@ def _print_warning(message, category, filename, lineno, file=None, line=None) ->
     sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+def stored_studies(store: Path) -> list[Path]:
+    """The study folders of a results store, in key order (not its `.cache`)."""
+    return sorted(store.glob("[!.]*"))
+
+
+def assert_refused(done: subprocess.CompletedProcess, message: str, cwd: Path) -> None:
+    """The bad-input contract: exit 2, one `error:` line holding `message`, no traceback,
+    nothing written under `cwd`/results."""
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert message in lines[0]
+    assert written(cwd) == []
+
+
 def written(cwd: Path) -> list[Path]:
     """Every file a run left under `cwd`/results."""
     results = cwd / "results"

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import run_inline, untimed, written
+from tests.helpers import assert_refused, run_inline, stored_studies, untimed, written
 
 CSV = ["dataset=vehicle", "dataset.target=y", "dataset.name=mycsv"]  # a local file study
 SMALL = ["budget.n_trials=2", "protocol.outer_folds=2", "protocol.inner_folds=2"]
@@ -102,18 +102,9 @@ BAD_VALUES = [
 ]
 
 
-def _refused(done, message: str, cwd: Path) -> None:
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    assert message in lines[0]
-    assert written(cwd) == []
-
-
 @pytest.mark.parametrize(("name", "message"), BAD_FILES, ids=[n for n, _ in BAD_FILES])
-def test_a_broken_data_file_is_refused(tmp_path, files, name, message) -> None:
-    _refused(
+def test_a_broken_data_file_isassert_refused(tmp_path, files, name, message) -> None:
+    assert_refused(
         run_inline(*CSV, *SMALL, f"dataset.path={files / name}", cwd=tmp_path), message, tmp_path
     )
 
@@ -121,13 +112,13 @@ def test_a_broken_data_file_is_refused(tmp_path, files, name, message) -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"), BAD_VALUES, ids=[" ".join(o)[:40] for o, _ in BAD_VALUES]
 )
-def test_a_bad_value_is_refused(tmp_path, overrides, message) -> None:
-    _refused(run_inline("budget.n_trials=2", *overrides, cwd=tmp_path), message, tmp_path)
+def test_a_bad_value_isassert_refused(tmp_path, overrides, message) -> None:
+    assert_refused(run_inline("budget.n_trials=2", *overrides, cwd=tmp_path), message, tmp_path)
 
 
-def test_a_store_that_is_a_file_is_refused(tmp_path, files) -> None:
+def test_a_store_that_is_a_file_isassert_refused(tmp_path, files) -> None:
     done = run_inline("budget.n_trials=2", f"run.store={files / 'a-file'}", cwd=tmp_path)
-    _refused(done, "a-file is a file, not a folder; point run.store at a folder", tmp_path)
+    assert_refused(done, "a-file is a file, not a folder; point run.store at a folder", tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +130,7 @@ def test_a_store_that_is_a_file_is_refused(tmp_path, files) -> None:
     ids=["space", "non-ascii"],
 )
 def test_an_unquoted_value_gets_told_to_quote_it(tmp_path, overrides, message) -> None:
-    _refused(run_inline(*CSV, *overrides, cwd=tmp_path), message, tmp_path)
+    assert_refused(run_inline(*CSV, *overrides, cwd=tmp_path), message, tmp_path)
 
 
 def test_empty_columns_are_dropped_with_a_note(tmp_path, files) -> None:
@@ -211,5 +202,5 @@ def test_a_study_that_fails_after_validation_is_recorded_failed_and_resumes(
 
 
 def _study_meta(cwd: Path) -> tuple[dict, Path]:
-    (home,) = (cwd / "results" / "studies").glob("[!.]*")  # not .cache
+    (home,) = stored_studies(cwd / "results" / "studies")
     return json.loads((home / "study.json").read_text()), home

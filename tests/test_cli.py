@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run_cli, written
+from tests.helpers import assert_refused, run_cli, written
 
 
 def test_default_study_prints_its_table_and_writes_records(tmp_path) -> None:
@@ -58,13 +58,7 @@ BAD_INPUT = [
     ("overrides", "message"), BAD_INPUT, ids=[" ".join(o) for o, _ in BAD_INPUT]
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, overrides, message) -> None:
-    done = run_cli(*overrides, cwd=tmp_path)
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    assert message in lines[0]
-    assert written(tmp_path) == []
+    assert_refused(run_cli(*overrides, cwd=tmp_path), message, tmp_path)
 
 
 def test_openml_id_missing_from_the_cache_while_offline(tmp_path, openml_cache) -> None:

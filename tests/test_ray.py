@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.store import StudyRecords
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, run_cli, stored_studies
 from tests.test_resume import assert_same_results
 
 TINY = ("strategy=grid,random", "budget.n_trials=3", "protocol.outer_folds=2")
@@ -32,7 +32,7 @@ def ray_installed() -> None:
 
 def _studies(cwd: Path) -> dict[str, StudyRecords]:
     return {
-        p.name: StudyRecords(p) for p in sorted((cwd / "results" / "studies").glob("[!.]*"))
+        p.name: StudyRecords(p) for p in stored_studies(cwd / "results" / "studies")
     }  # not .cache
 
 

@@ -16,7 +16,7 @@ import pytest
 from harness.errors import UsageError
 from harness.store import StudyRecords
 from harness.study import prepare, run
-from tests.helpers import ROOT, compose_config, run_cli, untimed
+from tests.helpers import ROOT, compose_config, run_cli, stored_studies, untimed
 
 STUDY = ("budget.n_trials=4", "protocol.outer_folds=3")
 
@@ -108,7 +108,7 @@ def _cli_env() -> dict[str, str]:
 
 
 def _tables(cwd: Path) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    homes = sorted((cwd / "results" / "studies").glob("[!.]*"))  # not .cache
+    homes = stored_studies(cwd / "results" / "studies")
     return {home.name: StudyRecords(home).read_tables() for home in homes}
 
 
@@ -156,7 +156,7 @@ def test_a_study_folder_holding_another_study_is_refused(uninterrupted) -> None:
 def _assert_a_study_per_core_with_blas_capped(done: subprocess.CompletedProcess, cwd: Path) -> None:
     """The default launcher (joblib) runs a study per core, BLAS capped at 1 thread, on record."""
     cores = len(os.sched_getaffinity(0))
-    for home in (cwd / "results" / "studies").glob("[!.]*"):
+    for home in stored_studies(cwd / "results" / "studies"):
         parallel = StudyRecords(home).read_meta()["parallel"]
         assert parallel["launcher"] == "joblib"
         assert parallel["studies_at_once"] == cores

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.store import StudyRecords
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, run_cli, stored_studies
 from tests.test_resume import assert_same_results
 
 TINY = ("budget.n_trials=3", "protocol.outer_folds=2")
@@ -66,9 +66,7 @@ def _job_ids(sweep: Path) -> list[str]:
 
 
 def _studies(cwd: Path) -> list[StudyRecords]:
-    return [
-        StudyRecords(p) for p in sorted((cwd / "results" / "studies").glob("[!.]*"))
-    ]  # not .cache
+    return [StudyRecords(p) for p in stored_studies(cwd / "results" / "studies")]  # not .cache
 
 
 def test_a_two_study_sweep_runs_as_slurm_jobs_and_sacct_shows_them(tmp_path, partition) -> None:
@@ -111,7 +109,7 @@ def test_a_job_requeued_mid_study_resumes_from_its_journal(tmp_path, partition) 
         assert process.returncode == 0, err
 
     assert _accounted(job) == ["REQUEUED", "COMPLETED"]  # two starts: cut off, then resumed
-    (cut,) = (tmp_path / "cut").glob("[!.]*")  # not .cache
+    (cut,) = stored_studies(tmp_path / "cut")
     after = (cut / "trials.jsonl").read_text().splitlines()
     n_trials = 20 * 2
     assert len(before) < n_trials and len(after) == n_trials
@@ -119,7 +117,7 @@ def test_a_job_requeued_mid_study_resumes_from_its_journal(tmp_path, partition) 
     assert [json.loads(line) for line in after[: len(before) - 1]] == [
         json.loads(line) for line in before[:-1]
     ]
-    (uncut,) = (tmp_path / "whole").glob("[!.]*")
+    (uncut,) = stored_studies(tmp_path / "whole")
     assert cut.name == uncut.name  # the same study key
     assert_same_results(StudyRecords(cut).read_tables(), StudyRecords(uncut).read_tables())
 

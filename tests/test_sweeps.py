@@ -22,14 +22,14 @@ from harness.errors import UsageError
 from harness.parallel import plan
 from harness.progress import free_slot, sweep_size
 from harness.store import StudyRecords
-from tests.helpers import ROOT, run_cli, untimed
+from tests.helpers import ROOT, run_cli, stored_studies, untimed
 
 TINY = ("budget.n_trials=3", "protocol.outer_folds=2")
 NO_REPORT = "~hydra.callbacks.report"  # the end-of-sweep report is not under test here
 
 
 def _studies(cwd: Path) -> dict[str, StudyRecords]:
-    return {p.name: StudyRecords(p) for p in sorted((cwd / "results" / "studies").glob("[!.]*"))}
+    return {p.name: StudyRecords(p) for p in stored_studies(cwd / "results" / "studies")}
 
 
 def test_two_processes_sharing_one_results_tree_lose_and_duplicate_nothing(tmp_path) -> None:
