@@ -20,6 +20,7 @@ from typing import Any
 from hydra.types import RunMode
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from harness import environment
 from harness.errors import UsageError
 
 THREADS = 1  # BLAS/OpenMP threads per process, so results never depend on the parallelism
@@ -69,14 +70,8 @@ def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
 def limits(parallelism: Parallelism) -> Iterator[None]:
     """Cap BLAS/OpenMP threads here and, through the environment, in processes started here."""
     threads = parallelism.blas_threads
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
-    try:
-        with threadpool_limits(limits=threads):
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with (
+        environment.variables(dict.fromkeys(THREAD_VARIABLES, str(threads))),
+        threadpool_limits(limits=threads),
+    ):
+        yield

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness import environment
 from harness.errors import UsageError
 from harness.finished import FinishedStudy
 from harness.store import FOLDS, STUDY, TRIALS
@@ -195,13 +196,5 @@ def _experiment_id(tracker: Any, name: str) -> str:
 def _no_retries() -> Iterator[None]:
     """MLflow retries a refused connection for minutes; a pre-flight check asks once."""
     wanted = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-    saved = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-    try:
+    with environment.variables(wanted):
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
