@@ -76,10 +76,9 @@ class Study:
     @property
     def cache(self) -> EvaluationCache | None:
         """The store's evaluation cache (`run.cache`), shared with every study in the store."""
-        run_options = self.config.get("run", {})
-        if not run_options.get("cache", True):
+        if not self.config.run.get("cache", True):
             return None
-        return EvaluationCache(Path(run_options.get("store", "results/studies")) / CACHE)
+        return EvaluationCache(self.home.parent / CACHE)
 
     @cached_property
     def whole_pipeline(self) -> str | None:

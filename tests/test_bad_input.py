@@ -103,7 +103,7 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize(("name", "message"), BAD_FILES, ids=[n for n, _ in BAD_FILES])
-def test_a_broken_data_file_isassert_refused(tmp_path, files, name, message) -> None:
+def test_a_broken_data_file_is_refused(tmp_path, files, name, message) -> None:
     assert_refused(
         run_inline(*CSV, *SMALL, f"dataset.path={files / name}", cwd=tmp_path), message, tmp_path
     )
@@ -112,11 +112,11 @@ def test_a_broken_data_file_isassert_refused(tmp_path, files, name, message) -> 
 @pytest.mark.parametrize(
     ("overrides", "message"), BAD_VALUES, ids=[" ".join(o)[:40] for o, _ in BAD_VALUES]
 )
-def test_a_bad_value_isassert_refused(tmp_path, overrides, message) -> None:
+def test_a_bad_value_is_refused(tmp_path, overrides, message) -> None:
     assert_refused(run_inline("budget.n_trials=2", *overrides, cwd=tmp_path), message, tmp_path)
 
 
-def test_a_store_that_is_a_file_isassert_refused(tmp_path, files) -> None:
+def test_a_store_that_is_a_file_is_refused(tmp_path, files) -> None:
     done = run_inline("budget.n_trials=2", f"run.store={files / 'a-file'}", cwd=tmp_path)
     assert_refused(done, "a-file is a file, not a folder; point run.store at a folder", tmp_path)
 
