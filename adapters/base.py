@@ -17,8 +17,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from harness.objective import Objective
-from harness.space import SearchSpace
+from harness.engine.objective import Objective
+from harness.problem.space import SearchSpace
 
 
 class Strategy(ABC):

@@ -26,8 +26,8 @@ from hyperopt.exceptions import AllTrialsFailed
 from hyperopt.pyll import scope
 
 from adapters.base import Strategy
-from harness.objective import Objective, StopSearch
-from harness.space import Param, SearchSpace
+from harness.engine.objective import Objective, StopSearch
+from harness.problem.space import Param, SearchSpace
 
 logging.getLogger("hyperopt").setLevel(logging.WARNING)  # the harness reports every trial
 

@@ -29,9 +29,9 @@ from optuna.samplers import BaseSampler
 from optuna.trial import Trial, TrialState
 
 from adapters.base import Strategy
+from harness.engine.objective import Objective
 from harness.errors import UsageError
-from harness.objective import Objective
-from harness.space import SearchSpace
+from harness.problem.space import SearchSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the harness reports every trial itself
 

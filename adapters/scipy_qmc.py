@@ -8,8 +8,8 @@ from typing import Any
 from scipy.stats import qmc
 
 from adapters.base import Strategy
-from harness.objective import Objective
-from harness.space import Param, SearchSpace
+from harness.engine.objective import Objective
+from harness.problem.space import Param, SearchSpace
 
 
 class ScipyQMC(Strategy):

@@ -14,8 +14,8 @@ import numpy as np
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from adapters.base import Strategy
-from harness.objective import Objective
-from harness.space import SearchSpace
+from harness.engine.objective import Objective
+from harness.problem.space import SearchSpace
 
 
 class Defaults(Strategy):

@@ -2,7 +2,7 @@
 versions, run on the objective's inner CV (its rows, splits, pipeline and scorer).
 
 The searcher gets the objective's pipeline, rows and splits as they are: with preprocessing
-fitted once per split (harness.preprocessing), its first step hands each fit the split's
+fitted once per split (harness.problem.preprocessing), its first step hands each fit the split's
 preprocessed rows, so it fits only the estimator, and scores what the whole pipeline scores.
 Its evaluations are its own: they neither read nor fill the evaluation cache.
 
@@ -43,10 +43,10 @@ from sklearn.model_selection import (
 )
 
 from adapters.sklearn_sampling import GridSearch, RandomSearch
-from harness.fidelity import ROWS
-from harness.models import pipeline_name, space_name
-from harness.objective import Evaluation, Objective, StopSearch, quietly
-from harness.space import SearchSpace
+from harness.engine.objective import Evaluation, Objective, StopSearch, quietly
+from harness.problem.fidelity import ROWS
+from harness.problem.models import pipeline_name, space_name
+from harness.problem.space import SearchSpace
 
 if TYPE_CHECKING:
     from sklearn.model_selection._search import BaseSearchCV

@@ -23,9 +23,9 @@ from skopt.space import Categorical, Dimension, Integer, Real
 from skopt.utils import cook_estimator
 
 from adapters.base import Strategy
-from harness.models import plain
-from harness.objective import Objective
-from harness.space import Param, SearchSpace
+from harness.engine.objective import Objective
+from harness.problem.models import plain
+from harness.problem.space import Param, SearchSpace
 
 STD_QUANTILES = (0.16, 0.5, 0.84)  # skopt's GBRT: its spread (0.84 - 0.16) / 2 is the sd
 

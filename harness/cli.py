@@ -26,11 +26,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from harness import parallel
-from harness import study as studies
+from harness.engine import parallel
+from harness.engine import study as studies
+from harness.engine.objective import error_text
 from harness.errors import UsageError
-from harness.objective import error_text
-from harness.store import link_study
+from harness.store.records import link_study
 from harness.summary import fold_table, headline
 from harness.sweep import sweep_jobs
 

@@ -19,7 +19,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from harness.store import Journal, write_atomic
+from harness.store.records import Journal, write_atomic
 from harness.sweep import sweep_jobs
 
 SWEEP_TOTAL, SWEEP_DONE = ".studies-total", ".studies-done.jsonl"

@@ -23,9 +23,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from harness.models import build_pipeline
-from harness.objective import InnerCV
-from harness.study import prepare
+from harness.engine.objective import InnerCV
+from harness.engine.study import prepare
+from harness.problem.models import build_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TUNEBENCH_SHARED", ROOT.parent / "shared"))

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from adapters.sklearn_sampling import RandomSearch
-from harness.objective import Objective
+from harness.engine.objective import Objective
 
 HANG_S = 600.0
 HOG_MB = 8000

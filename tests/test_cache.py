@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.cache import CACHE, EvaluationCache
+from harness.engine.study import prepare, run
 from harness.errors import UsageError
-from harness.store import StudyRecords
-from harness.study import prepare, run
+from harness.store.cache import CACHE, EvaluationCache
+from harness.store.records import StudyRecords
 from tests.helpers import ROOT, compose_config, run_cli, run_inline, untimed, written
 
 TINY = ("budget.n_trials=3", "protocol.outer_folds=2")

@@ -33,12 +33,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from adapters.base import Strategy
-from harness.data import load_dataset
-from harness.fidelity import Fidelity
-from harness.models import STEP
-from harness.objective import Budget, InnerCV, Objective, StopSearch
-from harness.protocol import Protocol
-from harness.space import SearchSpace
+from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
+from harness.problem.data import load_dataset
+from harness.problem.fidelity import Fidelity
+from harness.problem.models import STEP
+from harness.problem.protocol import Protocol
+from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, compose_config
 
 STRATEGIES = sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml"))

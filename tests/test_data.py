@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sklearn.model_selection import train_test_split
 
-from harness.data import load_dataset
 from harness.errors import UsageError
-from harness.models import build_pipeline, load_model
+from harness.problem.data import load_dataset
+from harness.problem.models import build_pipeline, load_model
 from tests.helpers import ROOT, compose_config
 
 DATASETS = sorted(p.stem for p in (ROOT / "conf" / "dataset").glob("*.yaml"))

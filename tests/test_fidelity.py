@@ -19,11 +19,11 @@ from omegaconf import OmegaConf
 from sklearn.base import clone
 from sklearn.metrics import get_scorer
 
+from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
+from harness.engine.study import prepare, run
 from harness.errors import UsageError
-from harness.fidelity import Fidelity
-from harness.models import load_model
-from harness.objective import Budget, InnerCV, Objective, StopSearch
-from harness.study import prepare, run
+from harness.problem.fidelity import Fidelity
+from harness.problem.models import load_model
 from tests.helpers import ROOT, compose_config, first_inner_cv, run_cli
 
 MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))

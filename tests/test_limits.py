@@ -8,8 +8,8 @@ import time
 import pytest
 from omegaconf import open_dict
 
+from harness.engine.study import Study, prepare, run
 from harness.errors import UsageError
-from harness.study import Study, prepare, run
 from tests.helpers import compose_config
 from tests.misbehaving import HANG_S
 

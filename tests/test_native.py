@@ -26,11 +26,11 @@ from sklearn.svm import SVC
 from skopt import Optimizer
 from skopt.space import Categorical, Integer, Real
 
-from harness.data import load_dataset
-from harness.models import ModelSpec, build_pipeline, plain
-from harness.objective import Budget, InnerCV, Objective, StopSearch
-from harness.protocol import Protocol
-from harness.space import SearchSpace
+from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
+from harness.problem.data import load_dataset
+from harness.problem.models import ModelSpec, build_pipeline, plain
+from harness.problem.protocol import Protocol
+from harness.problem.space import SearchSpace
 from tests.helpers import compose_config
 
 N_TRIALS = 9

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, cross_validate
 
-from harness.models import STEP, build_pipeline
-from harness.protocol import derive_seed
-from harness.study import prepare, run
+from harness.engine.study import prepare, run
+from harness.problem.models import STEP, build_pipeline
+from harness.problem.protocol import derive_seed
 from tests.helpers import compose_config
 
 

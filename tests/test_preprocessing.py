@@ -16,10 +16,10 @@ from scipy import sparse
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, cross_validate
 
+from harness.engine.study import prepare, run
 from harness.errors import UsageError
-from harness.models import build_pipeline, pipeline_name, space_name
-from harness.preprocessing import once_per_split
-from harness.study import prepare, run
+from harness.problem.models import build_pipeline, pipeline_name, space_name
+from harness.problem.preprocessing import once_per_split
 from tests.helpers import compose_config, first_inner_cv
 
 TITANIC = ("dataset=titanic", "dataset.max_rows=300")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import StudyRecords
+from harness.store.records import StudyRecords
 from tests.helpers import ROOT, run_cli, stored_studies
 from tests.test_resume import assert_same_results
 

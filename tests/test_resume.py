@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.engine.study import prepare, run
 from harness.errors import UsageError
-from harness.store import StudyRecords
-from harness.study import prepare, run
+from harness.store.records import StudyRecords
 from tests.helpers import ROOT, compose_config, run_cli, stored_studies, untimed
 
 STUDY = ("budget.n_trials=4", "protocol.outer_folds=3")

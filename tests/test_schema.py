@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from harness import schema
 from harness.aggregate.load import load_records, versions_table
-from harness.study import prepare, run
+from harness.engine.study import prepare, run
+from harness.store import schema
 from tests.helpers import compose_config
 
 

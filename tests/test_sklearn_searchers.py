@@ -21,9 +21,9 @@ from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
 
 from adapters.sklearn_sampling import GridSearch
-from harness.models import STEP, plain
-from harness.objective import Budget, Objective, StopSearch
-from harness.study import prepare, run
+from harness.engine.objective import Budget, Objective, StopSearch
+from harness.engine.study import prepare, run
+from harness.problem.models import STEP, plain
 from tests.helpers import compose_config, first_inner_cv
 
 SMALL = ("budget.n_trials=6", "protocol.outer_folds=2", "dataset.max_rows=150")

@@ -7,7 +7,7 @@ import pytest
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from harness.errors import UsageError
-from harness.space import SearchSpace
+from harness.problem.space import SearchSpace
 
 SVC_LIKE = {
     "C": {"type": "float", "low": 1e-3, "high": 1e3, "log": True},

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from harness.study import prepare, run
+from harness.engine.study import prepare, run
 from tests.helpers import compose_config, untimed
 
 

@@ -18,10 +18,10 @@ from hydra import compose, initialize_config_dir
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
+from harness.engine.parallel import plan
 from harness.errors import UsageError
-from harness.parallel import plan
 from harness.progress import free_slot, sweep_size
-from harness.store import StudyRecords
+from harness.store.records import StudyRecords
 from tests.helpers import ROOT, run_cli, stored_studies, untimed
 
 TINY = ("budget.n_trials=3", "protocol.outer_folds=2")

@@ -8,7 +8,7 @@ if no trial beat them).
 A run's *trajectory* is its trials in order, with the budget spent so far in full-evaluation
 equivalents (`spent`: a partial evaluation of a multi-fidelity strategy at fidelity f costs
 f, any other trial 1) and the best-so-far score. Only full-fidelity trials count towards the
-best so far, as only they can be chosen (harness.objective.Objective.best). A *curve* samples
+best so far, as only they can be chosen (harness.engine.objective.Objective.best). A *curve* samples
 a trajectory at spent = 1, 2, ... up to the budget, carrying the last value forward when a
 search stopped early (a grid smaller than the budget, a time limit), because that is the
 configuration the user is left with. For ordinary strategies `spent` is the trial count.
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from harness.aggregate.load import INSTANCE, RUN, Records
-from harness.schema import LABELS as STUDY_LABELS
+from harness.store.schema import LABELS as STUDY_LABELS
 
 LABELS = [c for c in STUDY_LABELS if c != "study_key"]  # RUN holds the study key
 SLACK = 1e-9  # float slack when summing fractional costs

@@ -34,7 +34,7 @@ from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 from harness.aggregate.gain import mean_interval
 from harness.aggregate.load import Records
 from harness.aggregate.settings import Settings
-from harness.space import Param, SearchSpace
+from harness.problem.space import Param, SearchSpace
 
 MAX_TRIALS = 2000  # per model and dataset, a seeded sample beyond this
 METHOD = "optuna PedAnovaImportanceEvaluator on the recorded trials"

@@ -1,9 +1,9 @@
 """Loading for analysis: finished studies under a results folder, read into the three tables
-the aggregates start from (harness.store writes them).
+the aggregates start from (harness.store.records writes them).
 
 A study folder is any folder with a `study.json`; only finished ones (status `finished` and
 both parquet tables written) are read, so a sweep still running or killed mid-way can be
-reported on. Every row carries the labels its study wrote (harness.schema.LABELS), among
+reported on. Every row carries the labels its study wrote (harness.store.schema.LABELS), among
 them `budget` (e.g. "20 trials") and `problem` (what it was tuned on: studies with the same
 problem share their outer folds, so (problem, repeat, outer_fold) is one problem instance on
 which strategies can be compared). Studies written before the labels were recorded get them
@@ -23,9 +23,9 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UsageError
-from harness.provenance import declared_versions, installed
-from harness.schema import LABELS, study_labels
-from harness.store import FOLDS, STUDY, TRIALS
+from harness.store.provenance import declared_versions, installed
+from harness.store.records import FOLDS, STUDY, TRIALS
+from harness.store.schema import LABELS, study_labels
 
 INSTANCE = ["problem", "repeat", "outer_fold"]
 RUN = ["study_key", "repeat", "outer_fold"]

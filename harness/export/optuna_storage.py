@@ -33,8 +33,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.optuna_search import suggest
 from harness.errors import UsageError
-from harness.finished import FinishedStudy, finished_studies
-from harness.space import SearchSpace
+from harness.problem.space import SearchSpace
+from harness.store.finished import FinishedStudy, finished_studies
 
 TRIAL_ATTRS = ("repeat", "outer_fold", "status", "error", "inner_std", "fidelity")
 FOLD_ATTRS = ("tuned_test", "default_test", "gain", "best_trial", "default_inner")

@@ -23,7 +23,7 @@ from harness.aggregate.load import Records, load_records
 from harness.aggregate.settings import Settings
 from harness.report.document import Image, Section, Table, render_html, render_markdown
 from harness.report.figures import PLOTS, palette
-from harness.store import write_atomic
+from harness.store.records import write_atomic
 
 REPORT = "report"
 CHECKPOINTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # budget spent shown in summaries

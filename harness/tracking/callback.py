@@ -22,8 +22,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from harness.provenance import digest
-from harness.store import write_atomic
+from harness.store.provenance import digest
+from harness.store.records import write_atomic
 from harness.sweep import sweep_jobs
 
 PARENT_FILE = ".mlflow-run-id"  # in the sweep folder: the parent run the jobs log under
@@ -57,7 +57,7 @@ class MlflowTracking(Callback):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if not self.enabled:
             return
-        from harness.finished import read_finished
+        from harness.store.finished import read_finished
 
         study = read_finished(Path(config.hydra.runtime.output_dir) / "study")
         if study is None:  # skipped (bad input) or failed: nothing finished to log yet

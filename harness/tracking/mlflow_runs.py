@@ -25,10 +25,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness import environment
+from harness.engine import environment
 from harness.errors import UsageError
-from harness.finished import FinishedStudy
-from harness.store import FOLDS, STUDY, TRIALS
+from harness.store.finished import FinishedStudy
+from harness.store.records import FOLDS, STUDY, TRIALS
 
 STUDY_TAG, SWEEP_TAG = "tunebench.study_key", "tunebench.sweep_key"
 PARENT_TAG, RUN_NAME = "mlflow.parentRunId", "mlflow.runName"  # MLflow's own tags

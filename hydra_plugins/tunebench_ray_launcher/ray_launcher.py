@@ -8,7 +8,7 @@ and runs it with the joblib launcher's own `execute_job`, exactly as that launch
 Without an address (and without `RAY_ADDRESS`) it starts a private Ray instance bound to
 127.0.0.1, without dashboard or usage stats, and shuts it down when the jobs end; with one it
 connects to that cluster and only disconnects. Each job holds `cpus_per_task` Ray CPUs, the
-cores harness.parallel fits the study's inner-CV workers in.
+cores harness.engine.parallel fits the study's inner-CV workers in.
 """
 
 import logging

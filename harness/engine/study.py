@@ -26,15 +26,9 @@ from sklearn.pipeline import Pipeline
 
 from adapters import options
 from adapters.base import Strategy
-from harness import checks, resume
-from harness.cache import CACHE, EvaluationCache, Scope, split_digest
-from harness.data import Dataset, load_dataset
-from harness.errors import UsageError
-from harness.fidelity import Fidelity
-from harness.isolation import IsolatedEvaluator
-from harness.metrics import Metric, get_metric
-from harness.models import ModelSpec, build_pipeline, load_model, pipeline_params, plain
-from harness.objective import (
+from harness import checks
+from harness.engine.isolation import IsolatedEvaluator
+from harness.engine.objective import (
     Budget,
     InnerCV,
     Objective,
@@ -42,13 +36,20 @@ from harness.objective import (
     error_text,
     quietly,
 )
-from harness.parallel import Parallelism
-from harness.preprocessing import Prepared, fallback, once_per_split
+from harness.engine.parallel import Parallelism
+from harness.errors import UsageError
+from harness.problem.data import Dataset, load_dataset
+from harness.problem.fidelity import Fidelity
+from harness.problem.metrics import Metric, get_metric
+from harness.problem.models import ModelSpec, build_pipeline, load_model, pipeline_params, plain
+from harness.problem.preprocessing import Prepared, fallback, once_per_split
+from harness.problem.protocol import OuterSplit, Protocol, derive_seed
 from harness.progress import StudyBar
-from harness.protocol import OuterSplit, Protocol, derive_seed
-from harness.provenance import declared_versions, digest
-from harness.schema import study_labels
-from harness.store import StudyRecords, canonical, check_store
+from harness.store import resume
+from harness.store.cache import CACHE, EvaluationCache, Scope, split_digest
+from harness.store.provenance import declared_versions, digest
+from harness.store.records import StudyRecords, canonical, check_store
+from harness.store.schema import study_labels
 
 REFIT = ("score", "error", "warning")  # what a refit on the outer-training rows gives
 
@@ -91,7 +92,7 @@ class Study:
         return factory(space=self.model.space, seed=seed)
 
     def labels(self) -> dict[str, Any]:
-        """The columns that say which study a record belongs to (harness.schema.LABELS)."""
+        """The columns that say which study a record belongs to (harness.store.schema.LABELS)."""
         return study_labels(
             OmegaConf.to_container(self.config, resolve=True),
             self.key,
@@ -160,10 +161,10 @@ def run(
     """Run every outer fold, journaling as it goes; returns the trial and fold tables.
 
     What an earlier run of the same study left in `directory` is kept: finished folds are
-    skipped, an interrupted fold is resumed (see harness.resume), a finished study is read.
+    skipped, an interrupted fold is resumed (see harness.store.resume), a finished study is read.
     A run that raises marks the study `failed` (or `interrupted`) with the error in
     `study.json` before the exception goes on, so no study is left marked running.
-    Evaluations `cache` holds are read from it, and the others stored in it (harness.cache).
+    Evaluations `cache` holds are read from it, and the others stored in it (harness.store.cache).
     """
     records = StudyRecords(directory)
     with records.lock():
@@ -227,7 +228,7 @@ def run_fold(
     """Tune on the outer-training rows, then score tuned and default on the outer-test rows.
 
     The preprocessing is fitted once per inner split and once on the outer-training rows
-    (harness.preprocessing) unless the study needs the whole pipeline refitted every trial.
+    (harness.problem.preprocessing) unless the study needs the whole pipeline refitted every trial.
     """
     started = time.perf_counter()
     X, y = study.dataset.X, study.dataset.y

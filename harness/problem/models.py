@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from harness.errors import UsageError
-from harness.space import SearchSpace
+from harness.problem.space import SearchSpace
 
 STEP = "model"  # the pipeline step that tuned parameters address, as in `model__C`
 PREP = "prep"  # the preprocessing step; a space parameter named `prep__...` tunes it
@@ -59,7 +59,8 @@ def load_model(cfg: Any, task: str) -> ModelSpec:
     if unknown:
         raise UsageError(
             f"{where}: the preprocessing has no parameter(s) {unknown}; name one of its "
-            "parameters, e.g. prep__numeric__simpleimputer__strategy (see harness/models.py)"
+            "parameters, e.g. prep__numeric__simpleimputer__strategy "
+            "(see harness/problem/models.py)"
         )
     return spec
 

@@ -2,7 +2,7 @@
 labels that say which study a row belongs to.
 
 The labels are computed from the resolved config when a study is prepared, written into its
-`study.json` and onto every trial and fold record (harness.study); analysis reads them back
+`study.json` and onto every trial and fold record (harness.engine.study); analysis reads them back
 from there (harness.aggregate.load) instead of deriving them again. `problem` hashes what a
 study was tuned on (everything but the strategy and the budget), so studies with the same
 problem share their outer folds and can be compared fold by fold; `budget` names the budget.
@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.provenance import digest
+from harness.store.provenance import digest
 
 LABELS = ("study_key", "problem", "budget", "strategy", "model", "dataset", "metric", "seed")
 PLACE = ("repeat", "outer_fold")  # which outer split of the study a record belongs to

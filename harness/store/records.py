@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness import schema
 from harness.errors import UsageError
+from harness.store import schema
 
 TRIALS, FOLDS, STUDY, LOCK = "trials", "folds", "study.json", ".lock"
 JSON_COLUMNS = ("params", "best_params")

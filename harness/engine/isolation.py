@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from harness.objective import Evaluation, InnerCV, TrialStopped
+from harness.engine.objective import Evaluation, InnerCV, TrialStopped
 
 READY_TIMEOUT_S = 120  # a worker that cannot import scikit-learn in this long is broken
 PR_SET_PDEATHSIG = 1
@@ -93,7 +93,7 @@ class IsolatedEvaluator:
 
 
 class _Worker:
-    """A `python -m harness.isolation` child, spoken to over two pipes."""
+    """A `python -m harness.engine.isolation` child, spoken to over two pipes."""
 
     def __init__(self, process: subprocess.Popen, reader: Connection, writer: Connection) -> None:
         self.process = process
@@ -104,7 +104,7 @@ class _Worker:
     def start(cls, memory_mb: int | None) -> _Worker:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        args = [sys.executable, "-m", "harness.isolation", str(to_child_r), str(from_child_w)]
+        args = [sys.executable, "-m", __name__, str(to_child_r), str(from_child_w)]
         process = subprocess.Popen(
             [*args, str(memory_mb or 0)],
             pass_fds=(to_child_r, from_child_w),

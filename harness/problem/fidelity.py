@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from sklearn.pipeline import Pipeline
 
 from harness.errors import UsageError
-from harness.models import ModelSpec, pipeline_params
+from harness.problem.models import ModelSpec, pipeline_params
 
 ROWS = "rows"
 Split = tuple[np.ndarray, np.ndarray]

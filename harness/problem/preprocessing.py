@@ -33,9 +33,9 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
 
-from harness.fidelity import ROWS, Fidelity
-from harness.models import PREP, STEP, pipeline_name
-from harness.space import SearchSpace
+from harness.problem.fidelity import ROWS, Fidelity
+from harness.problem.models import PREP, STEP, pipeline_name
+from harness.problem.space import SearchSpace
 
 POSITION = "position"  # the one column of the frame the pipeline is given
 Split = tuple[np.ndarray, np.ndarray]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import UsageError
-from harness.store import StudyRecords
+from harness.store.records import StudyRecords
 
 STATUSES = ("failed", "timeout", "memory")  # what a trial can end as besides "ok"
 Place = tuple[int, int]  # (repeat, outer fold)

@@ -17,8 +17,8 @@ import pandas as pd
 
 from harness.aggregate.load import study_dirs
 from harness.errors import UsageError
-from harness.schema import budget_label
-from harness.store import FOLDS, STUDY, TRIALS
+from harness.store.records import FOLDS, STUDY, TRIALS
+from harness.store.schema import budget_label
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.provenance import digest, installed
+from harness.store.provenance import digest, installed
 
 CACHE = ".cache"  # under run.store
 LIBRARIES = ("scikit-learn", "numpy", "scipy")  # what computes an answer

@@ -23,10 +23,10 @@ from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline
 
 from harness import checks
-from harness.cache import Scope
-from harness.fidelity import Fidelity
-from harness.models import pipeline_params, plain
-from harness.store import canonical
+from harness.problem.fidelity import Fidelity
+from harness.problem.models import pipeline_params, plain
+from harness.store.cache import Scope
+from harness.store.records import canonical
 
 T = TypeVar("T")
 
@@ -154,7 +154,7 @@ class Objective:
         """`evaluate` defaults to `inner.evaluate` (in-process); `replay` holds the trials a
         crashed run of this search already journaled, returned again instead of re-evaluated
         while the strategy proposes the same configurations in the same order; `cache`, this
-        outer fold's evaluation cache (harness.cache), answers what was evaluated before."""
+        outer fold's evaluation cache (harness.store.cache), answers what was evaluated before."""
         self.inner = inner
         self._cache = cache
         self.budget = budget
@@ -176,7 +176,7 @@ class Objective:
     def __call__(self, params: Mapping[str, Any], fidelity: float | None = None) -> float:
         """Score `params` by inner CV; returns the loss to minimise (NaN if the trial failed).
 
-        `fidelity`, a fraction of the model's declared resource (see harness.fidelity), asks
+        `fidelity`, a fraction of the model's declared resource (see harness.problem.fidelity), asks
         for a partial evaluation, which spends that fraction of the budget.
         """
         called = self._stop_if_spent(fidelity)

@@ -1,0 +1,1 @@
+"""The engine: a study's folds, the trial loop, its clocks and workers, evaluation."""
