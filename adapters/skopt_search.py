@@ -29,6 +29,7 @@ from harness.engine.asktell import Proposal, SearchHandle
 from harness.problem.models import plain
 from harness.problem.space import Param, SearchSpace
 
+LIARS = ("cl_min", "cl_mean", "cl_max")  # skopt's constant-liar strategies for a batch
 STD_QUANTILES = (0.16, 0.5, 0.84)  # skopt's GBRT: its spread (0.84 - 0.16) / 2 is the sd
 
 
@@ -47,6 +48,8 @@ class SkoptSearch(Strategy):
         **options: Any,
     ) -> None:
         super().__init__(space, seed)
+        if liar not in LIARS:
+            raise ValueError(f"liar is {liar!r}; set it to one of {', '.join(LIARS)}")
         self.base_estimator = base_estimator
         self.liar = liar  # how a batch's points are proposed: cl_min, cl_mean or cl_max
         self.options = options
