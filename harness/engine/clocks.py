@@ -114,7 +114,9 @@ class Sequential:
 class Simulated:
     """k virtual workers; evaluations run here one at a time (see the module docstring).
 
-    `timing`, if given, replaces each evaluation's measured seconds (a test's fixed costs)."""
+    `timing(job, outcome)`, if given, replaces each evaluation's measured seconds, and the
+    strategy's thinking then takes no virtual time: a simulation with fixed costs, which
+    gives the same order of results on any machine (the tests' deterministic model)."""
 
     def __init__(self, workers: int, timing: Callable[[Job, Outcome], float] | None = None):
         self.workers = workers
@@ -153,7 +155,8 @@ class Simulated:
     def think(self, seconds: float) -> None:
         """The strategy's own thinking time passes on the virtual clock too: it proposes on
         one machine, as a real search does, while the workers evaluate."""
-        self._now += seconds
+        if self._timing is None:
+            self._now += seconds
 
     def close(self) -> None:
         pass
