@@ -89,9 +89,10 @@ class _LogUniformInt:
 
     def __init__(self, low: int, high: int) -> None:
         self.low, self.high = low, high
+        self._log_uniform = stats.loguniform(low, high + 1)  # frozen once: freezing is slow
 
     def rvs(self, random_state: Any = None) -> int:
-        draw = stats.loguniform(self.low, self.high + 1).rvs(random_state=random_state)
+        draw = self._log_uniform.rvs(random_state=random_state)
         return min(math.floor(draw), self.high)
 
 
