@@ -35,13 +35,13 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adapters.optuna_search import suggest  # noqa: E402
 from adapters.sklearn_sampling import RandomSearch  # noqa: E402
 from harness import resume  # noqa: E402
 from harness.engine.isolation import IsolatedEvaluator  # noqa: E402
 from harness.engine.objective import Budget, InnerCV, Objective  # noqa: E402
 from harness.engine.study import Study, prepare, run  # noqa: E402
 from harness.problem.models import STEP, build_pipeline, pipeline_params  # noqa: E402
+from harness.problem.optuna_space import suggest  # noqa: E402
 from harness.problem.protocol import derive_seed  # noqa: E402
 from harness.progress import StudyBar  # noqa: E402
 from harness.store.records import StudyRecords  # noqa: E402

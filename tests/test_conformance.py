@@ -53,7 +53,8 @@ TARGETS = {
 }
 MULTI_FIDELITY = [name for name in STRATEGIES if get_class(TARGETS[name]).multi_fidelity]
 # scikit-learn's searchers fit a whole batch (a halving rung) before the harness sees a trial.
-BATCHED = {name for name in STRATEGIES if TARGETS[name].startswith("adapters.sklearn_search.")}
+SKLEARN = ("adapters.sklearn_search.", "adapters.sklearn_halving.")
+BATCHED = {name for name in STRATEGIES if TARGETS[name].startswith(SKLEARN)}
 N_TRIALS = 10
 WORKERS = [1, 4]  # 4: the simulated clock with fixed virtual seconds
 VIRTUAL_SECONDS = (1.0, 2.5, 1.7, 3.1, 0.6)

@@ -9,7 +9,7 @@ strategy sees a `SearchHandle`, never the data, so it cannot peek at rows or tim
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from harness.problem.fidelity import Fidelity
 
@@ -37,3 +37,13 @@ class SearchHandle:
     @classmethod
     def of(cls, n_trials: int, workers: int, fidelity: Fidelity | None) -> SearchHandle:
         return cls(n_trials, workers, fidelity.low if fidelity else None)
+
+
+class Searcher(Protocol):
+    """What the harness needs of a strategy (adapters.base.Strategy is one): whether it
+    proposes partial evaluations, and a search on an objective (the harness's loop, unless
+    its library runs its own)."""
+
+    multi_fidelity: bool
+
+    def search(self, objective: Any) -> None: ...

@@ -24,9 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from adapters import options
-from adapters.base import Strategy
 from harness import checks
+from harness.engine import options
+from harness.engine.asktell import Searcher
 from harness.engine.isolation import IsolatedEvaluator
 from harness.engine.objective import (
     Budget,
@@ -87,7 +87,7 @@ class Study:
         multi_fidelity = self.make_strategy(self.seed).multi_fidelity
         return fallback(self.model.space, multi_fidelity, self.fidelity)
 
-    def make_strategy(self, seed: int) -> Strategy:
+    def make_strategy(self, seed: int) -> Searcher:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
         return factory(space=self.model.space, seed=seed)
 

@@ -9,7 +9,7 @@ tuned and default outer-test scores and gain as user attributes. Each tunebench 
 one optuna trial, written with optuna's API (`create_trial` + `add_trial`):
 
 - params with the distributions of the model's search space, as the optuna adapters suggest
-  them (adapters.optuna_search.suggest, replayed on a FixedTrial), whatever strategy ran;
+  them (harness.problem.optuna_space.suggest, replayed on a FixedTrial), whatever strategy ran;
 - value: the inner-CV mean score; state COMPLETE, or FAIL for a failed, timed-out or
   out-of-memory trial (no value);
 - user attributes: repeat, outer fold, status, error, inner-CV sd, fidelity and the seconds
@@ -31,8 +31,8 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.optuna_search import suggest
 from harness.errors import UsageError
+from harness.problem.optuna_space import suggest
 from harness.problem.space import SearchSpace
 from harness.store.finished import FinishedStudy, finished_studies
 
