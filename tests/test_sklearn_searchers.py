@@ -30,12 +30,17 @@ SMALL = ("budget.n_trials=6", "protocol.outer_folds=2", "dataset.max_rows=150")
 SAME = ["repeat", "outer_fold", "trial", "params", "status", "inner_mean", "inner_std"]
 
 
+@pytest.mark.parametrize("workers", [1, 4])  # 4: a scikit-learn batch on 4 virtual workers
 @pytest.mark.parametrize(
     ("ours", "theirs"), [("grid", "sklearn_grid"), ("random", "sklearn_random")]
 )
-def test_searchers_match_the_harness_sampling(tmp_path: Path, ours: str, theirs: str) -> None:
+def test_searchers_match_the_harness_sampling(
+    tmp_path: Path, ours: str, theirs: str, workers: int
+) -> None:
+    parallel = (f"budget.workers={workers}", "budget.clock=simulated")
     harness = [
-        run(prepare(compose_config(f"strategy={s}", *SMALL)), tmp_path / s) for s in (ours, theirs)
+        run(prepare(compose_config(f"strategy={s}", *SMALL, *parallel)), tmp_path / s)
+        for s in (ours, theirs)
     ]
     (trials_a, folds_a), (trials_b, folds_b) = harness
     pd.testing.assert_frame_equal(trials_a[SAME], trials_b[SAME], rtol=0, atol=1e-12)
