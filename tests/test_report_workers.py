@@ -53,12 +53,17 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_four_workers_ran_at_once(workers):
+    """...and results arrived out of the order they were asked for (which the report's
+    trajectories follow), in some run at least."""
     trials = records(workers, "trials")
     four = trials[trials.workers == 4]
     assert set(four.worker) == {0, 1, 2, 3}
+    shuffled = []
     for _, run in four.groupby(["study_key", "outer_fold"]):
         run = run.sort_values("start")
         assert (run.start.to_numpy()[1:] < run.end.cummax().to_numpy()[:-1]).any()
+        shuffled.append((run.sort_values("end").trial.diff() < 0).any())
+    assert any(shuffled)
 
 
 def test_speedup_is_the_ratio_of_search_seconds(workers):
@@ -171,7 +176,7 @@ def test_a_compute_budget_ranks_on_compute(tmp_path):
     """Studies stopped by budget.compute_s: the recommendation says it ranked at equal
     compute, in its table and its text. (Tables only: the figures are tested above.)"""
     done = run_cli(
-        "-m", *PROBLEM, "strategy=random,tpe", "budget.compute_s=0.5", "budget.n_trials=200",
+        "-m", *PROBLEM, "strategy=random", "budget.compute_s=0.5", "budget.n_trials=200",
         "~hydra.callbacks.report", cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
