@@ -50,7 +50,7 @@ def make_records(runs: dict, fidelity: dict | None = None, budget: int = 3) -> R
             "study_key": key, "dataset": dataset, "model": "m", "strategy": strategy,
             "metric": "accuracy", "seed": 0, "repeat": 0, "outer_fold": fold,
             "budget": f"{budget} trials", "n_trials_budget": budget, "problem": f"p-{dataset}",
-            "study_dir": f"/x/{key}",
+            "study_dir": f"/x/{key}", "workers": 1, "clock": "real",
         }  # fmt: skip
         studies[key] = {
             k: labels[k] for k in ("study_key", "study_dir", "strategy", "dataset", "model")
@@ -65,6 +65,7 @@ def make_records(runs: dict, fidelity: dict | None = None, budget: int = 3) -> R
                 labels | {
                     "trial": i, "inner_mean": score, "status": "failed" if math.isnan(score)
                     else "ok", "eval_seconds": 0.8, "choose_seconds": 0.1 * (i + 1),
+                    "fit_seconds": 0.5, "score_seconds": 0.25,
                     "elapsed_seconds": float(i + 1), "fidelity": share,
                 }
             )  # fmt: skip

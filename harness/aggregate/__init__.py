@@ -13,6 +13,7 @@ import pandas as pd
 from harness.aggregate import (
     anytime,
     choose,
+    compute,
     crossover,
     curves,
     equivalence,
@@ -26,6 +27,7 @@ from harness.aggregate import (
     significance,
     targets,
     timing,
+    workers,
 )
 from harness.aggregate.load import RUN, Records, budget_order, versions_table
 from harness.aggregate.recommend import recommendation_table
@@ -33,7 +35,8 @@ from harness.aggregate.settings import Settings
 from harness.errors import UsageError
 
 TABLES = {
-    "recommendation": "per budget: the strategy to use by default, its gain, ERT, test vs baseline",
+    "recommendation": "per budget: the strategy to use by default, the axis compared on (trials "
+    "or compute), its gain, compute, ERT, test vs baseline",
     "folklore": "per claim: the figure measured, its 95% interval, the claimed range, verdict",
     "choice": "per model, space size, data size band, budget: best-ranked strategy, vs baseline",
     "skipped": "per budget: tests the data cannot carry (too few strategies or instances), why",
@@ -48,7 +51,12 @@ TABLES = {
     "importance_by_model": "per model, parameter: mean importance over datasets (optuna PED-ANOVA)",
     "importance": "per model, dataset, parameter: importance (optuna PED-ANOVA)",
     "tunability": "per model: mean gain of the best strategy over datasets (Probst et al. 2019)",
-    "ert": "per budget, strategy, target: success rate, ERT in trials and seconds",
+    "workers_speedup": "per budget, strategy, clock, workers k: wall-clock speed-up over the "
+    "fewest workers (k = 1), 95% bootstrap CI, parallel efficiency",
+    "workers_ert": "per budget, strategy, clock, workers k, target: ERT in trials and seconds, "
+    "trials relative to the fewest workers",
+    "compute": "per budget, strategy: compute (fit + score seconds over all workers) per run",
+    "ert": "per budget, strategy, target: success rate, ERT in trials, seconds and compute",
     "ert_by_problem": "the same per dataset and model",
     "anytime": "per budget, strategy, budget spent: mean normalised regret, score and rank",
     "gain_overall": "per budget, strategy: mean gain and optimism with 95% bootstrap CIs",
@@ -63,12 +71,15 @@ TABLES = {
     "time_split": "per study: seconds in evaluation, optimiser, bookkeeping and refit",
     "overhead": "per budget, strategy, trial: quartiles of optimiser seconds per trial",
     "ttt_ecdf": "per budget, strategy, target, budget spent: fraction of runs at the target",
+    "ttt_ecdf_compute": "per budget, strategy, target, compute seconds: fraction of runs at "
+    "the target",
     "trials_to_target": "per run and target: reached or censored, trials and seconds spent",
     "targets": "per instance and target: the inner score that reaches it",
     "instances": "per instance: defaults' inner score, best known inner score, span",
     "instance_ranks": "per budget, instance, strategy: rank of outer-test score",
     "curves": "per run and budget spent: best-so-far, normalised regret and score, rank",
     "curves_seconds": "per run and point in time: best-so-far and normalised regret",
+    "curves_compute": "per run and compute seconds spent: best-so-far, normalised regret, rank",
     "runs": "per run (study x outer fold): scores, gain, optimism, final regret, seconds",
     "trials_per_problem": "per problem: trials and the median seconds of one trial",
     "studies": "per finished study: strategy, dataset, model, budget, problem, folder",
@@ -94,6 +105,8 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
     sampled = sampled.merge(anytime.rank_table(sampled), how="left")
     runs = runs.merge(risk.final_regret(sampled, instances), on=RUN, how="left")
     seconds = anytime.seconds_table(trajectories, instances)
+    computed = anytime.seconds_table(trajectories, instances, "compute_spent")
+    computed = computed.merge(anytime.rank_table(computed, "seconds"), how="left")
 
     goals = targets.target_table(instances, settings.targets)
     hits = targets.hit_table(trajectories, runs, goals)
@@ -106,42 +119,49 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
     ert = targets.ert_table(hits, ["budget", "strategy"])
     powers = power.power_table(matrices, settings)
     importances = importance.importance_table(records, settings)
+    spent = compute.compute_table(runs, settings)
+    axes = compute.budget_axes(records.studies, budgets)
     tables = {
         "recommendation": recommendation_table(
-            ranks, gain_overall, ert, versus, powers, budgets, settings
+            ranks, gain_overall, ert, versus, powers, spent, axes, settings
         ),
         "choice": choose.choice_table(ranked, runs, records.studies, settings),
         "skipped": guard.skipped_table(matrices, settings.baseline),
         "risk": risk.risk_table(runs, settings),
         "equivalence": equivalence.equivalence_table(runs, settings),
-        "iqm": robust.iqm_table(runs, matrices, settings),
+        "iqm": compute.beside(robust.iqm_table(runs, matrices, settings), spent),
         "performance_profile": robust.profile_table(runs, matrices, settings),
         "crossover": crossover.crossover_table(sampled, seconds, matrices, settings),
-        "power": powers,
+        "power": compute.beside(powers, spent),
         "importance_by_model": importance.importance_by_model(importances),
         "importance": importances,
         "tunability": importance.tunability_table(runs, instances, budgets, settings),
-        "ert": ert,
+        "workers_speedup": workers.speedup_table(runs, settings),
+        "workers_ert": workers.ert_by_workers(hits, runs),
+        "compute": spent,
+        "ert": compute.beside(ert, spent),
         "ert_by_problem": targets.ert_table(hits, ["budget", "strategy", "dataset", "model"]),
         "anytime": anytime.anytime_summary(sampled),
-        "gain_overall": gain_overall,
+        "gain_overall": compute.beside(gain_overall, spent),
         "gain_by_model": gain.gain_table(runs, ["budget", "strategy", "model"], settings),
         "gain": gain.gain_table(runs, ["budget", "strategy", "model", "dataset"], settings),
-        "ranks": ranks,
+        "ranks": compute.beside(ranks, spent),
         "ranks_by_dataset": significance.mean_ranks(ranked, ["budget", "strategy", "dataset"]),
         "friedman": significance.friedman_table(matrices),
         "nemenyi": significance.nemenyi_table(matrices),
-        "versus_baseline": versus,
+        "versus_baseline": compute.beside(versus, spent),
         "time_summary": timing.time_summary(split),
         "time_split": split,
         "overhead": timing.overhead_by_trial(trajectories),
         "ttt_ecdf": targets.ecdf_table(hits, runs),
+        "ttt_ecdf_compute": targets.ecdf_table(hits, runs, "compute"),
         "trials_to_target": hits,
         "targets": goals,
         "instances": instances,
         "instance_ranks": ranked,
         "curves": sampled,
         "curves_seconds": seconds,
+        "curves_compute": computed,
         "runs": runs,
         "trials_per_problem": folklore.trials_per_problem(records.trials),
         "studies": records.studies,

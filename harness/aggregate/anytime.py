@@ -9,6 +9,10 @@ Three views of the same curves:
   empirical distribution (Dodge et al., 2019, "Show your work"), so one random-search run
   per instance gives a smooth reference instead of one noisy draw;
 - *mean rank* of each strategy's best-so-far score across instances, after each trial.
+
+Each comes against trials, and the regret and rank also against seconds: of wall-clock
+(`elapsed_seconds`, virtual with the simulated clock) and of compute (`compute_spent`, the
+fit + score seconds summed over workers: what the search cost, however many workers ran it).
 """
 
 from __future__ import annotations
@@ -59,13 +63,14 @@ def normalised_score(
     return pd.Series(score.to_numpy(), index=curves.index)
 
 
-def rank_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per run and trial: the rank of its best-so-far score among the strategies on that
-    instance and budget (1 = best, ties share the average rank, no score yet ranks last).
+def rank_table(curves: pd.DataFrame, x: str = "spent") -> pd.DataFrame:
+    """Per run and point `x` (trials spent, or seconds): the rank of its best-so-far score
+    among the strategies on that instance and budget (1 = best, ties share the average rank,
+    no score yet ranks last).
 
     Only instances on which every strategy of the budget has a run are ranked.
     """
-    keys = ["budget", *INSTANCE, "spent"]
+    keys = ["budget", *INSTANCE, x]
     group = curves.groupby([*keys, "strategy"])
     wide = group.best_so_far.mean().unstack("strategy")
     present = group.size().unstack("strategy", fill_value=0)
@@ -80,22 +85,23 @@ def rank_table(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(ranked).reset_index() if ranked else pd.DataFrame(columns=columns)
 
 
-def seconds_table(trajectories: pd.DataFrame, instances: pd.DataFrame) -> pd.DataFrame:
-    """Each run's best-so-far and regret on a log-spaced grid of wall-clock seconds.
+def seconds_table(
+    trajectories: pd.DataFrame, instances: pd.DataFrame, clock: str = "elapsed_seconds"
+) -> pd.DataFrame:
+    """Each run's best-so-far and regret on a log-spaced grid of seconds (`clock`: the
+    trajectories' column of wall-clock or compute seconds spent).
 
     Before a run's first trial ends, the user still has the defaults: regret 1 (best-so-far
     NaN). After its search ends, the last value holds.
     """
     frames = []
     for _, block in trajectories.groupby("budget", sort=False):
-        low = max(block.elapsed_seconds.min(), 1e-3)
-        high = max(block.elapsed_seconds.max(), low * 1.01)
+        low = max(block[clock].min(), 1e-3)
+        high = max(block[clock].max(), low * 1.01)
         grid = np.geomspace(low, high, SECONDS_GRID)
         runs = block.drop_duplicates(RUN)[[*RUN, *LABELS]]
         points = runs.merge(pd.DataFrame({"seconds": grid}), how="cross")
-        steps = block[[*RUN, "elapsed_seconds", "best_so_far"]].rename(
-            columns={"elapsed_seconds": "seconds"}
-        )
+        steps = block[[*RUN, clock, "best_so_far"]].rename(columns={clock: "seconds"})
         frames.append(
             pd.merge_asof(
                 points.sort_values("seconds"),

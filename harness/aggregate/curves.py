@@ -5,13 +5,17 @@ one budget. An *instance* is (problem, repeat, outer_fold); its reference points
 defaults' inner score and the best inner score any run reached on it (or the defaults',
 if no trial beat them).
 
-A run's *trajectory* is its trials in order, with the budget spent so far in full-evaluation
-equivalents (`spent`: a partial evaluation of a multi-fidelity strategy at fidelity f costs
-f, any other trial 1) and the best-so-far score. Only full-fidelity trials count towards the
-best so far, as only they can be chosen (harness.engine.objective.Objective.best). A *curve* samples
-a trajectory at spent = 1, 2, ... up to the budget, carrying the last value forward when a
-search stopped early (a grid smaller than the budget, a time limit), because that is the
-configuration the user is left with. For ordinary strategies `spent` is the trial count.
+A run's *trajectory* is its trials in the order their results arrived (by the wall-clock
+second each ended, `elapsed_seconds`: with k workers a trial asked for later can end sooner;
+with one worker this is the order they were asked for), with the budget spent so far in
+full-evaluation equivalents (`spent`: a partial evaluation of a multi-fidelity strategy at
+fidelity f costs f, any other trial 1), the compute spent so far (`compute_spent`: fit +
+score seconds, summed over workers) and the best-so-far score. Only full-fidelity trials
+count towards the best so far, as only they can be chosen
+(harness.engine.objective.Objective.best). A *curve* samples a trajectory at spent = 1, 2,
+... up to the budget, carrying the last value forward when a search stopped early (a grid
+smaller than the budget, a time limit), because that is the configuration the user is left
+with. For ordinary strategies `spent` is the trial count.
 """
 
 from __future__ import annotations
@@ -33,26 +37,30 @@ def run_table(records: Records, trajectories: pd.DataFrame) -> pd.DataFrame:
         eval_seconds=("eval_seconds", "sum"),
         choose_seconds=("choose_seconds", "sum"),
         cost=("spent", "max"),
+        compute_seconds=("compute_spent", "max"),
     )
     runs = runs.merge(totals, on=RUN, how="left")
     columns = [
         *RUN, *LABELS, "n_trials_budget", "n_trials", "n_failed", "cost", "best_inner",
         "default_inner", "tuned_test", "default_test", "gain", "optimism",
-        "search_seconds", "wall_seconds", "eval_seconds", "choose_seconds",
+        "search_seconds", "wall_seconds", "eval_seconds", "choose_seconds", "compute_seconds",
     ]  # fmt: skip
     return runs[columns].sort_values([*LABELS, "repeat", "outer_fold"]).reset_index(drop=True)
 
 
 def trajectory_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per trial of every run, in order: its number, budget spent and best so far."""
-    columns = [*RUN, *LABELS, "trial", "cost", "spent", "inner_mean", "best_so_far",
-               "elapsed_seconds", "eval_seconds", "choose_seconds"]  # fmt: skip
-    ordered = trials.sort_values([*RUN, "trial"]).reset_index(drop=True)
+    """Per trial of every run, in the order results arrived: its place in that order, budget
+    and compute spent so far, and best so far."""
+    columns = [*RUN, *LABELS, "trial", "cost", "spent", "compute_spent", "inner_mean",
+               "best_so_far", "elapsed_seconds", "eval_seconds", "choose_seconds"]  # fmt: skip
+    ordered = trials.sort_values([*RUN, "elapsed_seconds", "trial"]).reset_index(drop=True)
     fidelity = ordered["fidelity"] if "fidelity" in ordered else pd.Series(1.0, ordered.index)
     group = ordered.groupby(RUN, sort=False)
     ordered["trial"] = group.cumcount() + 1
     ordered["cost"] = fidelity.fillna(1.0).astype(float)
     ordered["spent"] = ordered.groupby(RUN, sort=False).cost.cumsum()
+    compute = (ordered.fit_seconds + ordered.score_seconds).fillna(0.0)  # 0: failed before
+    ordered["compute_spent"] = compute.groupby([ordered[c] for c in RUN], sort=False).cumsum()
     full = ordered.inner_mean.where(ordered.cost >= 1 - SLACK)
     ordered["best_so_far"] = full.groupby([ordered[c] for c in RUN], sort=False).cummax()
     ordered["best_so_far"] = ordered.groupby(RUN, sort=False).best_so_far.ffill()

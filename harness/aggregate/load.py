@@ -132,6 +132,7 @@ def _study_table(metas: list[dict[str, Any]]) -> pd.DataFrame:
                 "library": config["strategy"].get("library"),
                 "n_trials_budget": int(budget["n_trials"]),
                 "time_budget": budget.get("time_s"),
+                "compute_budget": budget.get("compute_s"),
                 "space_size": len(config["model"].get("space") or {}),
                 "task": meta.get("task"),
                 "rows": meta.get("rows"),

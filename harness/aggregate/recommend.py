@@ -6,6 +6,12 @@ the defaults with its bootstrap interval, its trials-to-target at the recommende
 (ERT and success rate), and whether it beats the baseline (random search) significantly
 after Holm's correction. `verdict` says the same in words, and `power` what differences
 the sweep could detect against the baseline (harness.aggregate.power).
+
+`axis` says what the strategies were compared at equal amounts of, and the verdict says it
+too: "compute" where the budget was in compute seconds (every search stopped at the same fit
++ score seconds, so the ranks compare strategies at equal compute), else "trials". Beside
+the pick: its mean compute seconds per run and its ERT in compute seconds, so an equal-trial
+pick that cost more compute shows it.
 """
 
 from __future__ import annotations
@@ -22,18 +28,23 @@ def recommendation_table(
     erts: pd.DataFrame,
     versus: pd.DataFrame,
     powers: pd.DataFrame,
-    budgets: list[str],
+    compute: pd.DataFrame,
+    axes: dict[str, str],
     settings: Settings,
 ) -> pd.DataFrame:
-    """One row per budget; inputs are per (budget, strategy) tables."""
+    """One row per budget (in the order of `axes`, budget -> axis); inputs are per (budget,
+    strategy) tables."""
     at_target = erts[erts.target == settings.recommend_target]
+    ert = ["ert_trials", "ert_compute", "success_rate"]
     table = (
-        ranks.merge(gains[["budget", "strategy", "gain", "gain_low", "gain_high"]], how="left")
-        .merge(at_target[["budget", "strategy", "ert_trials", "success_rate"]], how="left")
+        ranks.drop(columns="compute_seconds", errors="ignore")
+        .merge(gains[["budget", "strategy", "gain", "gain_low", "gain_high"]], how="left")
+        .merge(at_target[["budget", "strategy", *ert]], how="left")
         .merge(versus[["budget", "strategy", "p_holm", "beats_baseline"]], how="left")
+        .merge(compute[["budget", "strategy", "compute_seconds"]], how="left")
     )
     rows = []
-    for budget in budgets:
+    for budget, axis in axes.items():
         block = table[table.budget == budget]
         if block.empty:
             continue
@@ -44,15 +55,18 @@ def recommendation_table(
         own = here.reindex([s for s in best.strategy if s in here.index]).dropna(
             subset=["detectable"]
         )
+        verdict = f"at equal {axis}: {_verdict(best, settings)}"
         rows.append(
-            pick.to_dict() | {"verdict": _verdict(best, settings), "power": sentence(_first(own))}
+            pick.to_dict() | {"axis": axis, "verdict": verdict, "power": sentence(_first(own))}
         )
     columns = [
-        "budget", "strategy", "mean_rank", "instances", "gain", "gain_low", "gain_high",
-        "ert_trials", "success_rate", "p_holm", "beats_baseline", "verdict", "power",
+        "budget", "axis", "strategy", "mean_rank", "instances", "gain", "gain_low", "gain_high",
+        "compute_seconds", "ert_trials", "ert_compute", "success_rate", "p_holm",
+        "beats_baseline", "verdict", "power",
     ]  # fmt: skip
+    target = f"{settings.recommend_target:g}"
     return pd.DataFrame(rows, columns=columns).rename(
-        columns={"ert_trials": f"ert_trials_{settings.recommend_target:g}"}
+        columns={"ert_trials": f"ert_trials_{target}", "ert_compute": f"ert_compute_{target}"}
     )
 
 

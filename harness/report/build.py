@@ -29,8 +29,11 @@ REPORT = "report"
 CHECKPOINTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # budget spent shown in summaries
 APPENDIX = (
     "runs", "studies", "instances", "targets", "trials_to_target", "ert_by_problem",
-    "instance_ranks", "ttt_ecdf", "curves", "curves_seconds", "time_split", "trials_per_problem",
+    "instance_ranks", "ttt_ecdf", "ttt_ecdf_compute", "curves", "curves_seconds",
+    "curves_compute", "time_split", "trials_per_problem",
 )  # fmt: skip
+# tables and figures about studies that differ only in workers: shown only when there are some
+ONLY_WITH_WORKERS = ("workers_convergence", "workers_speedup", "workers_ert")
 
 
 def build_report(source: Path, out: Path | None = None, settings: Settings | None = None) -> Path:
@@ -62,7 +65,8 @@ def recommendation_lines(out: Path) -> list[str]:
 
 
 def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Settings) -> list[Section]:
-    """The report's sections, in reading order; every table and figure appears once."""
+    """The report's sections, in reading order; every table and figure appears once (those
+    of ONLY_WITH_WORKERS only when studies differ only in workers)."""
     t = {name: Table(name, TABLES[name], frame) for name, frame in tables.items()}
     fig = {plot.name: Image(plot.name, plot.title, plot.caption) for plot in PLOTS}
     at_checkpoints = {
@@ -76,6 +80,7 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
     }
     appendix = [Table(n, TABLES[n], tables[n], full=len(tables[n]) <= 60) for n in APPENDIX]
     target = f"{settings.recommend_target:g}"
+    workers = _workers_section(t, fig) if len(tables["workers_speedup"]) else []
     return [
         Section("Summary", _summary(records, tables, settings)),
         Section(
@@ -83,8 +88,16 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
             [
                 "Per budget, the strategy with the best mean rank of outer-test score across "
                 f"problem instances; its mean gain over the defaults (95% bootstrap CI), its "
-                f"expected running time to the {target} target in trials and success rate, "
-                f"and the Holm-corrected Wilcoxon p-value against {settings.baseline}."
+                "mean compute per run (fit + score seconds over all workers), its expected "
+                f"running time to the {target} target in trials and in compute seconds and "
+                f"success rate, and the Holm-corrected Wilcoxon p-value against "
+                f"{settings.baseline}. `axis`: what the strategies were given equal amounts "
+                "of: compute where the budget was in compute seconds (budget.compute_s), "
+                "trials otherwise (then compare `compute_seconds` too).",
+                *[
+                    f"{row.budget}: ranked at equal {row.axis}."
+                    for row in tables["recommendation"].itertuples()
+                ],
             ],
             [t["recommendation"]],
         ),
@@ -175,9 +188,10 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
                 "inner score any strategy reached on the instance. A run is censored when its "
                 "best-so-far never reaches a target. ERT (expected running time, as in COCO) "
                 "is everything all runs spent divided by the number that succeeded: infinite "
-                "when none did. `ert_cost` counts full-evaluation equivalents (multi-fidelity)."
+                "when none did. `ert_cost` counts full-evaluation equivalents (multi-fidelity), "
+                "`ert_compute` compute seconds (fit + score over all workers)."
             ],
-            [fig["ttt_ecdf"], t["ert"]],
+            [fig["ttt_ecdf"], fig["ttt_compute"], t["ert"]],
         ),
         Section(
             "Anytime performance",
@@ -191,6 +205,18 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
                 fig["rank_over_time"],
                 at_checkpoints["anytime"],
             ],
+        ),
+        *workers,
+        Section(
+            "Compute",
+            [
+                "Compute is what the evaluations cost: their fit + score seconds, summed over "
+                "workers (wall-clock with k workers is shorter; compute is not). Tables that "
+                "compare strategies at a budget show each one's mean compute per run "
+                "(`compute_seconds`) beside its other figures; convergence, mean rank and "
+                "targets are drawn against compute seconds as well as trials."
+            ],
+            [t["compute"]],
         ),
         Section(
             "Accuracy gain",
@@ -241,6 +267,24 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
             ["Per-run and per-step tables the sections above are computed from."],
             appendix,
         ),
+    ]
+
+
+def _workers_section(t: dict[str, Table], fig: dict[str, Image]) -> list[Section]:
+    return [
+        Section(
+            "Parallel workers",
+            [
+                "Studies that differ only in workers (same problem, budget, strategy and "
+                "clock), compared with the fewest workers that ran (k = 1 when it did). "
+                "Speed-up: per instance, the reference's search seconds over the k-worker "
+                "search's (virtual seconds with the simulated clock), mean and 95% bootstrap CI; "
+                "efficiency: speed-up / (k / reference k). Trials-to-target at each k: "
+                "`trials_ratio` above 1 is the sample efficiency lost to parallelism (proposals "
+                "made before the results in flight were known).",
+            ],
+            [fig["workers_convergence"], t["workers_speedup"], t["workers_ert"]],
+        )
     ]
 
 

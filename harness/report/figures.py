@@ -20,11 +20,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
 from harness.aggregate.timing import PARTS
+from harness.aggregate.workers import parallel_runs
 
 Tables = dict[str, pd.DataFrame]
 Palette = dict[str, tuple[float, float, float]]
 PANEL = (5.2, 3.4)  # inches per panel
 SPENT = "trials (full-evaluation equivalents)"
+COMPUTE = "compute seconds (fit + score, all workers)"
 NO_TRIALS = "no strategy with trials at this budget"
 MEDIAN_CI = {"estimator": "median", "errorbar": ("ci", 95), "n_boot": 500, "seed": 0}
 
@@ -44,11 +46,16 @@ def palette(strategies: list[str]) -> Palette:
 
 
 def convergence(tables: Tables, colours: Palette) -> Figure:
-    curves, seconds = tables["curves"], tables["curves_seconds"]
+    curves, seconds, compute = tables["curves"], tables["curves_seconds"], tables["curves_compute"]
     budgets = _budgets(tables)
-    fig, axes = _grid(len(budgets), 2)
+    fig, axes = _grid(len(budgets), 3)
     for row, budget in zip(axes, budgets, strict=True):
-        for ax, data, x in ((row[0], curves, "spent"), (row[1], seconds, "seconds")):
+        views = (
+            (row[0], curves, "spent"),
+            (row[1], seconds, "seconds"),
+            (row[2], compute, "seconds"),
+        )
+        for ax, data, x in views:
             block = data[(data.budget == budget) & data.regret.notna()]
             if block.empty:
                 _empty(ax, "no instance where tuning beat the defaults")
@@ -59,7 +66,9 @@ def convergence(tables: Tables, colours: Palette) -> Figure:
             _symlog_y(ax)
         row[0].set(xlabel=SPENT)
         row[1].set(xlabel="wall-clock seconds of search")
+        row[2].set(xlabel=COMPUTE)
         _log_x(row[1])
+        _log_x(row[2])
     return _finish(fig, axes)
 
 
@@ -77,17 +86,37 @@ def normalised_score(tables: Tables, colours: Palette) -> Figure:
 
 
 def rank_over_time(tables: Tables, colours: Palette) -> Figure:
-    anytime = tables["anytime"]
-    fig, axes, panels = _panels(tables, anytime[anytime["rank"].notna()], NO_TRIALS)
-    for ax, budget, block in panels:
-        _lines(ax, block, "spent", "rank", colours, errorbar=None)
-        ax.set(xlabel=SPENT, ylabel="mean rank of best-so-far (1 best)", title=budget)
-        ax.invert_yaxis()
+    anytime, compute = tables["anytime"], tables["curves_compute"]
+    budgets = _budgets(tables)
+    fig, axes = _grid(len(budgets), 2)
+    for row, budget in zip(axes, budgets, strict=True):
+        for ax, data, x, label in (
+            (row[0], anytime, "spent", SPENT),
+            (row[1], compute, "seconds", COMPUTE),
+        ):
+            block = data[(data.budget == budget) & data["rank"].notna()]
+            if block.empty:
+                _empty(ax, f"{budget}: {NO_TRIALS}")
+                continue
+            _lines(ax, block, x, "rank", colours, errorbar=None)
+            ax.set(xlabel=label, ylabel="mean rank of best-so-far (1 best)", title=budget)
+            ax.invert_yaxis()
+            if x == "seconds":
+                _log_x(ax)
     return _finish(fig, axes)
 
 
 def ttt_ecdf(tables: Tables, colours: Palette) -> Figure:
-    ecdf = tables["ttt_ecdf"]
+    return _ecdf(tables, colours, tables["ttt_ecdf"], "spent")
+
+
+def ttt_compute(tables: Tables, colours: Palette) -> Figure:
+    return _ecdf(tables, colours, tables["ttt_ecdf_compute"], "seconds")
+
+
+def _ecdf(tables: Tables, colours: Palette, ecdf: pd.DataFrame, x: str) -> Figure:
+    """Fraction of runs at each target (columns) per budget (rows), against `x`: trials
+    spent or compute seconds (log scale)."""
     budgets = _budgets(tables)
     goals = sorted(tables["targets"].target.unique()) or [np.nan]
     fig, axes = _grid(len(budgets), len(goals))
@@ -97,11 +126,47 @@ def ttt_ecdf(tables: Tables, colours: Palette) -> Figure:
             if block.empty:
                 _empty(ax, NO_TRIALS)
                 continue
-            _lines(ax, block, "spent", "fraction", colours, drawstyle="steps-post", errorbar=None)
+            _lines(ax, block, x, "fraction", colours, drawstyle="steps-post", errorbar=None)
             ax.set(
-                ylim=(0, 1.02), xlabel=SPENT, ylabel="fraction of runs at target",
+                ylim=(0, 1.02), xlabel=SPENT if x == "spent" else COMPUTE,
+                ylabel="fraction of runs at target",
                 title=f"{budget}: {goal:.0%} of the way from defaults to best",
             )  # fmt: skip
+            if x == "seconds":
+                _log_x(ax)
+    return _finish(fig, axes)
+
+
+def workers_convergence(tables: Tables, colours: Palette) -> Figure:
+    """Per budget, strategy and clock whose studies differ only in workers: median regret
+    against wall-clock seconds, one line per worker count k."""
+    parallel = parallel_runs(tables["runs"])[["study_key", "reference_workers"]]
+    seconds = tables["curves_seconds"].merge(parallel.drop_duplicates(), on="study_key")
+    seconds = seconds[seconds.regret.notna()]
+    groups = list(seconds.groupby(["budget", "strategy", "clock"], sort=True))
+    if not groups:
+        fig, axes = _grid(1, 1)
+        _empty(axes[0, 0], "no studies that differ only in workers")
+        return fig
+    cols = min(len(groups), 3)
+    rows = -(-len(groups) // cols)
+    fig, axes = _grid(rows, cols)
+    counts = sorted(seconds.workers.unique())
+    shades = dict(zip(counts, sns.color_palette("viridis", len(counts)), strict=True))
+    for ax, ((budget, strategy, clock), block) in zip(axes.flat, groups, strict=False):
+        sns.lineplot(
+            data=block, x="seconds", y="regret", hue="workers", palette=shades, ax=ax,
+            hue_order=[k for k in counts if k in set(block.workers)], **MEDIAN_CI,
+        )  # fmt: skip
+        ax.axhline(1, color="grey", lw=0.8, ls="--")
+        ax.set(
+            xlabel=f"wall-clock seconds of search ({clock} clock)",
+            ylabel="median normalised regret", title=f"{budget}: {strategy}",
+        )  # fmt: skip
+        _symlog_y(ax)
+        _log_x(ax)
+    for ax in axes.flat[len(groups) :]:
+        ax.set_axis_off()
     return _finish(fig, axes)
 
 
@@ -229,16 +294,26 @@ def performance_profile(tables: Tables, colours: Palette) -> Figure:
 PLOTS = [
     Plot("convergence", "Convergence", "Median normalised regret of the best-so-far inner "
          "score (0 = best known on the instance, 1 = the defaults; above 1 is worse than the "
-         "defaults) against trials and against wall-clock seconds, with 95% bootstrap "
-         "confidence bands over runs.", convergence),
+         "defaults) against trials, against wall-clock seconds and against compute seconds "
+         "(fit + score over all workers), with 95% bootstrap confidence bands over runs.",
+         convergence),
     Plot("normalised_score", "Normalised score", "Bayesmark-style, median over runs: 0 = best "
          "known, 1 = random search's expected best after the same number of trials; below 1 "
          "beats random search. 95% bootstrap bands.", normalised_score),
     Plot("rank_over_time", "Mean rank over time", "Mean rank of each strategy's best-so-far "
-         "inner score across instances after each trial (1 = best).", rank_over_time),
+         "inner score across instances after each trial, and after each amount of compute "
+         "seconds (1 = best).", rank_over_time),
     Plot("ttt_ecdf", "Trials to target", "Fraction of runs whose best-so-far reached each "
          "target within t trials (censored runs never count, so a curve ends at the success "
          "rate).", ttt_ecdf),
+    Plot("ttt_compute", "Compute to target", "Fraction of runs whose best-so-far reached each "
+         "target within c compute seconds (fit + score over all workers).", ttt_compute),
+    Plot("workers_convergence", "Best-so-far against wall-clock, per worker count",
+         "For studies that differ only in workers: median normalised regret of the "
+         "best-so-far inner score against wall-clock seconds of search, one line per worker "
+         "count k, 95% bootstrap bands over runs. A line further left reaches the same "
+         "regret sooner; a line that ends higher found less in its trials.",
+         workers_convergence),
     Plot("gain", "Accuracy gain", "Outer-test score of the tuned configuration minus the "
          "defaults', per outer fold (dots) and mean with 95% bootstrap interval "
          "(diamonds).", gain),
