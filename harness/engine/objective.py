@@ -12,7 +12,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,6 +23,7 @@ from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline
 
 from harness import checks
+from harness.engine.continuation import Continuation, Models, Rung, Start, kept
 from harness.problem.fidelity import Fidelity
 from harness.problem.models import pipeline_params, plain
 from harness.store.cache import Scope
@@ -81,6 +82,7 @@ class Evaluation:
     warning: str | None = None
     cache: str | None = None  # "hit" or "miss" when the evaluation cache answered
     seconds: float | None = None  # then: the seconds it took when it was computed
+    models: Models | None = None  # fitted per split, for the next rung to continue; not stored
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -110,31 +112,43 @@ class InnerCV:
     n_jobs: int | None = None
     fidelity: Fidelity | None = None  # the model's declared resource, for partial evaluations
 
-    def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
+    def evaluate(
+        self, params: Mapping[str, Any], fidelity: float | None = None, start: Start | None = None
+    ) -> Evaluation:
         """Score one configuration on every inner split; raises what the model raises.
 
         Warnings (convergence and the like) are kept with the trial, not printed. `fidelity`
-        (a fraction of `self.fidelity`) gives a partial evaluation.
+        (a fraction of `self.fidelity`) gives a partial evaluation; a fidelity declared to
+        continue fits each split as a `Rung` (harness.engine.continuation), from `start`'s models.
         """
         estimator = clone(self.pipeline).set_params(**pipeline_params(params))
         splits = self.splits
         if fidelity is not None:
             estimator, splits = self.fidelity.apply(fidelity, estimator, splits, self.y)
-        # One cross_validate per split, so each worker process keeps its own warnings and
-        # returns them: a warning raised in a worker would otherwise be printed, not recorded.
-        done = Parallel(n_jobs=self.n_jobs)(
-            delayed(caught)(
-                cross_validate, estimator, self.X, self.y, cv=[split], scoring=self.scorer,
-                error_score="raise",
+        # One job per split, so each worker process keeps its own warnings and returns them:
+        # a warning raised in a worker would otherwise be printed, not recorded.
+        if fidelity is not None and self.fidelity.continues:
+            rung = Rung(self.fidelity, self.fidelity.fraction(fidelity), start)
+            jobs = (
+                delayed(caught)(rung, k, estimator, self.X, self.y, split, self.scorer)
+                for k, split in enumerate(splits)
             )
-            for split in splits
-        )  # fmt: skip
+        else:
+            jobs = (
+                delayed(caught)(
+                    cross_validate, estimator, self.X, self.y, cv=[split], scoring=self.scorer,
+                    error_score="raise",
+                )
+                for split in splits
+            )  # fmt: skip
+        done = Parallel(n_jobs=self.n_jobs)(jobs)
         results = [result for result, _ in done]
         return Evaluation(
             scores=np.concatenate([r["test_score"] for r in results]),
             fit_seconds=float(sum(r["fit_time"].sum() for r in results)),
             score_seconds=float(sum(r["score_time"].sum() for r in results)),
             warning=warning_text([w for _, ws in done for w in ws]),
+            models=kept(results),
         )
 
 
@@ -165,6 +179,7 @@ class Objective:
         self._clock = clock
         self._start = self._last = clock()
         self.spent = 0.0  # full-evaluation equivalents: a partial evaluation costs its fidelity
+        self.continuation = Continuation()  # models a configuration's next rung continues
 
     @property
     def n_trials(self) -> int:
@@ -179,7 +194,7 @@ class Objective:
         `fidelity`, a fraction of the model's declared resource (see harness.problem.fidelity), asks
         for a partial evaluation, which spends that fraction of the budget.
         """
-        called = self._stop_if_spent(fidelity)
+        called = self._stop_if_spent(self._cost(params, fidelity))
         if len(self.trials) < len(self._replay):
             known = self._replay[len(self.trials)]
             same = known["params"] == canonical(plain(params))
@@ -190,15 +205,30 @@ class Objective:
 
     def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
         """Inner CV of `params`, from the evaluation cache if it holds it; not recorded."""
+        fraction = self._fraction(fidelity)
+        start = None if fidelity is None else self.continuation.take(params, fraction)
+        resumed = () if start is None else (start,)  # a start only where one is continued
+        computed: list[Evaluation] = []
+
+        def compute() -> dict[str, Any]:
+            computed.append(self._evaluate(params, fidelity, *resumed))
+            return computed[0].stored()
+
         if self._cache is None:
-            return self._evaluate(params, fidelity)
-        question = {
-            "kind": "inner CV",
-            "params": canonical(plain(params)),
-            "fidelity": self._fraction(fidelity),
-        }
-        answer = self._cache.once(question, lambda: self._evaluate(params, fidelity).stored())
-        return Evaluation.answered(answer.value, answer.source, answer.seconds)
+            evaluation = self._evaluate(params, fidelity, *resumed)
+        else:
+            question = {
+                "kind": "inner CV",
+                "params": canonical(plain(params)),
+                "fidelity": fraction,
+            } | ({"continued_from": start.fraction} if start else {})
+            answer = self._cache.once(question, compute)
+            evaluation = replace(  # a cached answer has no models: the next rung starts afresh
+                Evaluation.answered(answer.value, answer.source, answer.seconds),
+                models=computed[0].models if computed else None,
+            )
+        self.continuation.keep(params, fraction, evaluation.models)
+        return evaluation
 
     def observe(
         self,
@@ -212,14 +242,14 @@ class Objective:
         trial record, and its loss is returned. Never replayed after a crash: the library
         needs its own results to go on, so it runs them again.
         """
-        called = self._stop_if_spent(fidelity)
+        called = self._stop_if_spent(self._cost(params, fidelity))
         self._replay = ()
         return self._record(called, params, fidelity, evaluate)
 
-    def _stop_if_spent(self, fidelity: float | None) -> float:
+    def _stop_if_spent(self, cost: float) -> float:
         """Raise StopSearch if the budget cannot pay for this evaluation; else the time now."""
         called = self._clock()
-        if self.spent + self._fraction(fidelity) > self.budget.n_trials + 1e-9:
+        if self.spent + cost > self.budget.n_trials + 1e-9:
             raise StopSearch(f"{self.budget.n_trials} full evaluations spent")
         if self.budget.time_s is not None and called - self._start >= self.budget.time_s:
             raise StopSearch(f"{self.budget.time_s} s spent")
@@ -227,6 +257,11 @@ class Objective:
 
     def _fraction(self, fidelity: float | None) -> float:
         return 1.0 if fidelity is None else self.inner.fidelity.fraction(fidelity)
+
+    def _cost(self, params: Mapping[str, Any], fidelity: float | None) -> float:
+        """Full-evaluation equivalents: the fraction, less the rung it continues from, if any."""
+        fraction = self._fraction(fidelity)
+        return fraction - (0.0 if fidelity is None else self.continuation.reached(params, fraction))
 
     def _record(
         self,
@@ -236,6 +271,7 @@ class Objective:
         evaluate: Callable[[], Evaluation],
     ) -> float:
         status, error, cache, measured = "ok", None, None, None
+        cost = self._cost(params, fidelity)
         try:
             evaluation = evaluate()
             cache, measured = evaluation.cache, evaluation.seconds
@@ -251,7 +287,7 @@ class Objective:
         if measured is not None:  # from the cache: it counts as long as it took when computed
             self._start -= measured - seconds
             seconds = measured
-        self.spent += self._fraction(fidelity)
+        self.spent += cost
         record = {
             "trial": len(self.trials),
             "params": plain(params),
@@ -268,6 +304,7 @@ class Objective:
             "fidelity": self._fraction(fidelity),
             "resource": None if fidelity is None else self.inner.fidelity.value(fidelity),
             "full_evaluations": self.spent,
+            "continued": cost < self._fraction(fidelity),
             "cache": cache,
         }
         self.trials.append(record)
