@@ -436,7 +436,10 @@ def continuation() -> list[dict[str, Any]]:
         trials = rounds[-1][2]
         note = (f"trials {trials[0]} continued ({trials[2]} of them continuing a rung) / "
                 f"{trials[1]} refitting, {trials[3]} in common with equal inner scores: "
-                f"{'yes' if trials[4] else 'NO'}; machine load {os.getloadavg()}")  # fmt: skip
+                f"{'yes' if trials[4] else 'NO'}; boosting iterations trained over the common "
+                f"trials, continued / refitting: {trials[5]:.3f} (what the seconds would show "
+                "if an iteration cost the same in both and a fit cost nothing else); "
+                f"uptime load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
         rows.append(figure(
             f"hyperband hgb evaluation seconds, continue: true / false, {what}", ratio,
             "<= 0.6", ratio <= 0.6, CONTINUATION, ours_s=ours, theirs_s=theirs, note=note,
@@ -453,12 +456,19 @@ def _continued_seconds(ours: pd.DataFrame, theirs: pd.DataFrame) -> tuple:
     )
     common = both[same.groupby([both.repeat, both.outer_fold]).cummin()]
     equal = bool((common.inner_mean == common.inner_mean_r).all())
-    counts = (len(ours), len(theirs), int(ours.continued.sum()), len(common), equal)
+    work = _trained(common).sum() / common.resource_r.sum()
+    counts = (len(ours), len(theirs), int(ours.continued.sum()), len(common), equal, work)
     return (
         (_evaluation_seconds(ours), _evaluation_seconds(theirs)),
         (_evaluation_seconds(common), _evaluation_seconds(common, "_r")),
         counts,
     )
+
+
+def _trained(trials: pd.DataFrame) -> pd.Series:
+    """The resource each trial trained: its rung's, less the rung it continued from."""
+    reached = trials.groupby(["repeat", "outer_fold", trials.params.astype(str)]).resource.shift()
+    return trials.resource - reached.where(trials.continued, 0).fillna(0)
 
 
 def _evaluation_seconds(trials: pd.DataFrame, suffix: str = "") -> float:

@@ -122,9 +122,14 @@ def test_the_budget_charges_a_continued_rung_its_increment() -> None:
 
 def test_a_replayed_rung_leaves_no_models_so_the_next_one_refits() -> None:
     trials: list[dict] = []
-    objective = Objective(_inner(), Budget(3), trials.append)
-    for fraction in RUNGS:
+    objective = Objective(_inner(), Budget(1), trials.append)
+    for fraction in RUNGS:  # the whole budget: one climb to full fidelity
         objective(LOGREG, fidelity=fraction)
+    # replayed, each journaled rung costs what it cost, so the climb fits the same budget
+    replayed = Objective(_inner(), Budget(1), trials.append, replay=trials)
+    for fraction in RUNGS:
+        replayed(LOGREG, fidelity=fraction)
+    assert replayed.trials == trials and replayed.spent == pytest.approx(1.0)
     again: list[dict] = []
     resumed = Objective(_inner(), Budget(3), again.append, replay=trials[:2])
     for fraction in RUNGS:

@@ -195,12 +195,10 @@ class Objective:
         for a partial evaluation, which spends that fraction of the budget.
         """
         called = self._stop_if_spent(self._cost(params, fidelity))
-        if len(self.trials) < len(self._replay):
-            known = self._replay[len(self.trials)]
-            same = known["params"] == canonical(plain(params))
-            if same and known["fidelity"] == self._fraction(fidelity):
-                return self._resume(known)
-            self._replay = ()  # the strategy went another way: evaluate from here on
+        known = self._known(params, fidelity)
+        if known is not None:
+            return self._resume(known)
+        self._replay = ()  # the strategy went another way (or the journal ended): evaluate
         return self._record(called, params, fidelity, lambda: self.evaluate(params, fidelity))
 
     def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
@@ -258,8 +256,20 @@ class Objective:
     def _fraction(self, fidelity: float | None) -> float:
         return 1.0 if fidelity is None else self.inner.fidelity.fraction(fidelity)
 
+    def _known(self, params: Mapping[str, Any], fidelity: float | None) -> dict[str, Any] | None:
+        """The journaled trial this call repeats, if the strategy still follows the journal."""
+        if len(self.trials) >= len(self._replay):
+            return None
+        known = self._replay[len(self.trials)]
+        same = known["params"] == canonical(plain(params))
+        return known if same and known["fidelity"] == self._fraction(fidelity) else None
+
     def _cost(self, params: Mapping[str, Any], fidelity: float | None) -> float:
-        """Full-evaluation equivalents: the fraction, less the rung it continues from, if any."""
+        """Full-evaluation equivalents: the fraction, less the rung it continues from, if any;
+        a journaled trial costs what it cost (it may have continued models no longer here)."""
+        known = self._known(params, fidelity)
+        if known is not None:
+            return known["full_evaluations"] - self.spent
         fraction = self._fraction(fidelity)
         return fraction - (0.0 if fidelity is None else self.continuation.reached(params, fraction))
 
