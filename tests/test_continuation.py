@@ -19,6 +19,7 @@ import pytest
 from sklearn.metrics import get_scorer
 from threadpoolctl import threadpool_limits
 
+from harness.aggregate.curves import trajectory_table
 from harness.engine.continuation import Start
 from harness.engine.isolation import IsolatedEvaluator
 from harness.engine.objective import Budget, Evaluation, InnerCV, Objective
@@ -207,6 +208,12 @@ def test_a_hyperband_study_continues_rungs_and_decides_as_one_that_refits(tmp_pa
             reached[params] = trial.fidelity
         assert fold.full_evaluations.iloc[-1] == pytest.approx(paid)
         assert 3 < paid <= 4  # stopped where the next rung's increment could not be paid
+    # the report's trajectories count the same budget, and continued full rungs as chosen ones
+    paths = trajectory_table(ours).groupby("outer_fold")
+    spent = ours.groupby("outer_fold").full_evaluations.max()
+    np.testing.assert_allclose(paths.spent.last(), spent)
+    best = ours[ours.fidelity == 1].groupby("outer_fold").inner_mean.max()
+    np.testing.assert_array_equal(paths.best_so_far.last(), best)
 
 
 @pytest.mark.parametrize(
