@@ -36,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.sklearn_sampling import RandomSearch  # noqa: E402
-from harness import resume  # noqa: E402
 from harness.engine.isolation import IsolatedEvaluator  # noqa: E402
 from harness.engine.objective import Budget, InnerCV, Objective  # noqa: E402
 from harness.engine.study import Study, prepare, run  # noqa: E402
@@ -44,6 +43,7 @@ from harness.problem.models import STEP, build_pipeline, pipeline_params  # noqa
 from harness.problem.optuna_space import suggest  # noqa: E402
 from harness.problem.protocol import derive_seed  # noqa: E402
 from harness.progress import StudyBar  # noqa: E402
+from harness.store import resume  # noqa: E402
 from harness.store.records import StudyRecords  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -405,6 +405,76 @@ def evaluation_cache() -> dict[str, Any]:
                   ours_s=ours[1], theirs_s=theirs[1], note=note)  # fmt: skip
 
 
+CONTINUATION = ("strategy=hyperband", "model=hgb", "dataset=credit-g", "budget.n_trials=8",
+                "protocol.outer_folds=2", "run.cache=false")  # fmt: skip
+
+
+def continuation() -> list[dict[str, Any]]:
+    """`strategy=hyperband model=hgb` with rungs that continue the last rung's models against
+    the same study with rungs that refit (`model.fidelity.continue=false`), at the same budget
+    (full-evaluation equivalents, a continued rung charged its increment): total evaluation
+    seconds, the fit + score seconds of every trial, alternated rounds in fresh stores.
+
+    The continued study spends what it saves on more trials, so a second row compares the
+    trials both studies ran: the same configurations at the same rungs in the same order
+    (hgb's continued models equal refitted ones, so the strategy decides alike), up to where
+    the refitting study's budget ran out."""
+    openml_copy()
+    studies = {flag: prepare(config(*CONTINUATION, f"model.fidelity.continue={flag}"))
+               for flag in ("true", "false")}  # fmt: skip
+    rounds = []
+    for r in range(ROUNDS):
+        order = ("true", "false") if r % 2 == 0 else ("false", "true")
+        with threadpool_limits(1):
+            runs = {flag: run(studies[flag], Path(tempfile.mkdtemp(prefix="bench-")))[0]
+                    for flag in order}  # fmt: skip
+        rounds.append(_continued_seconds(runs["true"], runs["false"]))
+    rows = []
+    for i, what in enumerate(("at the same budget", "over the trials both ran")):
+        ours, theirs = (statistics.median(found[i][side] for found in rounds) for side in (0, 1))
+        ratio = statistics.median(found[i][0] / found[i][1] for found in rounds)
+        trials = rounds[-1][2]
+        note = (f"trials {trials[0]} continued ({trials[2]} of them continuing a rung) / "
+                f"{trials[1]} refitting, {trials[3]} in common with equal inner scores: "
+                f"{'yes' if trials[4] else 'NO'}; boosting iterations trained over the common "
+                f"trials, continued / refitting: {trials[5]:.3f} (what the seconds would show "
+                "if an iteration cost the same in both and a fit cost nothing else); "
+                f"uptime load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+        rows.append(figure(
+            f"hyperband hgb evaluation seconds, continue: true / false, {what}", ratio,
+            "<= 0.6", ratio <= 0.6, CONTINUATION, ours_s=ours, theirs_s=theirs, note=note,
+        ))  # fmt: skip
+    return rows
+
+
+def _continued_seconds(ours: pd.DataFrame, theirs: pd.DataFrame) -> tuple:
+    """(all seconds continued, refitting), (the same over common trials), trial counts."""
+    key = ["repeat", "outer_fold", "trial"]
+    both = ours.merge(theirs, on=key, suffixes=("", "_r"))
+    same = (both.params.astype(str) == both.params_r.astype(str)) & (
+        both.fidelity == both.fidelity_r
+    )
+    common = both[same.groupby([both.repeat, both.outer_fold]).cummin()]
+    equal = bool((common.inner_mean == common.inner_mean_r).all())
+    work = _trained(common).sum() / common.resource_r.sum()
+    counts = (len(ours), len(theirs), int(ours.continued.sum()), len(common), equal, work)
+    return (
+        (_evaluation_seconds(ours), _evaluation_seconds(theirs)),
+        (_evaluation_seconds(common), _evaluation_seconds(common, "_r")),
+        counts,
+    )
+
+
+def _trained(trials: pd.DataFrame) -> pd.Series:
+    """The resource each trial trained: its rung's, less the rung it continued from."""
+    reached = trials.groupby(["repeat", "outer_fold", trials.params.astype(str)]).resource.shift()
+    return trials.resource - reached.where(trials.continued, 0).fillna(0)
+
+
+def _evaluation_seconds(trials: pd.DataFrame, suffix: str = "") -> float:
+    return float((trials[f"fit_seconds{suffix}"] + trials[f"score_seconds{suffix}"]).sum())
+
+
 def _comparable(table: pd.DataFrame) -> pd.DataFrame:
     flags = ("cache", "default_inner_cache", "default_test_cache", "tuned_test_cache")
     return table.drop(columns=[c for c in table if c.endswith("_seconds") or c in flags])
@@ -414,6 +484,7 @@ FIGURES = {
     "grid": grid_vs_sklearn, "tpe": tpe_vs_optuna, "bookkeeping": bookkeeping,
     "isolation": isolation_overhead, "sweep": sweep, "memory": peak_memory, "load": under_load,
     "preprocessing": preprocessing_once, "cache": evaluation_cache,
+    "continuation": continuation,
 }  # fmt: skip
 
 

@@ -33,6 +33,7 @@ def _inner(*overrides: str) -> InnerCV:
     return first_inner_cv("dataset.max_rows=150", *overrides)
 
 
+SCRATCH = "model.fidelity.continue=false"  # every rung refits from scratch and costs its fraction
 PARAMS = {"C": 10.0, "solver": "saga", "l1_ratio": 0.5, "class_weight": None}  # logreg
 
 
@@ -102,8 +103,8 @@ def test_bad_declarations_stop_with_the_fix(fidelity: dict, message: str) -> Non
 
 
 def test_the_budget_counts_full_evaluation_equivalents() -> None:
-    trials: list[dict] = []
-    objective = Objective(_inner(), Budget(3), trials.append)
+    trials: list[dict] = []  # rungs refit from scratch (tests/test_continuation.py: continued)
+    objective = Objective(_inner(SCRATCH), Budget(3), trials.append)
     for fidelity in (1 / 9, 1 / 3, 1.0):
         objective(PARAMS, fidelity=fidelity)
     assert objective.best()["trial"] == 2  # partial evaluations never win
@@ -128,7 +129,7 @@ def test_only_partial_evaluations_choose_nothing() -> None:
 def test_a_multi_fidelity_study_records_every_rung(tmp_path: Path) -> None:
     study = prepare(
         compose_config("strategy=hyperband", "budget.n_trials=5", "protocol.outer_folds=2",
-                       "dataset.max_rows=150")
+                       "dataset.max_rows=150", SCRATCH)
     )  # fmt: skip
     trials, folds = run(study, tmp_path)
     assert set(trials["resource"].dropna()) <= {11, 33, 100} and (trials["fidelity"] < 1).any()

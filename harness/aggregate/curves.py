@@ -9,7 +9,8 @@ A run's *trajectory* is its trials in the order their results arrived (by the wa
 second each ended, `elapsed_seconds`: with k workers a trial asked for later can end sooner;
 with one worker this is the order they were asked for), with the budget spent so far in
 full-evaluation equivalents (`spent`: a partial evaluation of a multi-fidelity strategy at
-fidelity f costs f, any other trial 1), the compute spent so far (`compute_spent`: fit +
+fidelity f costs f, or what it added to the rung it continued, harness.engine.continuation;
+any other trial 1), the compute spent so far (`compute_spent`: fit +
 score seconds, summed over workers) and the best-so-far score. Only full-fidelity trials
 count towards the best so far, as only they can be chosen
 (harness.engine.objective.Objective.best). A *curve* samples a trajectory at spent = 1, 2,
@@ -55,13 +56,18 @@ def trajectory_table(trials: pd.DataFrame) -> pd.DataFrame:
                "best_so_far", "elapsed_seconds", "eval_seconds", "choose_seconds"]  # fmt: skip
     ordered = trials.sort_values([*RUN, "elapsed_seconds", "trial"]).reset_index(drop=True)
     fidelity = ordered["fidelity"] if "fidelity" in ordered else pd.Series(1.0, ordered.index)
+    fidelity = fidelity.fillna(1.0).astype(float)
     group = ordered.groupby(RUN, sort=False)
     ordered["trial"] = group.cumcount() + 1
-    ordered["cost"] = fidelity.fillna(1.0).astype(float)
+    ordered["cost"] = fidelity
+    if "continued" in ordered:  # a continued rung cost what it added: the budget it spent
+        continued = ordered.continued.astype("boolean").fillna(False).astype(bool)
+        paid = ordered.groupby(RUN, sort=False).full_evaluations.diff()
+        ordered["cost"] = fidelity.where(~continued, paid)
     ordered["spent"] = ordered.groupby(RUN, sort=False).cost.cumsum()
     compute = (ordered.fit_seconds + ordered.score_seconds).fillna(0.0)  # 0: failed before
     ordered["compute_spent"] = compute.groupby([ordered[c] for c in RUN], sort=False).cumsum()
-    full = ordered.inner_mean.where(ordered.cost >= 1 - SLACK)
+    full = ordered.inner_mean.where(fidelity >= 1 - SLACK)
     ordered["best_so_far"] = full.groupby([ordered[c] for c in RUN], sort=False).cummax()
     ordered["best_so_far"] = ordered.groupby(RUN, sort=False).best_so_far.ffill()
     return ordered[columns]

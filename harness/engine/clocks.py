@@ -32,9 +32,11 @@ class Job:
     fidelity: float | None
     evaluate: Callable[..., Outcome]
     known: dict[str, Any] | None = None
+    start: Any = None  # the models of the rung it continues (harness.engine.continuation)
 
     def run(self) -> Outcome:
-        return self.evaluate(self.params, self.fidelity)
+        resumed = () if self.start is None else (self.start,)
+        return self.evaluate(self.params, self.fidelity, *resumed)
 
 
 @dataclass(frozen=True)

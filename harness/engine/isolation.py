@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
+from harness.engine.continuation import Start
 from harness.engine.objective import Evaluation, InnerCV, TrialStopped
 
 READY_TIMEOUT_S = 120  # a worker that cannot import scikit-learn in this long is broken
@@ -49,11 +50,15 @@ class IsolatedEvaluator:
             self._worker.send(("load", inner))
         return self
 
-    def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
+    def evaluate(
+        self, params: Mapping[str, Any], fidelity: float | None = None, start: Start | None = None
+    ) -> Evaluation:
         """Raises TrialStopped on a limit and what the model raised on a failure. A killed
-        worker is replaced at once, so the restart is charged to the trial that caused it."""
+        worker is replaced at once, so the restart is charged to the trial that caused it.
+        Models a rung continues (`start`) go to the worker and the grown ones come back with
+        the Evaluation: the worker keeps no state between trials."""
         worker = self._worker or self._restart()
-        worker.send(("evaluate", (dict(params), fidelity)))
+        worker.send(("evaluate", (dict(params), fidelity, start)))
         if not worker.reader.poll(self.timeout_s):
             self._restart()
             raise TrialStopped(

@@ -11,7 +11,7 @@ import math
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from harness import checks
 from harness.engine.asktell import Proposal, SearchHandle
 from harness.engine.clocks import CLOCKS, Clock, Done, Job, Sequential, Simulated
+from harness.engine.continuation import Continuation, Models, Rung, Start, kept
 from harness.engine.parallel import usable_cores
 from harness.errors import UsageError
 from harness.problem.fidelity import Fidelity
@@ -112,6 +113,7 @@ class Evaluation:
     warning: str | None = None
     cache: str | None = None  # "hit" or "miss" when the evaluation cache answered
     seconds: float | None = None  # then: the seconds it took when it was computed
+    models: Models | None = None  # fitted per split, for the next rung to continue; not stored
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -141,31 +143,43 @@ class InnerCV:
     n_jobs: int | None = None
     fidelity: Fidelity | None = None  # the model's declared resource, for partial evaluations
 
-    def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
+    def evaluate(
+        self, params: Mapping[str, Any], fidelity: float | None = None, start: Start | None = None
+    ) -> Evaluation:
         """Score one configuration on every inner split; raises what the model raises.
 
         Warnings (convergence and the like) are kept with the trial, not printed. `fidelity`
-        (a fraction of `self.fidelity`) gives a partial evaluation.
+        (a fraction of `self.fidelity`) gives a partial evaluation; a fidelity declared to
+        continue fits each split as a `Rung` (harness.engine.continuation), from `start`'s models.
         """
         estimator = clone(self.pipeline).set_params(**pipeline_params(params))
         splits = self.splits
         if fidelity is not None:
             estimator, splits = self.fidelity.apply(fidelity, estimator, splits, self.y)
-        # One cross_validate per split, so each worker process keeps its own warnings and
-        # returns them: a warning raised in a worker would otherwise be printed, not recorded.
-        done = Parallel(n_jobs=self.n_jobs)(
-            delayed(caught)(
-                cross_validate, estimator, self.X, self.y, cv=[split], scoring=self.scorer,
-                error_score="raise",
+        # One job per split, so each worker process keeps its own warnings and returns them:
+        # a warning raised in a worker would otherwise be printed, not recorded.
+        if fidelity is not None and self.fidelity.continues:
+            rung = Rung(self.fidelity, self.fidelity.fraction(fidelity), start)
+            jobs = (
+                delayed(caught)(rung, k, estimator, self.X, self.y, split, self.scorer)
+                for k, split in enumerate(splits)
             )
-            for split in splits
-        )  # fmt: skip
+        else:
+            jobs = (
+                delayed(caught)(
+                    cross_validate, estimator, self.X, self.y, cv=[split], scoring=self.scorer,
+                    error_score="raise",
+                )
+                for split in splits
+            )  # fmt: skip
+        done = Parallel(n_jobs=self.n_jobs)(jobs)
         results = [result for result, _ in done]
         return Evaluation(
             scores=np.concatenate([r["test_score"] for r in results]),
             fit_seconds=float(sum(r["fit_time"].sum() for r in results)),
             score_seconds=float(sum(r["score_time"].sum() for r in results)),
             warning=warning_text([w for _, ws in done for w in ws]),
+            models=kept(results),
         )
 
 
@@ -179,16 +193,29 @@ class Evaluator:
     cache: Scope | None = None
     fidelity: Fidelity | None = None
 
-    def __call__(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
+    def __call__(
+        self, params: Mapping[str, Any], fidelity: float | None = None, start: Start | None = None
+    ) -> Evaluation:
+        """`start`: the models of the rung this evaluation continues (asked only then)."""
+        resumed = () if start is None else (start,)
         if self.cache is None:
-            return self.evaluate(params, fidelity)
+            return self.evaluate(params, fidelity, *resumed)
+        computed: list[Evaluation] = []
+
+        def compute() -> dict[str, Any]:
+            computed.append(self.evaluate(params, fidelity, *resumed))
+            return computed[0].stored()
+
         question = {
             "kind": "inner CV",
             "params": canonical(plain(params)),
             "fidelity": 1.0 if fidelity is None else self.fidelity.fraction(fidelity),
-        }
-        answer = self.cache.once(question, lambda: self.evaluate(params, fidelity).stored())
-        return Evaluation.answered(answer.value, answer.source, answer.seconds)
+        } | ({"continued_from": start.fraction} if start else {})
+        answer = self.cache.once(question, compute)
+        return replace(  # a cached answer has no models: the next rung starts afresh
+            Evaluation.answered(answer.value, answer.source, answer.seconds),
+            models=computed[0].models if computed else None,
+        )
 
 
 class Objective:
@@ -225,6 +252,8 @@ class Objective:
         self.spent = 0.0  # full-evaluation equivalents: a partial evaluation costs its fidelity
         self.computed = 0.0  # fit + score seconds of the evaluations told
         self._flying = 0.0  # full-evaluation equivalents in flight
+        self._costs: dict[int, float] = {}  # what each proposal in flight costs
+        self.continuation = Continuation()  # models a configuration's next rung continues
         self._thinking: dict[int, float] = {}
 
     @property
@@ -276,23 +305,33 @@ class Objective:
         self.record(done, running.pop(done.job.number))
 
     def admit(self, proposal: Proposal, thinking: float = 0.0) -> Job:
-        """Number a proposal and make it a job; raise StopSearch if the budget cannot pay."""
-        cost = self._fraction(proposal.fidelity)
+        """Number a proposal and make it a job; raise StopSearch if the budget cannot pay.
+
+        A rung that continues the models of the configuration's last rung costs only what it
+        adds (harness.engine.continuation); a journaled trial replayed was paid for already."""
+        params, fidelity = proposal.params, proposal.fidelity
+        known = self._replay.get(self.asked)
+        if known is not None and not self._same(known, params, fidelity):
+            self._stale(self.asked)
+            known = None
+        fraction = self._fraction(fidelity)
+        start = None if fidelity is None or known else self.continuation.take(params, fraction)
+        cost = fraction - (start.fraction if start else 0.0)
+        if known is None:
+            self._check_budget(cost)
+        number, self.asked = self.asked, self.asked + 1
+        self._flying += cost
+        self._costs[number] = cost
+        self._thinking[number] = thinking
+        return Job(number, params, fidelity, self.evaluator, known, start)
+
+    def _check_budget(self, cost: float) -> None:
         if self.spent + self._flying + cost > self.budget.n_trials + 1e-9:
             raise StopSearch(f"{self.budget.n_trials} full evaluations spent")
         if self.budget.time_s is not None and self.clock.now() >= self.budget.time_s:
             raise StopSearch(f"{self.budget.time_s} s spent")
         if self.budget.compute_s is not None and self.computed >= self.budget.compute_s:
             raise StopSearch(f"{self.budget.compute_s} s of evaluation spent")
-        number, self.asked = self.asked, self.asked + 1
-        self._flying += cost
-        self._thinking[number] = thinking
-        params, fidelity = proposal.params, proposal.fidelity
-        known = self._replay.get(number)
-        if known is not None and not self._same(known, params, fidelity):
-            self._stale(number)
-            known = None
-        return Job(number, params, fidelity, self.evaluator, known)
 
     def _same(self, known: dict[str, Any], params: Mapping[str, Any], fidelity: Any) -> bool:
         return known["params"] == canonical(plain(params)) and known["fidelity"] == (
@@ -315,12 +354,15 @@ class Objective:
 
     def record(self, done: Done, proposal: Proposal) -> float:
         """The trial record of a finished job (journaled unless replayed); its loss."""
-        cost = self._fraction(proposal.fidelity)
+        cost = self._costs.pop(done.job.number)
         self._flying -= cost
-        if done.job.known is not None:  # replayed: it counts again as it was
+        if done.job.known is not None:  # replayed: it counts again as it was, cost included
             record = done.job.known
+            cost = record["full_evaluations"] - self.spent
         else:
             record = self._new_record(done, proposal, cost)
+            fraction = record["fidelity"]
+            self.continuation.keep(proposal.params, fraction, getattr(done.outcome, "models", None))
         self.spent += cost
         self.computed += _compute(record)
         self.trials.append(record)
@@ -329,6 +371,7 @@ class Objective:
         return -record["inner_mean"]
 
     def _new_record(self, done: Done, proposal: Proposal, cost: float) -> dict[str, Any]:
+        fraction = self._fraction(proposal.fidelity)
         status, error, evaluation = "ok", None, done.outcome
         if isinstance(evaluation, TrialStopped):
             evaluation, status, error = None, evaluation.status, str(evaluation)
@@ -354,9 +397,10 @@ class Objective:
             "worker": done.worker,
             "start": done.start,
             "end": done.end,
-            "fidelity": cost,
+            "fidelity": fraction,
             "resource": None if fidelity is None else self.inner.fidelity.value(fidelity),
             "full_evaluations": self.spent + cost,
+            "continued": cost < fraction,
             "cache": getattr(done.outcome, "cache", None),
         }
 

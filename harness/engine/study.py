@@ -261,6 +261,7 @@ def run_fold(
     with contextlib.suppress(StopSearch):
         study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
     search_seconds = objective.elapsed()
+    objective.continuation.clear()  # the models rungs continued are not needed after the search
 
     best = objective.best()
 
@@ -316,6 +317,9 @@ def fold_scope(
     scorer and seed."""
     model = OmegaConf.to_container(study.config.model, resolve=True)
     model.pop("space", None)
+    # Whether rungs continue changes no evaluation from scratch, and a continued evaluation's
+    # question says which rung it continued from (Objective.evaluate): both share answers.
+    (model.get("fidelity") or {}).pop("continue", None)
     return cache.scope(
         data=study.dataset.fingerprint, outer=split_digest(outer), inner=split_digest(inner),
         model=model, metric=study.metric.scorer_name, seed=study.seed,

@@ -6,11 +6,14 @@ Two forms, under `fidelity:` in conf/model/<name>.yaml::
                                               # to the value the estimator is configured with
     fidelity: {resource: rows, low: 0.1}      # the fraction of each inner-training fold the
                                               # model is fitted on (validation rows stay whole)
+    fidelity: {resource: max_iter, low: 10, continue: true}  # a rung continues the last one's
+                                              # fitted models (harness.engine.continuation)
 
 A strategy asks for a fraction of the full resource (`objective(params, fidelity=1/9)`). A
 fraction of 1 is exactly the ordinary evaluation, so full-fidelity scores compare with every
 other strategy's and the configuration chosen from them is refit just as it was evaluated. A
-partial evaluation costs its fraction in full-evaluation equivalents (it refits from scratch).
+partial evaluation costs its fraction in full-evaluation equivalents (it refits from scratch),
+unless `continue: true` lets it continue the models of a lower rung: then it costs the increment.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from harness.errors import UsageError
 from harness.problem.models import ModelSpec, pipeline_params
 
 ROWS = "rows"
+TRAINING_LENGTHS = ("max_iter", "n_estimators")  # the resources a warm start can continue
 Split = tuple[np.ndarray, np.ndarray]
 
 
@@ -38,6 +42,7 @@ class Fidelity:
     full: int | float  # the estimator's configured value of the parameter, or 1 (all rows)
     stratify: bool = False  # rows: keep each class's share in every subsample
     seed: int = 0  # rows: which rows a subsample keeps
+    continues: bool = False  # a rung continues the previous rung's fitted models
 
     @classmethod
     def from_config(cls, cfg: Any, model: ModelSpec, seed: int) -> Fidelity | None:
@@ -46,12 +51,14 @@ class Fidelity:
             return None
         where = f"conf/model/{model.name}.yaml: fidelity"
         body = OmegaConf.to_container(cfg) if OmegaConf.is_config(cfg) else cfg
-        if not isinstance(body, Mapping) or set(body) != {"resource", "low"}:
+        keys = set(body) if isinstance(body, Mapping) else set()
+        if not {"resource", "low"} <= keys <= {"resource", "low", "continue"}:
             raise UsageError(
                 f"{where} is {body!r}; write {{resource: <integer estimator parameter> or rows, "
-                "low: <smallest value>}"
+                "low: <smallest value>}, optionally with continue: true or false"
             )
         resource, low = body["resource"], body["low"]
+        continues = _continues(body.get("continue", False), resource, model, where)
         if resource == ROWS:
             if isinstance(low, bool) or not isinstance(low, int | float) or not 0 < low < 1:
                 raise UsageError(f"{where}: low is {low!r}; for rows give a fraction in (0, 1)")
@@ -62,7 +69,7 @@ class Fidelity:
                 f"{where}: low is {low!r}; give an integer from 1 to below {resource}={full}, "
                 "the estimator's own value (the full fidelity)"
             )
-        return cls(resource, low / full, full)
+        return cls(resource, low / full, full, continues=continues)
 
     def value(self, fraction: float) -> int | float:
         """The resource, in the model's own units, at `fraction` of the full fidelity."""
@@ -98,6 +105,27 @@ class Fidelity:
             share = (labels.groupby(labels).cumcount() + 0.5) / labels.map(labels.value_counts())
             order = order[np.argsort(share.to_numpy(), kind="stable")]
         return np.sort(order[: max(1, round(fraction * len(train)))])
+
+
+def _continues(value: Any, resource: str, model: ModelSpec, where: str) -> bool:
+    """Whether a declaration may continue training across rungs: a true `continue` needs a
+    training length the estimator continues itself when warm-started."""
+    if not isinstance(value, bool):
+        raise UsageError(f"{where}: continue is {value!r}; set it to true or false")
+    if not value:
+        return False
+    estimator = type(model.estimator).__name__
+    if resource not in TRAINING_LENGTHS:
+        raise UsageError(
+            f"{where}: continue: true needs a training length ({' or '.join(TRAINING_LENGTHS)}) "
+            f"as the resource, not {resource!r}; set continue: false or change the resource"
+        )
+    if "warm_start" not in model.estimator.get_params(deep=False):
+        raise UsageError(
+            f"{where}: continue: true, but {estimator} has no warm_start parameter, so it cannot "
+            "continue training; set continue: false"
+        )
+    return True
 
 
 def _trained_up_to(resource: str, model: ModelSpec, where: str) -> int:

@@ -26,7 +26,7 @@ TRIAL = (
     *LABELS, *PLACE, "trial", "params", "status", "error", "warning", "inner_mean",
     "inner_std", "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds",
     "elapsed_seconds", "worker", "start", "end", "fidelity", "resource", "full_evaluations",
-    "cache",
+    "continued", "cache",
 )  # fmt: skip
 FOLD = (
     *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
@@ -61,12 +61,17 @@ def study_labels(
 
 def problem_key(config: Mapping[str, Any], data: str | None) -> str:
     """A hash of what a study was tuned on: its config minus strategy, budget and paths, and
-    the fingerprint of the data it loaded (other data at the same path is another problem)."""
+    the fingerprint of the data it loaded (other data at the same path is another problem).
+    Whether a model's rungs continue (`fidelity.continue`) changes how it is tuned, not the
+    problem, so studies with and without continuation compare fold by fold."""
     dataset = {k: v for k, v in config["dataset"].items() if k != "path"}
     protocol = config["protocol"]
+    model = dict(config["model"])
+    if isinstance(model.get("fidelity"), Mapping):  # continuing rungs is how, not what, to tune
+        model["fidelity"] = {k: v for k, v in model["fidelity"].items() if k != "continue"}
     problem = {
         "dataset": dataset,
-        "model": config["model"],
+        "model": model,
         "metric": config.get("metric"),
         "seed": config.get("seed"),
         "folds": [protocol["outer_folds"], protocol["inner_folds"]],
