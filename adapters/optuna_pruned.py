@@ -25,8 +25,9 @@ class OptunaPruned(OptunaSearch):
 
     Each trial climbs the rungs eta^-K, ..., 1/eta, 1 of the model's declared resource, K the
     most that keeps the lowest rung at or above the declared `low`; it reports each rung's loss
-    and stops when the pruner says so, exactly as optuna's own pruning loop. A rung refits from
-    scratch and costs its fraction of a full evaluation. Optuna does not tell a trial which
+    and stops when the pruner says so, exactly as optuna's own pruning loop. A rung costs its
+    fraction of a full evaluation, or only what it adds where the model's fidelity continues
+    training (harness.engine.continuation). Optuna does not tell a trial which
     Hyperband bracket it is in, so a trial of a bracket that starts higher still climbs the
     lower rungs (which that bracket never prunes at): at most 1/(eta - 1) extra per trial.
     """
