@@ -46,7 +46,7 @@ class Parallelism:
 
 def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
     """The plan for this job, from its Hydra runtime config and `protocol.n_jobs`."""
-    cpus = len(os.sched_getaffinity(0))
+    cpus = usable_cores()
     launcher = hydra.runtime.choices.get("hydra/launcher") or "basic"
     at_once = 1
     if hydra.mode != RunMode.MULTIRUN:
@@ -64,6 +64,22 @@ def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
             "or protocol.n_jobs=null"
         )
     return Parallelism(launcher, cpus, at_once, inner, THREADS)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity: a Slurm allocation, a taskset), not
+    the machine's: what k real workers must not exceed."""
+    return len(os.sched_getaffinity(0))
+
+
+def inner_jobs(n_jobs: int | None, workers: int = 1, cores: int | None = None) -> int:
+    """Processes for one configuration's inner CV while `workers` configurations are evaluated
+    at once: `protocol.n_jobs` (None: 1; negative: every core), capped at the workers' share
+    of the cores (at least 1), so workers x inner jobs never exceed the cores. Results do not
+    depend on it: each inner split is fitted alike whichever process fits it."""
+    share = max(1, (usable_cores() if cores is None else cores) // workers)
+    wanted = share if n_jobs is not None and n_jobs < 0 else (n_jobs or 1)
+    return min(wanted, share)
 
 
 @contextmanager

@@ -27,7 +27,6 @@ from sklearn.pipeline import Pipeline
 from adapters import options
 from adapters.base import Strategy
 from harness import checks
-from harness.engine.isolation import IsolatedEvaluator
 from harness.engine.objective import (
     Budget,
     InnerCV,
@@ -37,6 +36,7 @@ from harness.engine.objective import (
     quietly,
 )
 from harness.engine.parallel import Parallelism
+from harness.engine.workers import WorkerPool
 from harness.errors import UsageError
 from harness.problem.data import Dataset, load_dataset
 from harness.problem.fidelity import Fidelity
@@ -196,8 +196,8 @@ def _run_folds(
     splits = list(study.protocol.outer_splits(data.X, data.y, data.task, study.seed))
     bar = StudyBar(study.labels(), len(splits), study.budget.n_trials, directory.parent)
     limits = study.budget
-    evaluator = (
-        IsolatedEvaluator(limits.trial_timeout_s, limits.trial_memory_mb)
+    evaluator = (  # one killable worker, started before the search's clock
+        WorkerPool(1, limits.trial_timeout_s, limits.trial_memory_mb)
         if limits.limits_trials
         else None
     )
@@ -221,7 +221,7 @@ def run_fold(
     split: OuterSplit,
     records: StudyRecords,
     replay: list[dict[str, Any]] = (),
-    evaluator: IsolatedEvaluator | None = None,
+    evaluator: WorkerPool | None = None,
     bar: StudyBar | None = None,
     cache: EvaluationCache | None = None,
 ) -> dict[str, Any]:
