@@ -1,15 +1,17 @@
-"""The one interface every tuning strategy implements.
+"""The one interface every tuning strategy implements: ask and tell.
 
-A strategy gets the search space and a seed when it is made, and an objective when it
-searches. It proposes configurations by calling the objective, which evaluates them by inner
-cross-validation, times them and records them; it returns a loss to minimise (NaN for a
-failed trial) and raises StopSearch when the budget is spent. A strategy never sees data,
-never measures time and never writes records.
+A strategy gets the search space and a seed when it is made, and a `SearchHandle` (budget,
+workers, fidelity bounds) when its search starts. The trial loop (harness.engine.loop) asks it
+for up to n proposals, n being the workers free, and tells it each loss (NaN for a failed
+trial) as its evaluation ends; the harness evaluates, times, records and enforces the budget.
+A strategy never sees data, never measures time and never writes records.
 
-A multi-fidelity strategy also asks for partial evaluations, `objective(params, fidelity=f)`
+A multi-fidelity strategy proposes partial evaluations too, `Proposal(params, fidelity=f)`
 with f a fraction of the model's declared resource; the budget then counts full-evaluation
 equivalents. It says so with `multi_fidelity = True`, so a study whose model declares no
-fidelity is refused before it starts.
+fidelity is refused before it starts. `parallel` says how it uses k workers: `asynchronous`
+(a proposal whenever a worker frees up), `batch` (k proposals once the last batch is told),
+or `none` (its library evaluates one at a time).
 """
 
 from __future__ import annotations
@@ -17,18 +19,32 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+from harness.engine.asktell import Proposal, SearchHandle
+from harness.engine.loop import drive
 from harness.engine.objective import Objective
 from harness.problem.space import SearchSpace
 
 
 class Strategy(ABC):
     multi_fidelity: ClassVar[bool] = False
+    parallel: ClassVar[str] = "asynchronous"
 
     def __init__(self, space: SearchSpace, seed: int) -> None:
         self.space = space
         self.seed = seed
 
+    def start(self, handle: SearchHandle) -> None:
+        """A new search begins (called once, before the first `ask`)."""
+        self.handle = handle
+
     @abstractmethod
+    def ask(self, n: int) -> list[Proposal]:
+        """Up to `n` new proposals; none while waiting for results, or when done."""
+
+    def tell(self, proposal: Proposal, loss: float) -> None:  # noqa: B027 (most listen)
+        """The loss of an evaluated proposal (NaN: the trial failed); ignored by default, as
+        grid, random and quasi-random designs propose without looking."""
+
     def search(self, objective: Objective) -> None:
-        """Propose configurations until `objective.n_trials` full evaluations are spent (the
-        objective raises StopSearch) or the strategy has nothing left to try."""
+        """Run a whole search on `objective` through the harness's trial loop."""
+        drive(self, objective)

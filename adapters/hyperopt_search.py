@@ -1,4 +1,10 @@
-"""hyperopt's fmin with one of its algorithms: TPE, random search or simulated annealing.
+"""hyperopt's algorithms (TPE, random search, simulated annealing) driven as its `fmin` drives
+them: on a `Domain` and a `Trials`, `algo(new_ids, domain, trials, seed)` for each new trial,
+with `rstate.integers(2**31 - 1)` as the seed, the trials inserted and refreshed, and each
+result written into its trial document, so the same seed and losses give what `fmin` gives
+(tests/test_native.py). With k workers the trials in flight are hyperopt's queue of pending
+(running) trials, as in its asynchronous mode (`max_queue_len`): the algorithms propose
+without their results.
 
 Space: float -> `hp.uniform` / `hp.loguniform`; int -> `hp.uniformint` / an int-cast
 `hp.qloguniform` with q=1 (rounding gives the end points half the weight of the others);
@@ -8,66 +14,67 @@ combination is as likely as in random search), each branch a dict of the paramet
 under it. A parameter active in several branches is one shared node, so it is modelled once,
 but the parents are modelled jointly as that one choice rather than each on its own.
 
-A failed trial returns STATUS_FAIL, which hyperopt's algorithms leave out of their models.
-The harness's StopSearch ends fmin through `early_stop_fn`, hyperopt's own stopping hook.
+A failed trial is told STATUS_FAIL, which hyperopt's algorithms leave out of their models.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp
-from hyperopt.exceptions import AllTrialsFailed
-from hyperopt.pyll import scope
+from hyperopt import JOB_STATE_DONE, JOB_STATE_RUNNING, STATUS_FAIL, STATUS_OK, Domain, Trials, hp
+from hyperopt.base import spec_from_misc
+from hyperopt.pyll import rec_eval, scope
 
 from adapters.base import Strategy
-from harness.engine.objective import Objective, StopSearch
+from harness.engine.asktell import Proposal, SearchHandle
 from harness.problem.space import Param, SearchSpace
 
 logging.getLogger("hyperopt").setLevel(logging.WARNING)  # the harness reports every trial
 
 
 class HyperoptSearch(Strategy):
-    """`fmin(..., algo=algo, rstate=default_rng(seed))`; `algo` is e.g. `tpe.suggest` or a
-    partial of it with options such as `n_startup_jobs`."""
+    """`algo` is e.g. `tpe.suggest` or a partial of it with options such as `n_startup_jobs`;
+    the random state is `default_rng(seed)`, as `fmin(..., rstate=default_rng(seed))`."""
 
     def __init__(self, space: SearchSpace, seed: int, algo: Callable[..., Any]) -> None:
         super().__init__(space, seed)
         self.algo = algo
 
-    def search(self, objective: Objective) -> None:
-        stopped: list[StopSearch] = []
+    def start(self, handle: SearchHandle) -> None:
+        self.domain = Domain(_never_called, hyperopt_space(self.space))
+        self.trials = Trials()
+        self.rstate = np.random.default_rng(self.seed)
 
-        def evaluate(sample: dict[str, Any]) -> dict[str, Any]:
-            try:
-                loss = objective({n: sample[n] for n in self.space.names if n in sample})
-            except StopSearch as e:
-                stopped.append(e)
-                return {"status": STATUS_FAIL}
-            return (
-                {"status": STATUS_FAIL} if math.isnan(loss) else {"loss": loss, "status": STATUS_OK}
-            )
+    def ask(self, n: int) -> list[Proposal]:
+        new_ids = self.trials.new_trial_ids(n)
+        self.trials.refresh()
+        docs = self.algo(new_ids, self.domain, self.trials, self.rstate.integers(2**31 - 1))
+        self.trials.insert_trial_docs(docs)
+        self.trials.refresh()
+        proposals = []
+        for doc in docs:
+            doc["state"] = JOB_STATE_RUNNING
+            memo = self.domain.memo_from_config(spec_from_misc(doc["misc"]))
+            sample = rec_eval(self.domain.expr, memo=memo)
+            params = {n: sample[n] for n in self.space.names if n in sample}
+            proposals.append(Proposal(params, token=doc))
+        return proposals
 
-        # fmin ends by looking up the best trial, which raises when every trial failed; the
-        # search is over by then, and the harness picks the best itself.
-        with contextlib.suppress(AllTrialsFailed):
-            fmin(
-                evaluate,
-                hyperopt_space(self.space),
-                algo=self.algo,
-                max_evals=objective.n_trials,
-                trials=Trials(),
-                rstate=np.random.default_rng(self.seed),
-                early_stop_fn=lambda _, *args: (bool(stopped), args),
-                show_progressbar=False,
-            )
-        if stopped:
-            raise stopped[0]
+    def tell(self, proposal: Proposal, loss: float) -> None:
+        doc = proposal.token
+        doc["state"] = JOB_STATE_DONE
+        ok = not math.isnan(loss)
+        doc["result"] = {"loss": loss, "status": STATUS_OK} if ok else {"status": STATUS_FAIL}
+        self.trials.refresh()
+
+
+def _never_called(sample: dict[str, Any]) -> None:
+    """The Domain's objective: the harness evaluates, so hyperopt never calls it."""
+    raise AssertionError("hyperopt called its objective")
 
 
 def hyperopt_space(space: SearchSpace) -> dict[str, Any] | Any:

@@ -9,9 +9,11 @@ conditional ones. TPE models every parameter: jointly those every trial has (opt
 multivariate default), the conditional ones one by one.
 
 The study runs by ask-and-tell, which suggests exactly what `study.optimize` would with the
-same seed and values (tests/test_native.py checks it) but lets the harness end the search
-without optuna logging the StopSearch as a failed trial. A failed trial (NaN loss) is told as
-failed, as optuna does with a NaN objective value, and its samplers leave it out.
+same seed and values (tests/test_native.py checks it). With k workers, trials are asked while
+others run, as `study.optimize(n_jobs=k)` does: the samplers see them as running (TPE's
+`constant_liar` option gives them a pessimistic value meanwhile, strategy `tpe_cl`). A failed
+trial (NaN loss) is told as failed, as optuna does with a NaN objective value, and its samplers
+leave it out.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import warnings
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -29,9 +32,9 @@ from optuna.samplers import BaseSampler
 from optuna.trial import Trial, TrialState
 
 from adapters.base import Strategy
-from harness.engine.objective import Objective
+from harness.engine.asktell import Proposal, SearchHandle
 from harness.errors import UsageError
-from harness.problem.space import SearchSpace
+from harness.problem.space import Param, SearchSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the harness reports every trial itself
 
@@ -43,11 +46,18 @@ class OptunaSearch(Strategy):
         super().__init__(space, seed)
         self.sampler = sampler
 
-    def search(self, objective: Objective) -> None:
-        study = self.study()
-        for _ in range(objective.n_trials):
-            trial = study.ask()
-            study.tell(trial, **told(objective(suggest(trial, self.space))))
+    def start(self, handle: SearchHandle) -> None:
+        self.optuna = self.study()
+
+    def ask(self, n: int) -> list[Proposal]:
+        proposals = []
+        for _ in range(n):
+            trial = self.optuna.ask()
+            proposals.append(Proposal(suggest(trial, self.space), token=trial))
+        return proposals
+
+    def tell(self, proposal: Proposal, loss: float) -> None:
+        self.optuna.tell(proposal.token, **told(loss))
 
     def study(self, pruner: BasePruner | None = None) -> optuna.Study:
         with warnings.catch_warnings():  # e.g. "QMCSampler is experimental", once per search
@@ -95,25 +105,37 @@ class OptunaPruned(OptunaSearch):
         self.pruner = pruner
         self.reduction_factor = reduction_factor
 
-    def search(self, objective: Objective) -> None:
+    def start(self, handle: SearchHandle) -> None:
+        self.top = rungs_below(handle.fidelity_low, self.reduction_factor)
         eta = self.reduction_factor
-        top = rungs_below(objective.inner.fidelity.low, eta)
-        study = self.study(self.pruner(min_resource=1, reduction_factor=eta))
-        while True:
-            trial = study.ask()
-            params = suggest(trial, self.space)
-            study.tell(trial, **self._climb(trial, params, objective, top))
+        self.optuna = self.study(self.pruner(min_resource=1, reduction_factor=eta))
+        self.climbing: deque[Proposal] = deque()  # trials told a rung, not pruned: next rung
 
-    def _climb(self, trial: Trial, params: dict, objective: Objective, top: int) -> dict:
-        eta = self.reduction_factor
-        for rung in range(top + 1):
-            loss = objective(params, fidelity=eta ** (rung - top))
-            if math.isnan(loss):
-                return told(loss)
-            trial.report(loss, step=eta**rung)
-            if trial.should_prune():
-                return {"state": TrialState.PRUNED}
-        return told(loss)
+    def ask(self, n: int) -> list[Proposal]:
+        """The next rungs of trials going on first (as optuna's own loop finishes a trial
+        before it asks for the next), then new trials at their first rung."""
+        proposals = [self.climbing.popleft() for _ in range(min(n, len(self.climbing)))]
+        for _ in range(n - len(proposals)):
+            trial = self.optuna.ask()
+            proposals.append(self._rung(trial, suggest(trial, self.space), 0))
+        return proposals
+
+    def tell(self, proposal: Proposal, loss: float) -> None:
+        trial, rung = proposal.token
+        if math.isnan(loss):
+            self.optuna.tell(trial, **told(loss))
+            return
+        trial.report(loss, step=self.reduction_factor**rung)
+        if trial.should_prune():
+            self.optuna.tell(trial, state=TrialState.PRUNED)
+        elif rung == self.top:
+            self.optuna.tell(trial, **told(loss))
+        else:
+            self.climbing.append(self._rung(trial, proposal.params, rung + 1))
+
+    def _rung(self, trial: Trial, params: dict[str, Any], rung: int) -> Proposal:
+        fidelity = float(self.reduction_factor ** (rung - self.top))
+        return Proposal(params, fidelity, token=(trial, rung))
 
 
 def told(loss: float) -> dict[str, Any]:
@@ -132,14 +154,12 @@ def rungs_below(low: float, eta: int) -> int:
 
 def suggest(trial: Trial, space: SearchSpace) -> dict[str, Any]:
     """Define-by-run: each active parameter in declaration order, inactive ones never asked."""
-    params: dict[str, Any] = {}
-    for p in space.params:
-        if not space.is_active(p, params):
-            continue
+
+    def value(p: Param) -> Any:
         if p.type == "categorical":
-            params[p.name] = trial.suggest_categorical(p.name, p.choices)
-        elif p.type == "int":
-            params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
-        else:
-            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
-    return params
+            return trial.suggest_categorical(p.name, p.choices)
+        if p.type == "int":
+            return trial.suggest_int(p.name, p.low, p.high, log=p.log)
+        return trial.suggest_float(p.name, p.low, p.high, log=p.log)
+
+    return space.walk(value)

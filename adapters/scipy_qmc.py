@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from itertools import islice
 from typing import Any
 
 from scipy.stats import qmc
 
 from adapters.base import Strategy
-from harness.engine.objective import Objective
+from harness.engine.asktell import Proposal, SearchHandle
 from harness.problem.space import Param, SearchSpace
 
 
@@ -20,14 +21,16 @@ class ScipyQMC(Strategy):
         super().__init__(space, seed)
         self.engine = getattr(qmc, engine)  # any scipy.stats.qmc engine
 
-    def search(self, objective: Objective) -> None:
-        design = self.engine(d=len(self.space), rng=self.seed).random(objective.n_trials)
-        for point in design:
-            params: dict[str, Any] = {}
-            for p, u in zip(self.space.params, point, strict=True):
-                if self.space.is_active(p, params):
-                    params[p.name] = scale(p, u)
-            objective(params)
+    def start(self, handle: SearchHandle) -> None:
+        design = self.engine(d=len(self.space), rng=self.seed).random(handle.n_trials)
+        self.points = iter(design)
+
+    def ask(self, n: int) -> list[Proposal]:
+        return [Proposal(self._params(point)) for point in islice(self.points, n)]
+
+    def _params(self, point: Any) -> dict[str, Any]:
+        axis = dict(zip(self.space.names, point, strict=True))
+        return self.space.walk(lambda p: scale(p, axis[p.name]))
 
 
 def scale(p: Param, u: float) -> Any:

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 import numpy as np
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from adapters.base import Strategy
-from harness.engine.objective import Objective
+from harness.engine.asktell import Proposal, SearchHandle
 from harness.problem.space import SearchSpace
 
 
 class Defaults(Strategy):
     """No trials: the model's library defaults are the chosen configuration."""
 
-    def search(self, objective: Objective) -> None:
-        return None
+    def ask(self, n: int) -> list[Proposal]:
+        return []
 
 
 class CandidateSearch(Strategy):
@@ -32,9 +33,11 @@ class CandidateSearch(Strategy):
     def candidates(self, n_trials: int) -> Iterable[dict[str, Any]]:
         """Up to `n_trials` configurations, in the order they are evaluated."""
 
-    def search(self, objective: Objective) -> None:
-        for params in self.candidates(objective.n_trials):
-            objective(params)
+    def start(self, handle: SearchHandle) -> None:
+        self._left = iter(self.candidates(handle.n_trials))
+
+    def ask(self, n: int) -> list[Proposal]:
+        return [Proposal(params) for params in islice(self._left, n)]
 
 
 class GridSearch(CandidateSearch):

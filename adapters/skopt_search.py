@@ -10,6 +10,8 @@ A failed trial (NaN loss) cannot be told as NaN, since the surrogate needs a num
 point. It is told the worst loss seen so far: the value skopt's own constant liar
 (`ask(strategy="cl_max")`) gives a point without a result. Failures before any success wait
 until one arrives; until a point is told, skopt keeps drawing initial points at random.
+With k workers skopt proposes k points at once, `ask(n_points=k, strategy=liar)` (its
+constant liar, cl_min by default as in skopt), and the next batch once all k are told.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from skopt.space import Categorical, Dimension, Integer, Real
 from skopt.utils import cook_estimator
 
 from adapters.base import Strategy
-from harness.engine.objective import Objective
+from harness.engine.asktell import Proposal, SearchHandle
 from harness.problem.models import plain
 from harness.problem.space import Param, SearchSpace
 
+LIARS = ("cl_min", "cl_mean", "cl_max")  # skopt's constant-liar strategies for a batch
 STD_QUANTILES = (0.16, 0.5, 0.84)  # skopt's GBRT: its spread (0.84 - 0.16) / 2 is the sd
 
 
@@ -34,39 +37,56 @@ class SkoptSearch(Strategy):
     """`Optimizer(dimensions, base_estimator, random_state=seed, **options)`; `options` are
     any of Optimizer's keywords (n_initial_points, acq_func, acq_optimizer, ...)."""
 
+    parallel = "batch"
+
     def __init__(
-        self, space: SearchSpace, seed: int, base_estimator: str = "GP", **options: Any
+        self,
+        space: SearchSpace,
+        seed: int,
+        base_estimator: str = "GP",
+        liar: str = "cl_min",
+        **options: Any,
     ) -> None:
         super().__init__(space, seed)
+        if liar not in LIARS:
+            raise ValueError(f"liar is {liar!r}; set it to one of {', '.join(LIARS)}")
         self.base_estimator = base_estimator
+        self.liar = liar  # how a batch's points are proposed: cl_min, cl_mean or cl_max
         self.options = options
 
-    def search(self, objective: Objective) -> None:
-        optimizer = Optimizer(
+    def start(self, handle: SearchHandle) -> None:
+        self.optimizer = Optimizer(
             [_dimension(p) for p in self.space.params],
             base_estimator=self._surrogate(),
             random_state=self.seed,
             **self.options,
         )
-        pending: list[tuple[list[Any], float]] = []  # not told yet; a failure's loss is NaN
-        for _ in range(objective.n_trials):
-            x = optimizer.ask()
-            pending.append((x, objective(self._active(x))))
-            known = [*optimizer.yi, *(y for _, y in pending if not math.isnan(y))]
-            if known:
-                worst = max(known)
-                points = [x for x, _ in pending]
-                optimizer.tell(points, [worst if math.isnan(y) else y for _, y in pending])
-                pending = []
+        self.asked = 0  # points of the batch in flight, not told yet
+        self.pending: list[tuple[list[Any], float]] = []  # told us, not skopt; failures NaN
+
+    def ask(self, n: int) -> list[Proposal]:
+        """One point, or with k workers a batch of k by skopt's constant liar, once the last
+        batch is told: skopt's documented parallel mode."""
+        if self.asked:
+            return []
+        points = [self.optimizer.ask()] if n == 1 else self.optimizer.ask(n, self.liar)
+        self.asked = len(points)
+        return [Proposal(self._active(x), token=x) for x in points]
+
+    def tell(self, proposal: Proposal, loss: float) -> None:
+        self.pending.append((proposal.token, loss))
+        self.asked -= 1
+        known = [*self.optimizer.yi, *(y for _, y in self.pending if not math.isnan(y))]
+        if known and not self.asked:
+            worst = max(known)
+            points = [x for x, _ in self.pending]
+            self.optimizer.tell(points, [worst if math.isnan(y) else y for _, y in self.pending])
+            self.pending = []
 
     def _active(self, x: list[Any]) -> dict[str, Any]:
         """The parameters active under the point's own parent values, in declaration order."""
         point = plain(dict(zip(self.space.names, x, strict=True)))
-        params: dict[str, Any] = {}
-        for p in self.space.params:
-            if self.space.is_active(p, params):
-                params[p.name] = point[p.name]
-        return params
+        return self.space.walk(lambda p: point[p.name])
 
     def _surrogate(self) -> Any:
         if self.base_estimator != "GBRT":

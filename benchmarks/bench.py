@@ -208,7 +208,7 @@ def objective_for(study: Study, directory: Path, n_trials: int) -> tuple[Objecti
             evaluating.append(time.perf_counter() - started)
 
     place = study.labels() | {"repeat": 0, "outer_fold": 0}
-    journal = resume.journal(StudyRecords(directory), place, [])
+    journal = resume.journal(StudyRecords(directory), place)
     bar = StudyBar(study.labels(), 1, n_trials, directory)
 
     def on_trial(trial: dict) -> None:

@@ -10,6 +10,7 @@ COLUMNS = {
     "gain": "gain",
     "best_trial": "best at trial",
     "n_trials": "trials",
+    "search_seconds": "search s",  # the search's wall-clock: virtual with budget.clock=simulated
     "wall_seconds": "wall s",
 }
 
@@ -30,7 +31,7 @@ def _fmt(value: float, column: str, signed: bool = True) -> str:
         return "-"
     if column in ("best at trial", "trials"):
         return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-    if column == "wall s":
+    if column in ("search s", "wall s"):
         return f"{value:.1f}"
     return f"{value:+.4f}" if column == "gain" and signed else f"{value:.4f}"
 

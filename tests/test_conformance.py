@@ -9,6 +9,10 @@ trials, NSGA-II's population to 4) so that each library's own model proposes mos
 spy step in the pipeline records every row that reaches a fit or a prediction, so a strategy
 that saw outer-test rows is caught.
 
+Every check runs with one worker, and again with four on the simulated clock, each evaluation
+taking a fixed virtual time (so results come back out of order, and reproducibly): a strategy
+must then keep its contract with proposals in flight.
+
 Stated exceptions: `default` runs no trial. Grid strategies run their whole grid when it fits
 the budget (here it does not, so a seeded subset is cut). Multi-fidelity strategies spend the
 budget in full-evaluation equivalents: optuna's pruned searches until the next rung cannot be
@@ -33,6 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from adapters.base import Strategy
+from harness.engine.clocks import Job, Simulated
 from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
 from harness.problem.data import load_dataset
 from harness.problem.fidelity import Fidelity
@@ -50,6 +55,8 @@ MULTI_FIDELITY = [name for name in STRATEGIES if get_class(TARGETS[name]).multi_
 # scikit-learn's searchers fit a whole batch (a halving rung) before the harness sees a trial.
 BATCHED = {name for name in STRATEGIES if TARGETS[name].startswith("adapters.sklearn_search.")}
 N_TRIALS = 10
+WORKERS = [1, 4]  # 4: the simulated clock with fixed virtual seconds
+VIRTUAL_SECONDS = (1.0, 2.5, 1.7, 3.1, 0.6)
 TIME_S = 1.0
 FULL_ITER = 50  # SGDClassifier's max_iter: the fidelity's full value
 STARTUP = {"n_startup_trials": 3, "n_startup_jobs": 3, "n_initial_points": 3, "population_size": 4}
@@ -101,7 +108,15 @@ FIDELITIES = {  # the two kinds a model can declare: SGD's iterations, or its tr
 }
 
 
-def _objective(budget: Budget, seen: set[int], fidelity: str = "iterations") -> Objective:
+def _fixed_seconds(job: Job, outcome: object) -> float:
+    """Virtual evaluation seconds that depend on the proposal's number only: 1.0, 2.5, 1.7,
+    3.1, ... so later proposals often finish first."""
+    return VIRTUAL_SECONDS[job.number % len(VIRTUAL_SECONDS)]
+
+
+def _objective(
+    budget: Budget, seen: set[int], fidelity: str = "iterations", workers: int = 1
+) -> Objective:
     def spy(X):  # a FunctionTransformer's func: note the rows, pass them on
         seen.update(X.index)
         return X
@@ -116,7 +131,8 @@ def _objective(budget: Budget, seen: set[int], fidelity: str = "iterations") -> 
     X, y, splits, _ = _data()
     scorer = get_scorer("neg_log_loss")
     inner = InnerCV(pipeline, X, y, splits, scorer, fidelity=FIDELITIES[fidelity])
-    return Objective(inner, budget, on_trial=lambda _: None)
+    clock = Simulated(workers, _fixed_seconds) if workers > 1 else None
+    return Objective(inner, budget, on_trial=lambda _: None, clock=clock)
 
 
 def _strategy(name: str, seed: int, space: SearchSpace) -> Strategy:
@@ -145,10 +161,13 @@ def _search(
     time_s: float | None = None,
     space: str = "mixed",
     fidelity: str = "iterations",
+    workers: int = 1,
 ) -> tuple:
     """The strategy's trials and the rows its search saw (cached: runs are reused by checks)."""
     seen: set[int] = set()
-    objective = _objective(Budget(n_trials, time_s), seen, fidelity)
+    clock = "simulated" if workers > 1 else "real"
+    budget = Budget(n_trials, time_s, workers=workers, clock=clock)
+    objective = _objective(budget, seen, fidelity, workers)
     strategy = _strategy(name, seed, SPACES[space])
     with contextlib.suppress(StopSearch):
         strategy.search(objective)
@@ -163,9 +182,10 @@ def _sequence(trials: list[dict]) -> list[tuple]:
     ]
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("name", STRATEGIES)
-def test_runs_its_budget(name: str) -> None:
-    strategy, trials, spent, _ = _search(name, 0)
+def test_runs_its_budget(name: str, workers: int) -> None:
+    strategy, trials, spent, _ = _search(name, 0, workers=workers)
     if name == "default":
         assert trials == [] and spent == 0
     elif not strategy.multi_fidelity:
@@ -182,9 +202,10 @@ def test_runs_its_budget(name: str) -> None:
             assert 5 <= t["resource"] <= FULL_ITER
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("name", STRATEGIES)
-def test_suggestions_stay_in_the_space_and_respect_conditions(name: str) -> None:
-    trials = _search(name, 0)[1] + _search(name, 1)[1]
+def test_suggestions_stay_in_the_space_and_respect_conditions(name: str, workers: int) -> None:
+    trials = _search(name, 0, workers=workers)[1] + _search(name, 1, workers=workers)[1]
     for t in trials:
         assert SPACE.validate_config(t["params"]) == [], t["params"]
         for key, value in t["params"].items():
@@ -196,21 +217,23 @@ def test_suggestions_stay_in_the_space_and_respect_conditions(name: str) -> None
         assert {"learning_rate" in t["params"] for t in trials} == {True, False}
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("name", STRATEGIES)
-def test_same_seed_same_trials_other_seed_other_trials(name: str) -> None:
-    first = _sequence(_search(name, 0)[1])
-    assert first == _sequence(_search.__wrapped__(name, 0)[1])  # a fresh run, not the cache
+def test_same_seed_same_trials_other_seed_other_trials(name: str, workers: int) -> None:
+    first = _sequence(_search(name, 0, workers=workers)[1])
+    assert first == _sequence(_search.__wrapped__(name, 0, workers=workers)[1])  # a fresh run, not the cache
     if name != "default":
-        other = _sequence(_search(name, 1)[1])
+        other = _sequence(_search(name, 1, workers=workers)[1])
         assert [s[:2] for s in first] != [s[:2] for s in other]
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("name", STRATEGIES)
-def test_survives_failing_trials(name: str) -> None:
+def test_survives_failing_trials(name: str, workers: int) -> None:
     if name == "default":
         return
     # Failures among successes: recorded with the model's error, and the search goes on.
-    runs = [_search(name, 0)[1], _search(name, 1)[1]]
+    runs = [_search(name, 0, workers=workers)[1], _search(name, 1, workers=workers)[1]]
     failed = [t for trials in runs for t in trials if t["status"] == "failed"]
     assert failed, "the space's failing losses were never tried"
     assert all(t["params"]["loss"] in FAILING_LOSSES for t in failed)
@@ -220,7 +243,7 @@ def test_survives_failing_trials(name: str) -> None:
         any(u["status"] == "failed" for u in trials[:i])
     )  # fmt: skip
     # Nothing but failures: the strategy still spends its budget without crashing.
-    strategy, trials, spent, _ = _search(name, 0, space="failing")
+    strategy, trials, spent, _ = _search(name, 0, space="failing", workers=workers)
     assert trials and all(t["status"] == "failed" for t in trials)
     if name.startswith("halving"):
         assert {t["fidelity"] for t in trials} == {0.1}  # its first batch, then nothing to go on
@@ -230,12 +253,13 @@ def test_survives_failing_trials(name: str) -> None:
         assert len(trials) == N_TRIALS
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("name", STRATEGIES)
-def test_honours_the_time_limit(name: str) -> None:
+def test_honours_the_time_limit(name: str, workers: int) -> None:
     # 2,000 trials of 3-fold CV cannot fit in TIME_S on any machine: the limit must stop them.
     # A batched searcher's first batch must fit inside TIME_S, so it gets 100.
     n_trials = 100 if name in BATCHED else 2000
-    _, trials, _, _ = _search(name, 0, n_trials, TIME_S)
+    _, trials, _, _ = _search(name, 0, n_trials, TIME_S, workers=workers)
     if name == "default":
         return
     assert 0 < len(trials) < n_trials
@@ -243,9 +267,10 @@ def test_honours_the_time_limit(name: str) -> None:
     assert max(started) < TIME_S  # a trial may end past the limit; none starts after it
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("name", STRATEGIES)
-def test_never_sees_outer_test_rows(name: str) -> None:
-    *_, seen = _search(name, 0)
+def test_never_sees_outer_test_rows(name: str, workers: int) -> None:
+    *_, seen = _search(name, 0, workers=workers)
     X_train, _, _, outer_test = _data()
     if name != "default":
         assert seen and seen <= set(X_train.index)
@@ -257,12 +282,13 @@ def test_never_sees_outer_test_rows(name: str) -> None:
     assert probe == set(X_train.index)
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("name", MULTI_FIDELITY)
-def test_a_row_fidelity_is_rationed_reproducibly(name: str) -> None:
-    _, trials, spent, seen = _search(name, 0, fidelity="rows")
+def test_a_row_fidelity_is_rationed_reproducibly(name: str, workers: int) -> None:
+    _, trials, spent, seen = _search(name, 0, fidelity="rows", workers=workers)
     assert spent <= N_TRIALS + 1e-9 and any(t["fidelity"] < 1 for t in trials)
     assert all(t["resource"] == t["fidelity"] and 0.1 <= t["fidelity"] <= 1 for t in trials)
-    assert _sequence(trials) == _sequence(_search.__wrapped__(name, 0, fidelity="rows")[1])
+    assert _sequence(trials) == _sequence(_search.__wrapped__(name, 0, fidelity="rows", workers=workers)[1])
     assert not seen & _data()[3]
 
 

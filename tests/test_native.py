@@ -64,13 +64,14 @@ def _loss(params: dict) -> float:
     return -float(np.mean(_inner().evaluate(params).scores))
 
 
-def _adapter_trials(*overrides: str) -> list[dict]:
+def _adapter_trials(*overrides: str, objective: Objective | None = None) -> list[dict]:
+    """What the strategy proposed, in the order it proposed them."""
     adapter = compose_config(*overrides).strategy.adapter
     strategy = instantiate(adapter, _partial_=True)(space=SPACE, seed=SEED)
-    objective = Objective(_inner(), Budget(N_TRIALS), on_trial=lambda _: None)
+    objective = objective or Objective(_inner(), Budget(N_TRIALS), on_trial=lambda _: None)
     with contextlib.suppress(StopSearch):
         strategy.search(objective)
-    return [t["params"] for t in objective.trials]
+    return [t["params"] for t in sorted(objective.trials, key=lambda t: t["trial"])]
 
 
 def _active(params: dict) -> dict:
@@ -85,19 +86,60 @@ def _same(adapter: list[dict], native: list[dict]) -> None:
         assert ours == plain(theirs)
 
 
+def optuna_params(trial: optuna.Trial) -> dict:
+    """The space, define-by-run, as an optuna user writes it."""
+    params = {
+        "C": trial.suggest_float("C", 1e-2, 1e2, log=True),
+        "kernel": trial.suggest_categorical("kernel", ["rbf", "poly", "linear"]),
+    }
+    if params["kernel"] in ("rbf", "poly"):
+        params["gamma"] = trial.suggest_float("gamma", 1e-4, 1.0, log=True)
+    if params["kernel"] == "poly":
+        params["degree"] = trial.suggest_int("degree", 2, 4)
+    params["class_weight"] = trial.suggest_categorical("class_weight", [None, "balanced"])
+    params["max_iter"] = trial.suggest_int("max_iter", 50, 5000, log=True)
+    return params
+
+
+def hyperopt_space() -> object:
+    """The space in hyperopt's nested form, as a hyperopt user writes it."""
+    C = hp.loguniform("C", math.log(1e-2), math.log(1e2))
+    gamma = hp.loguniform("gamma", math.log(1e-4), math.log(1.0))
+    class_weight = hp.choice("class_weight", [None, "balanced"])
+    max_iter = scope.int(hp.qloguniform("max_iter", math.log(50), math.log(5000), 1))
+    common = {"C": C, "class_weight": class_weight, "max_iter": max_iter}
+    return hp.choice(
+        "kernel",
+        [
+            {"kernel": "rbf", "gamma": gamma, **common},
+            {"kernel": "poly", "gamma": gamma, "degree": hp.uniformint("degree", 2, 4), **common},
+            {"kernel": "linear", **common},
+        ],
+    )
+
+
+def skopt_optimizer() -> Optimizer:
+    """The space and GP optimiser as a scikit-optimize user writes them."""
+    return Optimizer(
+        [
+            Real(1e-2, 1e2, prior="log-uniform"),
+            Categorical(["rbf", "poly", "linear"]),
+            Real(1e-4, 1.0, prior="log-uniform"),
+            Integer(2, 4),
+            Categorical([None, "balanced"]),
+            Integer(50, 5000, prior="log-uniform"),
+        ],
+        base_estimator="GP",
+        n_initial_points=STARTUP,
+        acq_func="gp_hedge",
+        acq_optimizer="auto",
+        random_state=SEED,
+    )
+
+
 def test_optuna_tpe_suggests_what_study_optimize_does() -> None:
     def objective(trial: optuna.Trial) -> float:
-        params = {
-            "C": trial.suggest_float("C", 1e-2, 1e2, log=True),
-            "kernel": trial.suggest_categorical("kernel", ["rbf", "poly", "linear"]),
-        }
-        if params["kernel"] in ("rbf", "poly"):
-            params["gamma"] = trial.suggest_float("gamma", 1e-4, 1.0, log=True)
-        if params["kernel"] == "poly":
-            params["degree"] = trial.suggest_int("degree", 2, 4)
-        params["class_weight"] = trial.suggest_categorical("class_weight", [None, "balanced"])
-        params["max_iter"] = trial.suggest_int("max_iter", 50, 5000, log=True)
-        return _loss(params)
+        return _loss(optuna_params(trial))
 
     study = optuna.create_study(
         sampler=optuna.samplers.TPESampler(n_startup_trials=STARTUP, seed=SEED)
@@ -111,19 +153,7 @@ def test_optuna_tpe_suggests_what_study_optimize_does() -> None:
 
 
 def test_hyperopt_tpe_suggests_what_fmin_does() -> None:
-    C = hp.loguniform("C", math.log(1e-2), math.log(1e2))
-    gamma = hp.loguniform("gamma", math.log(1e-4), math.log(1.0))
-    class_weight = hp.choice("class_weight", [None, "balanced"])
-    max_iter = scope.int(hp.qloguniform("max_iter", math.log(50), math.log(5000), 1))
-    common = {"C": C, "class_weight": class_weight, "max_iter": max_iter}
-    space = hp.choice(
-        "kernel",
-        [
-            {"kernel": "rbf", "gamma": gamma, **common},
-            {"kernel": "poly", "gamma": gamma, "degree": hp.uniformint("degree", 2, 4), **common},
-            {"kernel": "linear", **common},
-        ],
-    )
+    space = hyperopt_space()
     native: list[dict] = []
 
     def objective(params: dict) -> dict:
@@ -140,21 +170,7 @@ def test_hyperopt_tpe_suggests_what_fmin_does() -> None:
 
 
 def test_skopt_gp_suggests_what_ask_and_tell_does() -> None:
-    optimizer = Optimizer(
-        [
-            Real(1e-2, 1e2, prior="log-uniform"),
-            Categorical(["rbf", "poly", "linear"]),
-            Real(1e-4, 1.0, prior="log-uniform"),
-            Integer(2, 4),
-            Categorical([None, "balanced"]),
-            Integer(50, 5000, prior="log-uniform"),
-        ],
-        base_estimator="GP",
-        n_initial_points=STARTUP,
-        acq_func="gp_hedge",
-        acq_optimizer="auto",
-        random_state=SEED,
-    )
+    optimizer = skopt_optimizer()
     native = []
     for _ in range(N_TRIALS):
         x = optimizer.ask()

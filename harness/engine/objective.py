@@ -8,7 +8,6 @@ configurations. Strategies minimise: the objective returns the negated inner mea
 from __future__ import annotations
 
 import math
-import time
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +22,10 @@ from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline
 
 from harness import checks
+from harness.engine.asktell import Proposal, SearchHandle
+from harness.engine.clocks import CLOCKS, Clock, Done, Job, Sequential, Simulated
+from harness.engine.parallel import usable_cores
+from harness.errors import UsageError
 from harness.problem.fidelity import Fidelity
 from harness.problem.models import pipeline_params, plain
 from harness.store.cache import Scope
@@ -49,10 +52,13 @@ class Budget:
     time_s: float | None = None
     trial_timeout_s: float | None = None
     trial_memory_mb: int | None = None
+    workers: int = 1
+    clock: str = "real"
+    compute_s: float | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> Budget:
-        return cls(
+        budget = cls(
             checks.number(
                 "budget.n_trials", cfg.n_trials, low=1, high=MAX_TRIALS,
                 why=" (a larger budget could never finish: taken for a typo)",
@@ -60,15 +66,40 @@ class Budget:
             checks.number("budget.time_s", cfg.get("time_s"), **POSITIVE_SECONDS),
             checks.number("budget.trial_timeout_s", cfg.get("trial_timeout_s"), **POSITIVE_SECONDS),
             checks.number("budget.trial_memory_mb", cfg.get("trial_memory_mb"), **POSITIVE_MB),
+            checks.number("budget.workers", cfg.get("workers", 1), low=1, high=MAX_WORKERS),
+            cfg.get("clock", "real"),
+            checks.number("budget.compute_s", cfg.get("compute_s"), **POSITIVE_SECONDS),
         )  # fmt: skip
+        if budget.clock not in CLOCKS:
+            raise UsageError(
+                f"budget.clock is {budget.clock!r}; set it to real (worker processes on this "
+                "machine) or simulated (virtual workers, evaluations one at a time)"
+            )
+        cores = usable_cores()
+        if budget.clock == "real" and budget.workers > cores:
+            raise UsageError(
+                f"budget.workers is {budget.workers} with budget.clock=real, and this machine "
+                f"has {cores} cores; set budget.workers to at most {cores}, or "
+                "budget.clock=simulated to study more workers than cores"
+            )
+        return budget
 
     @property
     def limits_trials(self) -> bool:
         """Whether trials need a killable process of their own (a timeout or memory cap)."""
         return self.trial_timeout_s is not None or self.trial_memory_mb is not None
 
+    def make_clock(self) -> Clock:
+        """The budget's clock, evaluating in this process (real time needs one worker)."""
+        if self.clock == "simulated":
+            return Simulated(self.workers)
+        if self.workers > 1:
+            raise ValueError("real-time workers run in worker processes: pass their clock")
+        return Sequential()
+
 
 MAX_TRIALS = 1_000_000
+MAX_WORKERS = 4096  # more virtual workers than any cluster a study would model
 POSITIVE_SECONDS = {"integer": False, "low": 0, "above": True, "optional": True, "unit": "seconds"}
 POSITIVE_MB = POSITIVE_SECONDS | {"integer": True, "unit": "megabytes"}
 
@@ -138,67 +169,85 @@ class InnerCV:
         )
 
 
+@dataclass(frozen=True)
+class Evaluator:
+    """One configuration's inner CV, answered by the evaluation cache when it holds it (and
+    kept there when it did not): what runs for a trial, here or in a worker process, so it is
+    picklable when `evaluate` is (InnerCV.evaluate is)."""
+
+    evaluate: Callable[..., Evaluation]
+    cache: Scope | None = None
+    fidelity: Fidelity | None = None
+
+    def __call__(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
+        if self.cache is None:
+            return self.evaluate(params, fidelity)
+        question = {
+            "kind": "inner CV",
+            "params": canonical(plain(params)),
+            "fidelity": 1.0 if fidelity is None else self.fidelity.fraction(fidelity),
+        }
+        answer = self.cache.once(question, lambda: self.evaluate(params, fidelity).stored())
+        return Evaluation.answered(answer.value, answer.source, answer.seconds)
+
+
 class Objective:
-    """Call with a configuration; get its loss. Every call becomes one trial record."""
+    """Evaluates what a strategy proposes, under the budget, on a clock; every evaluation
+    becomes one trial record. The trial loop (harness.engine.loop) drives it; a strategy may
+    also call it with one configuration at a time (`objective(params)`)."""
 
     def __init__(
         self,
         inner: InnerCV,
         budget: Budget,
         on_trial: Callable[[dict[str, Any]], None],
-        clock: Callable[[], float] = time.perf_counter,
         evaluate: Callable[..., Evaluation] | None = None,
         replay: Sequence[dict[str, Any]] = (),
         cache: Scope | None = None,
+        clock: Clock | None = None,
+        on_stale: Callable[[int], None] | None = None,
     ) -> None:
         """`evaluate` defaults to `inner.evaluate` (in-process); `replay` holds the trials a
-        crashed run of this search already journaled, returned again instead of re-evaluated
-        while the strategy proposes the same configurations in the same order; `cache`, this
-        outer fold's evaluation cache (harness.store.cache), answers what was evaluated before."""
+        crashed run of this search journaled, answered again instead of re-evaluated while
+        the strategy proposes the same configurations in the same order (`on_stale(n)` is
+        called once if it goes another way at proposal n: journaled trials from n on are
+        stale); `cache`, this outer fold's evaluation cache (harness.store.cache), answers
+        what was evaluated before; `clock` defaults to the budget's (harness.engine.clocks)."""
         self.inner = inner
-        self._cache = cache
+        self.evaluator = Evaluator(evaluate or inner.evaluate, cache, inner.fidelity)
         self.budget = budget
-        self.trials: list[dict[str, Any]] = []
+        self.clock = clock or budget.make_clock()
+        self.trials: list[dict[str, Any]] = []  # in the order they were told
         self._on_trial = on_trial
-        self._evaluate = evaluate or inner.evaluate
-        self._replay = replay
-        self._clock = clock
-        self._start = self._last = clock()
+        self._on_stale = on_stale
+        self._replay = {t["trial"]: t for t in replay}
+        self.asked = 0  # proposals admitted so far; a trial's number is its place among them
         self.spent = 0.0  # full-evaluation equivalents: a partial evaluation costs its fidelity
+        self.computed = 0.0  # fit + score seconds of the evaluations told
+        self._flying = 0.0  # full-evaluation equivalents in flight
+        self._thinking: dict[int, float] = {}
 
     @property
     def n_trials(self) -> int:
         return self.budget.n_trials
 
+    @property
+    def handle(self) -> SearchHandle:
+        return SearchHandle.of(self.budget.n_trials, self.clock.workers, self.inner.fidelity)
+
     def elapsed(self) -> float:
-        return self._clock() - self._start
+        return self.clock.now()
 
     def __call__(self, params: Mapping[str, Any], fidelity: float | None = None) -> float:
-        """Score `params` by inner CV; returns the loss to minimise (NaN if the trial failed).
+        """Score `params` by inner CV now; returns the loss to minimise (NaN if the trial
+        failed). Raises StopSearch if the budget cannot pay for it.
 
-        `fidelity`, a fraction of the model's declared resource (see harness.problem.fidelity), asks
-        for a partial evaluation, which spends that fraction of the budget.
+        `fidelity`, a fraction of the model's declared resource (see harness.problem.fidelity),
+        asks for a partial evaluation, which spends that fraction of the budget.
         """
-        called = self._stop_if_spent(fidelity)
-        if len(self.trials) < len(self._replay):
-            known = self._replay[len(self.trials)]
-            same = known["params"] == canonical(plain(params))
-            if same and known["fidelity"] == self._fraction(fidelity):
-                return self._resume(known)
-            self._replay = ()  # the strategy went another way: evaluate from here on
-        return self._record(called, params, fidelity, lambda: self.evaluate(params, fidelity))
-
-    def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
-        """Inner CV of `params`, from the evaluation cache if it holds it; not recorded."""
-        if self._cache is None:
-            return self._evaluate(params, fidelity)
-        question = {
-            "kind": "inner CV",
-            "params": canonical(plain(params)),
-            "fidelity": self._fraction(fidelity),
-        }
-        answer = self._cache.once(question, lambda: self._evaluate(params, fidelity).stored())
-        return Evaluation.answered(answer.value, answer.source, answer.seconds)
+        proposal = Proposal(dict(params), fidelity)
+        self.clock.submit(self.admit(proposal))
+        return self.record(self.clock.next(), proposal)
 
     def observe(
         self,
@@ -212,49 +261,78 @@ class Objective:
         trial record, and its loss is returned. Never replayed after a crash: the library
         needs its own results to go on, so it runs them again.
         """
-        called = self._stop_if_spent(fidelity)
-        self._replay = ()
-        return self._record(called, params, fidelity, evaluate)
+        self._stale()
+        proposal = Proposal(dict(params), fidelity)
+        job = self.admit(proposal)
+        self.clock.submit(Job(job.number, job.params, job.fidelity, lambda *_: evaluate()))
+        return self.record(self.clock.next(), proposal)
 
-    def _stop_if_spent(self, fidelity: float | None) -> float:
-        """Raise StopSearch if the budget cannot pay for this evaluation; else the time now."""
-        called = self._clock()
-        if self.spent + self._fraction(fidelity) > self.budget.n_trials + 1e-9:
+    def admit(self, proposal: Proposal, thinking: float = 0.0) -> Job:
+        """Number a proposal and make it a job; raise StopSearch if the budget cannot pay."""
+        cost = self._fraction(proposal.fidelity)
+        if self.spent + self._flying + cost > self.budget.n_trials + 1e-9:
             raise StopSearch(f"{self.budget.n_trials} full evaluations spent")
-        if self.budget.time_s is not None and called - self._start >= self.budget.time_s:
+        if self.budget.time_s is not None and self.clock.now() >= self.budget.time_s:
             raise StopSearch(f"{self.budget.time_s} s spent")
-        return called
+        if self.budget.compute_s is not None and self.computed >= self.budget.compute_s:
+            raise StopSearch(f"{self.budget.compute_s} s of evaluation spent")
+        number, self.asked = self.asked, self.asked + 1
+        self._flying += cost
+        self._thinking[number] = thinking
+        params, fidelity = proposal.params, proposal.fidelity
+        known = self._replay.get(number)
+        if known is not None and not self._same(known, params, fidelity):
+            self._stale(number)
+            known = None
+        return Job(number, params, fidelity, self.evaluator, known)
+
+    def _same(self, known: dict[str, Any], params: Mapping[str, Any], fidelity: Any) -> bool:
+        return known["params"] == canonical(plain(params)) and known["fidelity"] == (
+            self._fraction(fidelity)
+        )
+
+    def _stale(self, number: int = 0) -> None:
+        """The strategy went another way than before the crash, at proposal `number`."""
+        if self._replay:
+            self._replay = {}
+            if self._on_stale:
+                self._on_stale(number)
+
+    def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
+        """Inner CV of `params`, from the evaluation cache if it holds it; not recorded."""
+        return self.evaluator(params, fidelity)
 
     def _fraction(self, fidelity: float | None) -> float:
         return 1.0 if fidelity is None else self.inner.fidelity.fraction(fidelity)
 
-    def _record(
-        self,
-        called: float,
-        params: Mapping[str, Any],
-        fidelity: float | None,
-        evaluate: Callable[[], Evaluation],
-    ) -> float:
-        status, error, cache, measured = "ok", None, None, None
-        try:
-            evaluation = evaluate()
-            cache, measured = evaluation.cache, evaluation.seconds
-            if not np.isfinite(evaluation.scores).all():
-                error = f"non-finite inner scores {evaluation.scores.tolist()}"
-                evaluation, status = None, "failed"
-        except TrialStopped as e:
-            evaluation, status, error = None, e.status, str(e)
-        except Exception as e:
-            evaluation, status, error = None, "failed", error_text(e)
-        done = self._clock()
-        seconds = done - called
-        if measured is not None:  # from the cache: it counts as long as it took when computed
-            self._start -= measured - seconds
-            seconds = measured
-        self.spent += self._fraction(fidelity)
-        record = {
-            "trial": len(self.trials),
-            "params": plain(params),
+    def record(self, done: Done, proposal: Proposal) -> float:
+        """The trial record of a finished job (journaled unless replayed); its loss."""
+        cost = self._fraction(proposal.fidelity)
+        self._flying -= cost
+        if done.job.known is not None:  # replayed: it counts again as it was
+            record = done.job.known
+        else:
+            record = self._new_record(done, proposal, cost)
+        self.spent += cost
+        self.computed += _compute(record)
+        self.trials.append(record)
+        if done.job.known is None:
+            self._on_trial(record)
+        return -record["inner_mean"]
+
+    def _new_record(self, done: Done, proposal: Proposal, cost: float) -> dict[str, Any]:
+        status, error, evaluation = "ok", None, done.outcome
+        if isinstance(evaluation, TrialStopped):
+            evaluation, status, error = None, evaluation.status, str(evaluation)
+        elif isinstance(evaluation, Exception):
+            evaluation, status, error = None, "failed", error_text(evaluation)
+        elif not np.isfinite(evaluation.scores).all():
+            error = f"non-finite inner scores {evaluation.scores.tolist()}"
+            evaluation, status = None, "failed"
+        fidelity = proposal.fidelity
+        return {
+            "trial": done.job.number,
+            "params": plain(proposal.params),
             "status": status,
             "error": error,
             "warning": evaluation.warning if evaluation else None,
@@ -262,32 +340,30 @@ class Objective:
             "inner_std": float(np.std(evaluation.scores)) if evaluation else math.nan,
             "fit_seconds": evaluation.fit_seconds if evaluation else math.nan,
             "score_seconds": evaluation.score_seconds if evaluation else math.nan,
-            "eval_seconds": seconds,
-            "choose_seconds": called - self._last,
-            "elapsed_seconds": done - self._start,
-            "fidelity": self._fraction(fidelity),
+            "eval_seconds": done.seconds,
+            "choose_seconds": self._thinking.pop(done.job.number, 0.0),
+            "elapsed_seconds": done.end,
+            "worker": done.worker,
+            "start": done.start,
+            "end": done.end,
+            "fidelity": cost,
             "resource": None if fidelity is None else self.inner.fidelity.value(fidelity),
-            "full_evaluations": self.spent,
-            "cache": cache,
+            "full_evaluations": self.spent + cost,
+            "cache": getattr(done.outcome, "cache", None),
         }
-        self.trials.append(record)
-        self._on_trial(record)
-        self._last = self._clock()
-        return -record["inner_mean"]
-
-    def _resume(self, known: dict[str, Any]) -> float:
-        """A journaled trial counts again as it was, time included, without being re-run."""
-        self.trials.append(known)
-        self.spent = known["full_evaluations"]
-        now = self._clock()
-        self._start, self._last = now - known["elapsed_seconds"], now
-        return -known["inner_mean"]
 
     def best(self) -> dict[str, Any] | None:
-        """The first full-fidelity trial with the highest inner mean, as GridSearchCV's
-        `best_index_`: partial evaluations only guide a search, they never win it."""
+        """The first proposed full-fidelity trial with the highest inner mean, as
+        GridSearchCV's `best_index_`: partial evaluations only guide a search, never win it."""
         ok = [t for t in self.trials if t["status"] == "ok" and t["fidelity"] == 1]
+        ok.sort(key=lambda t: t["trial"])
         return max(ok, key=lambda t: t["inner_mean"], default=None)
+
+
+def _compute(record: dict[str, Any]) -> float:
+    """Fit + score seconds of a trial (0 for one that never got that far)."""
+    seconds = record["fit_seconds"] + record["score_seconds"]
+    return 0.0 if math.isnan(seconds) else seconds
 
 
 def quietly(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, str | None]:

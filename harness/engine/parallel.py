@@ -91,3 +91,8 @@ def limits(parallelism: Parallelism) -> Iterator[None]:
         threadpool_limits(limits=threads),
     ):
         yield
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, which a scheduler may narrow)."""
+    return len(os.sched_getaffinity(0))

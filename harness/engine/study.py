@@ -246,7 +246,7 @@ def run_fold(
     )  # fmt: skip
     place = study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
     evaluate = evaluator.bind(inner).evaluate if evaluator else inner.evaluate
-    journal = resume.journal(records, place, replay)
+    journal = resume.journal(records, place)
 
     def on_trial(trial: dict[str, Any]) -> None:
         journal(trial)
@@ -255,8 +255,9 @@ def run_fold(
 
     answers = cache and fold_scope(cache, study, outer_split, inner_splits)
     objective = Objective(
-        inner, study.budget, on_trial, evaluate=evaluate, replay=replay, cache=answers
-    )
+        inner, study.budget, on_trial, evaluate=evaluate, replay=replay, cache=answers,
+        on_stale=resume.forget(records, place),
+    )  # fmt: skip
     with contextlib.suppress(StopSearch):
         study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
     search_seconds = objective.elapsed()

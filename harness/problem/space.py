@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +125,16 @@ class SearchSpace:
             parent in assignment and any(_same(assignment[parent], v) for v in values)
             for parent, values in param.condition.items()
         )
+
+    def walk(self, value_of: Callable[[Param], Value]) -> dict[str, Value]:
+        """A configuration built parameter by parameter in declaration order, each active one
+        given `value_of(param)`, inactive ones never asked: every adapter's one way through a
+        conditional space (a define-by-run suggestion, or a point read off a full vector)."""
+        params: dict[str, Value] = {}
+        for p in self.params:
+            if self.is_active(p, params):
+                params[p.name] = value_of(p)
+        return params
 
     def active(self, assignment: Mapping[str, Value]) -> list[Param]:
         """Parameters active under a (partial) assignment, in declaration order."""

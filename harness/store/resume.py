@@ -3,7 +3,8 @@
 A study lives in a folder named by its key, so running the same config again finds it. Its
 journals say what is done: outer folds in `folds.jsonl` are skipped; trials in `trials.jsonl`
 of an unfinished fold are replayed to the same deterministic strategy (the objective returns
-their recorded loss instead of re-evaluating), so at most the trial in flight is redone.
+their recorded loss instead of re-evaluating, in the order they were told), so at most the
+trials in flight are redone.
 `run.retry` names trial statuses whose folds are redone from scratch (e.g. after a timeout
 caused by a loaded machine).
 """
@@ -80,26 +81,17 @@ def load(records: StudyRecords, key: str, retry: frozenset[str]) -> Progress:
     return progress
 
 
-def journal(
-    records: StudyRecords, labels: dict[str, Any], replay: list[dict[str, Any]]
-) -> Callable[[dict[str, Any]], None]:
-    """The objective's `on_trial`: append each new trial to the journal.
+def journal(records: StudyRecords, labels: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """The objective's `on_trial`: append each new trial to the journal, in the order the
+    strategy is told them (with k workers, not the order they were proposed)."""
+    return lambda trial: records.trials.append(labels | trial)
 
-    A new trial numbered below the replayed ones means the strategy went another way than
-    before the crash; the stale journaled trials of this fold are dropped first.
-    """
-    stale = len(replay)
+
+def forget(records: StudyRecords, labels: dict[str, Any]) -> Callable[[int], None]:
+    """The objective's `on_stale`: the strategy went another way than before the crash at
+    proposal n, so this fold's journaled trials from n on are dropped."""
     place = _place(labels)
-
-    def append(trial: dict[str, Any]) -> None:
-        nonlocal stale
-        if trial["trial"] < stale:
-            first = trial["trial"]
-            records.trials.keep(lambda r: _place(r) != place or r["trial"] < first)
-            stale = first
-        records.trials.append(labels | trial)
-
-    return append
+    return lambda n: records.trials.keep(lambda r: _place(r) != place or r["trial"] < n)
 
 
 def _place(record: dict[str, Any]) -> Place:

@@ -17,12 +17,16 @@ import pandas as pd
 
 from harness.store.provenance import digest
 
-LABELS = ("study_key", "problem", "budget", "strategy", "model", "dataset", "metric", "seed")
+LABELS = (
+    "study_key", "problem", "budget", "strategy", "model", "dataset", "metric", "seed",
+    "workers", "clock",
+)  # fmt: skip
 PLACE = ("repeat", "outer_fold")  # which outer split of the study a record belongs to
 TRIAL = (
     *LABELS, *PLACE, "trial", "params", "status", "error", "warning", "inner_mean",
     "inner_std", "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds",
-    "elapsed_seconds", "fidelity", "resource", "full_evaluations", "cache",
+    "elapsed_seconds", "worker", "start", "end", "fidelity", "resource", "full_evaluations",
+    "cache",
 )  # fmt: skip
 FOLD = (
     *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
@@ -50,6 +54,8 @@ def study_labels(
         "dataset": config["dataset"]["name"],
         "metric": metric,
         "seed": config.get("seed"),
+        "workers": int(config["budget"].get("workers", 1)),
+        "clock": config["budget"].get("clock", "real"),
     }
 
 
@@ -70,9 +76,14 @@ def problem_key(config: Mapping[str, Any], data: str | None) -> str:
 
 
 def budget_label(budget: Mapping[str, Any]) -> str:
-    """E.g. "20 trials", or "20 trials, 60 s" with a time limit."""
+    """E.g. "20 trials", "20 trials, 60 s" with a time limit, "20 trials, 30 s compute" with a
+    compute limit. Workers are a label of their own: the same budget spent by k workers."""
     label = f"{int(budget['n_trials'])} trials"
-    return f"{label}, {budget['time_s']:g} s" if budget.get("time_s") else label
+    if budget.get("time_s"):
+        label += f", {budget['time_s']:g} s"
+    if budget.get("compute_s"):
+        label += f", {budget['compute_s']:g} s compute"
+    return label
 
 
 def ordered(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:

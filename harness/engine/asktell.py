@@ -1,0 +1,39 @@
+"""What a strategy and the trial loop say to each other: proposals, and the little a strategy
+may know about its search.
+
+A strategy proposes (`ask`) and is told losses (`tell`); the loop (harness.engine.loop)
+decides when, so budget, time limits, workers, replay and records live in one place. A
+strategy sees a `SearchHandle`, never the data, so it cannot peek at rows or time anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.problem.fidelity import Fidelity
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One configuration to evaluate. `fidelity` (a fraction of the model's declared resource,
+    None for all of it) asks for a partial evaluation; `token` is the strategy's own handle on
+    it (an optuna trial, a hyperopt trial id), handed back with the loss."""
+
+    params: dict[str, Any]
+    fidelity: float | None = None
+    token: Any = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class SearchHandle:
+    """What a strategy may know of the search it runs: how many full evaluations it may spend,
+    how many workers evaluate at once, and the fidelity's lowest fraction (None: no fidelity)."""
+
+    n_trials: int
+    workers: int = 1
+    fidelity_low: float | None = None
+
+    @classmethod
+    def of(cls, n_trials: int, workers: int, fidelity: Fidelity | None) -> SearchHandle:
+        return cls(n_trials, workers, fidelity.low if fidelity else None)
