@@ -92,7 +92,3 @@ def limits(parallelism: Parallelism) -> Iterator[None]:
     ):
         yield
 
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity, which a scheduler may narrow)."""
-    return len(os.sched_getaffinity(0))
