@@ -247,7 +247,7 @@ def isolation_overhead() -> dict[str, Any]:
     splits = list(study.protocol.inner_splitter(task, 0).split(X, y))
     inner = InnerCV(build_pipeline(study.model), X, y, splits, study.metric.scorer)
     started = time.perf_counter()
-    worker = WorkerPool(1, timeout_s=60).bind(inner)
+    worker = WorkerPool(1, timeout_s=60).bind(inner.evaluate)
     start_up = time.perf_counter() - started
     times: dict[str, list[float]] = {"isolated": [], "plain": []}
     try:
@@ -280,7 +280,7 @@ def worker_pool() -> dict[str, Any]:
     splits = list(study.protocol.inner_splitter(task, 0).split(X, y))
     inner = InnerCV(build_pipeline(study.model), X, y, splits, study.metric.scorer)
     configs = list(RandomSearch(study.model.space, 0).candidates(8))
-    pools = {k: WorkerPool(k).bind(inner) for k in (2, 1)}
+    pools = {k: WorkerPool(k).bind(inner.evaluate) for k in (2, 1)}
     spent: dict[int, list[float]] = {2: [], 1: []}  # fit + score seconds of each evaluation
     try:
         pairs = [

@@ -48,7 +48,7 @@ def test_two_workers_evaluate_at_the_same_time(tmp_path, monkeypatch) -> None:
     log = tmp_path / "fits.log"
     monkeypatch.setenv(FIT_LOG, str(log))  # the workers inherit it
     with WorkerPool(2) as pool:  # no limits: still a process per worker
-        pool.bind(_inner())
+        pool.bind(_inner().evaluate)
         assert pool.idle() == [0, 1]
         started = {}
         for worker, token in enumerate("ab"):
@@ -75,7 +75,7 @@ def test_two_workers_evaluate_at_the_same_time(tmp_path, monkeypatch) -> None:
 
 def test_a_hanging_trial_times_out_and_restarts_while_the_other_worker_finishes() -> None:
     with WorkerPool(2, timeout_s=3) as pool:
-        pool.bind(_inner())
+        pool.bind(_inner().evaluate)
         hung_pid = pool.pids()[0]
         pool.submit(0, "hang", {"behaviour": "hang"})
         pool.submit(1, "slow", {"behaviour": "slow"})
@@ -97,7 +97,7 @@ def test_a_hanging_trial_times_out_and_restarts_while_the_other_worker_finishes(
 
 def test_a_memory_hog_hits_the_cap_and_the_other_worker_goes_on() -> None:
     with WorkerPool(2, memory_mb=300) as pool:
-        pool.bind(_inner())
+        pool.bind(_inner().evaluate)
         pool.submit(0, "hog", {"behaviour": "hog"})
         pool.submit(1, "fine", {"behaviour": "fine"})
         done = _all(pool)
@@ -109,7 +109,7 @@ def test_a_memory_hog_hits_the_cap_and_the_other_worker_goes_on() -> None:
 
 def test_what_the_model_raises_or_a_dead_worker_comes_back_as_the_outcome() -> None:
     with WorkerPool(2) as pool:
-        pool.bind(_inner())
+        pool.bind(_inner().evaluate)
         dying_pid = pool.pids()[1]
         pool.submit(0, "raise", {"behaviour": "raise"})
         pool.submit(1, "die", {"behaviour": "die"})
@@ -126,7 +126,7 @@ def test_what_the_model_raises_or_a_dead_worker_comes_back_as_the_outcome() -> N
 
 def test_close_leaves_no_process_behind() -> None:
     pool = WorkerPool(2, timeout_s=60)
-    pool.bind(_inner())
+    pool.bind(_inner().evaluate)
     pool.submit(0, "hang", {"behaviour": "hang"})  # one busy, one idle
     pids = pool.pids()
     pool.close()

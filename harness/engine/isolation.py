@@ -1,12 +1,13 @@
 """One killable process that evaluates trials, so a hung or runaway model cannot hang or kill
 the study.
 
-A worker receives the inner CV once per outer fold and then only parameters, so a trial costs
-a pipe round trip (well under a millisecond) on top of its evaluation. It runs in its own
-process group, killed as a whole (with any processes it started, such as joblib's), and the
-kernel kills it if the study process dies, even by SIGKILL. The memory cap is an
-address-space limit (RLIMIT_AS) on top of what the idle worker already uses, so an allocation
-past it fails inside the worker instead of exhausting the machine. harness.engine.workers runs
+A worker receives what it evaluates with (the inner CV) once per outer fold and then only
+parameters, so a trial costs a pipe round trip (well under a millisecond) on top of its
+evaluation. It runs in its own process group, killed as a whole (with any processes it
+started, such as joblib's), and the kernel kills it if the study process dies, even by
+SIGKILL. The memory cap is an address-space limit (RLIMIT_AS) on top of what the idle worker
+already uses, so an allocation past it fails inside the worker instead of exhausting the
+machine. harness.engine.workers runs
 k of them and owns the limits' outcomes; this module is one process and its protocol.
 """
 
@@ -21,10 +22,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 
-from harness.engine.objective import InnerCV
+from harness.engine.objective import Evaluation
 
 READY_TIMEOUT_S = 120  # a worker that cannot import scikit-learn in this long is broken
 PR_SET_PDEATHSIG = 1
@@ -76,8 +77,9 @@ class Worker:
 
 
 def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
-    """The worker's loop: load an inner CV, evaluate parameters, reply, until the pipe closes."""
-    inner: InnerCV | None = None
+    """The worker's loop: load `evaluate(params, fidelity)` (an outer fold's inner CV), evaluate
+    parameters with it, reply, until the pipe closes."""
+    evaluate: Callable[..., Evaluation] | None = None
     if memory_mb:
         base = _address_space()
         resource.setrlimit(resource.RLIMIT_AS, (base + memory_mb * 2**20, resource.RLIM_INFINITY))
@@ -88,10 +90,10 @@ def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
         except EOFError:
             return
         if kind == "load":
-            inner = payload
+            evaluate = payload
             continue
         try:
-            reply = ("ok", inner.evaluate(*payload))
+            reply = ("ok", evaluate(*payload))
         except MemoryError as e:
             reply = ("memory", f"MemoryError: {e}".rstrip(": "))
         except Exception as e:

@@ -91,4 +91,3 @@ def limits(parallelism: Parallelism) -> Iterator[None]:
         threadpool_limits(limits=threads),
     ):
         yield
-

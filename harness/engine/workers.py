@@ -10,33 +10,36 @@ its outcome is handed back once the replacement is ready, so the restart is char
 trial that caused it. With no limits set the workers still run in processes of their own:
 that is what lets k evaluations run in parallel.
 
-Every worker runs BLAS/OpenMP on one thread (harness.engine.parallel.THREADS) and its inner
-CV on `inner_jobs(protocol.n_jobs, k)` processes, so k workers x inner jobs never exceed the
-cores: a busy process per core at most. More would make evaluations time-share the cores, so
-each trial's measured seconds (and its start and end on the real clock) would grow with the
-number of workers instead of measuring the configuration, and results would depend on how the
-study was run.
+Every worker runs BLAS/OpenMP on one thread (harness.engine.parallel.THREADS), and the study
+gives it an inner CV on `inner_jobs(protocol.n_jobs, k)` processes, so k workers x inner jobs
+never exceed the cores: a busy process per core at most. More would make evaluations
+time-share the cores, so each trial's measured seconds (and its start and end on the real
+clock) would grow with the number of workers instead of measuring the configuration.
 
     pool = WorkerPool(2, timeout_s=60, memory_mb=None)   # starts 2 workers
-    pool.bind(inner)                                     # this outer fold's inner CV
+    pool.bind(evaluate)        # this outer fold's evaluate(params, fidelity) -> Evaluation
     pool.submit(0, "a", params_a); pool.submit(1, "b", params_b)
     pool.wait()  # [(worker, token, Evaluation | TrialStopped | exception)], >= 1 of them
     pool.close()
+
+`Pooled(pool)` is the real clock over it, for the trial loop (harness.engine.clocks).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import heapq
 import os
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for_readers
 from typing import Any
 
+from harness.engine.clocks import Done, Job, attempt, duration
 from harness.engine.isolation import READY_TIMEOUT_S, Worker
-from harness.engine.objective import Evaluation, InnerCV, TrialStopped
-from harness.engine.parallel import THREAD_VARIABLES, THREADS, inner_jobs
+from harness.engine.objective import Evaluation, TrialStopped
+from harness.engine.parallel import THREAD_VARIABLES, THREADS
 
 Outcome = Evaluation | BaseException
 
@@ -74,7 +77,7 @@ class WorkerPool:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.starts = 0  # worker processes started: k + one per kill
-        self._inner: InnerCV | None = None
+        self.bound: Callable[..., Evaluation] | None = None  # what the workers evaluate with
         self._env = os.environ | dict.fromkeys(THREAD_VARIABLES, str(THREADS))
         self._slots: list[_Slot] = []
         try:
@@ -85,15 +88,17 @@ class WorkerPool:
             self.close()
             raise
 
-    def bind(self, inner: InnerCV) -> WorkerPool:
-        """Evaluate on this outer fold's inner CV from now on (workers must not be running a
-        submission); its `n_jobs` capped so the k workers never oversubscribe the cores."""
+    def bind(self, evaluate: Callable[..., Evaluation]) -> WorkerPool:
+        """Evaluate with `evaluate(params, fidelity)` from now on: this outer fold's inner CV
+        (`InnerCV.evaluate`, or the objective's Evaluator, which asks the evaluation cache
+        first). It must pickle; each worker receives it once. Workers must not be running a
+        submission."""
         if any(slot.running for slot in self._slots):
             raise RuntimeError("bind() while submissions are running: wait() for them first")
-        self._inner = dataclasses.replace(inner, n_jobs=inner_jobs(inner.n_jobs, self.k))
+        self.bound = evaluate
         for slot in self._slots:
             if slot.ready:  # a worker still starting gets it once ready
-                slot.worker.send(("load", self._inner))
+                slot.worker.send(("load", evaluate))
         return self
 
     def idle(self) -> list[int]:
@@ -110,8 +115,8 @@ class WorkerPool:
         """Start evaluating `params` on `worker` (idle); `token` comes back with its outcome."""
         if worker not in self.idle():
             raise ValueError(f"worker {worker} is not idle (idle: {self.idle()})")
-        if self._inner is None:
-            raise RuntimeError("submit() before bind(): the workers have no inner CV")
+        if self.bound is None:
+            raise RuntimeError("submit() before bind(): the workers have nothing to evaluate")
         slot = self._slots[worker]
         slot.worker.send(("evaluate", (dict(params), fidelity)))
         deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
@@ -192,10 +197,10 @@ class WorkerPool:
                 raise RuntimeError(f"a trial worker did not start (exit code {code})") from None
             self._replace(i, self._death(code))
             return []
-        if not slot.ready:  # "ready": give it the inner CV, then what it was started for
+        if not slot.ready:  # "ready": give it the evaluator, then what it was started for
             slot.ready = True
-            if self._inner is not None:
-                slot.worker.send(("load", self._inner))
+            if self.bound is not None:
+                slot.worker.send(("load", self.bound))
             held, slot.held = slot.held, None
             return [] if held is None else [(i, *held)]
         token, slot.running = slot.running.token, None
@@ -222,3 +227,68 @@ class WorkerPool:
 
 def _past(moment: float | None) -> bool:
     return moment is not None and time.monotonic() >= moment
+
+
+class Pooled:
+    """The real clock on k worker processes (harness.engine.clocks.Clock): the trial loop
+    submits jobs, and `next` hands back each finished one with its worker and real start and
+    end, in completion order.
+
+    A job replayed from the journal after a crash is not run: it holds a worker's place until
+    it is handed back, before any live result, smallest recorded end first, with its recorded
+    worker and times; the clock then moves on to that end. A job that does not evaluate with
+    what the workers were given (a library that scores its own candidates, recorded through
+    `Objective.observe`) runs here, at once, as on the sequential clock.
+    """
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self.workers = pool.k
+        self._origin = time.perf_counter()
+        self._held: list[tuple[float, int, Job]] = []  # replayed: (recorded end, number, job)
+        self._started: dict[int, tuple[Job, float]] = {}  # running: number -> (job, start)
+        self._finished: deque[Done] = deque()  # handed back by the pool, not by `next` yet
+
+    def now(self) -> float:
+        return time.perf_counter() - self._origin
+
+    def idle(self) -> int:
+        return max(0, len(self.pool.idle()) - len(self._held))
+
+    def submit(self, job: Job) -> None:
+        if job.known is not None:
+            heapq.heappush(self._held, (job.known["end"], job.number, job))
+        elif job.evaluate is not self.pool.bound:
+            start = self.now()
+            outcome, took = attempt(job.run)
+            self._finished.append(Done(job, outcome, 0, start, self.now(), duration(outcome, took)))
+        else:
+            self._started[job.number] = (job, time.perf_counter())
+            self.pool.submit(self.pool.idle()[0], job.number, job.params, job.fidelity)
+
+    def next(self) -> Done:
+        """The next finished job: replayed ones first, then live ones as they finish (blocks
+        until one does)."""
+        if self._held:
+            end, _, job = heapq.heappop(self._held)
+            known = job.known
+            if self.now() < end:
+                self._origin = time.perf_counter() - end
+            return Done(job, None, known["worker"], known["start"], end, known["eval_seconds"])
+        while not self._finished:
+            if not self.pool.running():
+                raise RuntimeError("next() with no job submitted")
+            finished = self.pool.wait()
+            ended = time.perf_counter()
+            for worker, number, outcome in finished:
+                job, started = self._started.pop(number)
+                start, end = started - self._origin, ended - self._origin
+                seconds = duration(outcome, ended - started)
+                self._finished.append(Done(job, outcome, worker, start, end, seconds))
+        return self._finished.popleft()
+
+    def think(self, seconds: float) -> None:
+        """The strategy's thinking time has passed on the real clock already."""
+
+    def close(self) -> None:
+        """The pool outlives the search (one per study); nothing to stop here."""
