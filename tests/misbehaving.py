@@ -27,8 +27,9 @@ FIT_LOG = "TUNEBENCH_TEST_FIT_LOG"  # where "slow" fits log their process, start
 class Misbehaving(ClassifierMixin, BaseEstimator):
     """Predicts the majority class, after doing what `behaviour` says in `fit`."""
 
-    def __init__(self, behaviour: str = "fine") -> None:
+    def __init__(self, behaviour: str = "fine", seconds: float = SLOW_S) -> None:
         self.behaviour = behaviour
+        self.seconds = seconds  # how long a "slow" fit takes
 
     def fit(self, X, y):
         if self.behaviour == "hang":
@@ -40,7 +41,7 @@ class Misbehaving(ClassifierMixin, BaseEstimator):
         elif self.behaviour == "raise":
             raise ValueError("a model bug")
         elif self.behaviour == "slow":
-            _slow_fit()
+            _slow_fit(self.seconds)
         values, counts = np.unique(np.asarray(y), return_counts=True)
         self.classes_, self.majority_ = values, values[np.argmax(counts)]
         return self
@@ -49,11 +50,11 @@ class Misbehaving(ClassifierMixin, BaseEstimator):
         return np.full(len(X), self.majority_)
 
 
-def _slow_fit() -> None:
-    """Sleep SLOW_S; if FIT_LOG names a file, append "pid start end blas-threads" to it, on
+def _slow_fit(seconds: float) -> None:
+    """Sleep `seconds`; if FIT_LOG names a file, append "pid start end blas-threads" to it, on
     the machine-wide monotonic clock, so fits in different processes can be compared."""
     start = time.monotonic()
-    time.sleep(SLOW_S)
+    time.sleep(seconds)
     if path := os.environ.get(FIT_LOG):
         threads = max((lib["num_threads"] for lib in threadpool_info()), default=0)
         with open(path, "a") as log:
