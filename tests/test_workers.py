@@ -12,13 +12,15 @@ import time
 
 import pandas as pd
 import pytest
-from omegaconf import open_dict
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
 from sklearn.metrics import get_scorer
 
 from harness.engine.objective import Evaluation, InnerCV, TrialStopped
-from harness.engine.parallel import inner_jobs
+from harness.engine.parallel import inner_jobs, plan
 from harness.engine.study import Study, prepare, run
 from harness.engine.workers import WorkerPool
+from harness.errors import UsageError
 from harness.problem.data import load_dataset
 from harness.problem.models import ModelSpec, build_pipeline
 from harness.problem.protocol import Protocol
@@ -246,3 +248,17 @@ def test_sigkill_mid_real_clock_study_then_the_same_command_gives_the_same_table
             untimed(theirs).drop(columns=TOLD, errors="ignore"),
         )
     assert len(StudyRecords(resumed).trials.read()) == 12  # none lost, none twice
+
+
+def _hydra(mode: RunMode, **launcher: int) -> DictConfig:
+    """What parallel.plan reads of Hydra's runtime config, for the joblib launcher."""
+    choices = {"hydra/launcher": "joblib"}
+    return OmegaConf.create({"mode": mode, "runtime": {"choices": choices}, "launcher": launcher})
+
+
+def test_real_workers_share_the_cores_with_studies_run_at_once() -> None:
+    cores = len(os.sched_getaffinity(0))
+    one = plan(_hydra(RunMode.RUN), -1, workers=2)
+    assert (one.workers, one.inner_n_jobs) == (2, inner_jobs(-1, 2))
+    with pytest.raises(UsageError, match=f"{cores} studies at once x budget.workers=2 real"):
+        plan(_hydra(RunMode.MULTIRUN, n_jobs=cores), None, workers=2)

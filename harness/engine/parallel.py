@@ -37,6 +37,7 @@ class Parallelism:
     studies_at_once: int  # studies sharing those cores
     inner_n_jobs: int  # processes for one configuration's inner CV
     blas_threads: int  # per-process BLAS/OpenMP threads: always THREADS
+    workers: int = 1  # worker processes evaluating one study's trials at once (real clock)
 
     def record(self) -> dict[str, Any]:
         """The plan, plus the BLAS/OpenMP threads actually in force, for `study.json`."""
@@ -44,8 +45,9 @@ class Parallelism:
         return asdict(self) | {"blas_threads_in_force": max(found, default=None)}
 
 
-def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
-    """The plan for this job, from its Hydra runtime config and `protocol.n_jobs`."""
+def plan(hydra: Any, n_jobs: int | None, workers: int = 1) -> Parallelism:
+    """The plan for this job, from its Hydra runtime config, `protocol.n_jobs` and the real
+    clock's `budget.workers` (1 for the simulated clock, which evaluates here)."""
     cpus = usable_cores()
     launcher = hydra.runtime.choices.get("hydra/launcher") or "basic"
     at_once = 1
@@ -63,7 +65,15 @@ def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
             f"{cpus} cores; set hydra.launcher.n_jobs=1 to parallelise inner CV instead, "
             "or protocol.n_jobs=null"
         )
-    return Parallelism(launcher, cpus, at_once, inner, THREADS)
+    if workers > 1:
+        if at_once * workers > cpus:
+            raise UsageError(
+                f"{at_once} studies at once x budget.workers={workers} real workers would "
+                f"oversubscribe {cpus} cores; set hydra.launcher.n_jobs=1 to run a study at a "
+                "time, or budget.clock=simulated"
+            )
+        inner = inner_jobs(n_jobs, workers, cpus)
+    return Parallelism(launcher, cpus, at_once, inner, THREADS, workers)
 
 
 def usable_cores() -> int:
