@@ -154,8 +154,9 @@ class WorkerPool:
         return []
 
     def evaluate(self, params: Mapping[str, Any], fidelity: float | None = None) -> Evaluation:
-        """One evaluation at a time, as InnerCV.evaluate but in a worker: for a loop that
-        evaluates sequentially under per-trial limits. Raises the outcome if it is one."""
+        """One evaluation with the bound `evaluate`, in a worker, waited for (nothing else may
+        be running): under the limits, for what is evaluated outside the trial loop. Raises
+        the outcome if it is an exception."""
         if self.running():
             raise RuntimeError("evaluate() while submissions are running")
         self.submit(self.idle()[0], None, params, fidelity)
