@@ -25,7 +25,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from hyperopt import JOB_STATE_DONE, JOB_STATE_RUNNING, STATUS_FAIL, STATUS_OK, Domain, Trials, hp
+from hyperopt import (
+    JOB_STATE_DONE,
+    JOB_STATE_RUNNING,
+    STATUS_FAIL,
+    STATUS_OK,
+    Domain,
+    Trials,
+    anneal,
+    hp,
+)
 from hyperopt.base import spec_from_misc
 from hyperopt.pyll import rec_eval, scope
 
@@ -50,11 +59,10 @@ class HyperoptSearch(Strategy):
         self.rstate = np.random.default_rng(self.seed)
 
     def ask(self, n: int) -> list[Proposal]:
-        new_ids = self.trials.new_trial_ids(n)
-        self.trials.refresh()
-        docs = self.algo(new_ids, self.domain, self.trials, self.rstate.integers(2**31 - 1))
-        self.trials.insert_trial_docs(docs)
-        self.trials.refresh()
+        """One call of the algorithm for the n free workers, as fmin's queue asks; anneal
+        proposes one trial per call (its suggest takes a single id), so it is called n times."""
+        one_by_one = getattr(self.algo, "func", self.algo) is anneal.suggest
+        docs = [doc for size in ([1] * n if one_by_one else [n]) for doc in self._suggest(size)]
         proposals = []
         for doc in docs:
             doc["state"] = JOB_STATE_RUNNING
@@ -63,6 +71,14 @@ class HyperoptSearch(Strategy):
             params = {n: sample[n] for n in self.space.names if n in sample}
             proposals.append(Proposal(params, token=doc))
         return proposals
+
+    def _suggest(self, n: int) -> list[dict[str, Any]]:
+        new_ids = self.trials.new_trial_ids(n)
+        self.trials.refresh()
+        docs = self.algo(new_ids, self.domain, self.trials, self.rstate.integers(2**31 - 1))
+        self.trials.insert_trial_docs(docs)
+        self.trials.refresh()
+        return docs
 
     def tell(self, proposal: Proposal, loss: float) -> None:
         doc = proposal.token

@@ -188,6 +188,7 @@ def search_with(kind: type[BaseSearchCV], objective: Objective, **options: Any) 
         **options,
     )
     searcher.objective = objective
+    objective.clock.start()  # the search starts: its time limit counts from here
     searcher.fit(inner.X, inner.y)
     return searcher
 

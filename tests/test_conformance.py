@@ -221,7 +221,9 @@ def test_suggestions_stay_in_the_space_and_respect_conditions(name: str, workers
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_same_seed_same_trials_other_seed_other_trials(name: str, workers: int) -> None:
     first = _sequence(_search(name, 0, workers=workers)[1])
-    assert first == _sequence(_search.__wrapped__(name, 0, workers=workers)[1])  # a fresh run, not the cache
+    assert first == _sequence(
+        _search.__wrapped__(name, 0, workers=workers)[1]
+    )  # a fresh run, not the cache
     if name != "default":
         other = _sequence(_search(name, 1, workers=workers)[1])
         assert [s[:2] for s in first] != [s[:2] for s in other]
@@ -288,7 +290,9 @@ def test_a_row_fidelity_is_rationed_reproducibly(name: str, workers: int) -> Non
     _, trials, spent, seen = _search(name, 0, fidelity="rows", workers=workers)
     assert spent <= N_TRIALS + 1e-9 and any(t["fidelity"] < 1 for t in trials)
     assert all(t["resource"] == t["fidelity"] and 0.1 <= t["fidelity"] <= 1 for t in trials)
-    assert _sequence(trials) == _sequence(_search.__wrapped__(name, 0, fidelity="rows", workers=workers)[1])
+    assert _sequence(trials) == _sequence(
+        _search.__wrapped__(name, 0, fidelity="rows", workers=workers)[1]
+    )
     assert not seen & _data()[3]
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.engine.clocks import Simulated
+from harness.engine.objective import Budget, Objective
 from harness.engine.study import prepare, run
 from harness.errors import UsageError
 from harness.store.records import StudyRecords
@@ -145,6 +147,77 @@ def test_sigkill_mid_sweep_then_the_same_command_gives_the_uninterrupted_tables(
     assert list(resumed) == list(whole) and len(whole) == 2
     for key in whole:
         assert_same_results(resumed[key], whole[key])  # same rows: none lost, none twice
+
+
+def in_proposal_order(tables: tuple) -> tuple:
+    """With k workers results are told (and journaled) as they end, which depends on how long
+    each took: compare trials in the order they were proposed, without what the telling order
+    decides (the budget spent when each was told)."""
+    trials, folds = tables
+    trials = trials.sort_values(["repeat", "outer_fold", "trial"]).drop(columns="full_evaluations")
+    return trials, folds
+
+
+def test_k_workers_replay_in_the_order_results_were_told(tmp_path) -> None:
+    """Simulated clock, fixed virtual seconds: a resumed search tells the journaled results in
+    their recorded order, so an adaptive strategy proposes what it proposed before the crash."""
+    from tests.test_conformance import _fixed_seconds
+    from tests.test_native import _adapter_trials, _inner
+
+    def search(replay: list[dict], evaluated: list[dict]) -> list[dict]:
+        budget = Budget(9, workers=4, clock="simulated")
+        inner = _inner()
+
+        def evaluate(params, fidelity=None):
+            evaluated.append(params)
+            return inner.evaluate(params, fidelity)
+
+        told: list[dict] = []
+        objective = Objective(
+            inner, budget, told.append, evaluate=evaluate, replay=replay,
+            clock=Simulated(4, _fixed_seconds),
+        )  # fmt: skip
+        _adapter_trials("strategy=tpe_cl", "strategy.adapter.sampler.n_startup_trials=3",
+                        objective=objective)  # fmt: skip
+        return objective.trials
+
+    whole = search([], [])
+    assert [t["trial"] for t in whole] != sorted(t["trial"] for t in whole)  # told out of order
+    evaluated: list[dict] = []
+    resumed = search(whole[:5], evaluated)  # killed once five results were journaled
+    assert [t["params"] for t in resumed] == [t["params"] for t in whole]
+    assert [(t["worker"], t["start"], t["end"]) for t in resumed] == [
+        (t["worker"], t["start"], t["end"]) for t in whole
+    ]
+    assert len(evaluated) == 9 - 5  # the journaled ones were not evaluated again
+
+
+def test_sigkill_during_a_k4_simulated_study_then_the_same_command_gives_its_tables(
+    tmp_path,
+) -> None:
+    study = ("strategy=random", "budget.workers=4", "budget.clock=simulated",
+             "budget.n_trials=8", "protocol.outer_folds=3")  # fmt: skip
+    for name in ("whole", "crashed"):
+        (tmp_path / name).mkdir()
+    done = run_cli(*study, cwd=tmp_path / "whole")
+    assert done.returncode == 0, done.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", *study], cwd=tmp_path / "crashed", env=_cli_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    journal = tmp_path / "crashed" / "results" / "studies"
+    while sum(len(p.read_bytes().splitlines()) for p in journal.glob("*/trials.jsonl")) < 11:
+        assert process.poll() is None, "the study ended before it could be killed"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    rerun = run_cli(*study, cwd=tmp_path / "crashed")
+    assert rerun.returncode == 0, rerun.stderr
+    whole, resumed = _tables(tmp_path / "whole"), _tables(tmp_path / "crashed")
+    assert list(resumed) == list(whole) and len(whole) == 1
+    for key in whole:
+        assert len(resumed[key][0]) == 3 * 8  # no row lost, none twice
+        assert_same_results(in_proposal_order(resumed[key]), in_proposal_order(whole[key]))
 
 
 def test_a_study_folder_holding_another_study_is_refused(uninterrupted) -> None:

@@ -50,6 +50,7 @@ class Done:
 class Clock(Protocol):
     workers: int
 
+    def start(self) -> None: ...
     def now(self) -> float: ...
     def idle(self) -> int: ...
     def submit(self, job: Job) -> None: ...
@@ -80,8 +81,12 @@ class Sequential:
     workers = 1
 
     def __init__(self) -> None:
-        self._origin = time.perf_counter()
+        self.start()
         self._queue: list[Job] = []
+
+    def start(self) -> None:
+        """The search starts now: its time limit counts from here."""
+        self._origin = time.perf_counter()
 
     def now(self) -> float:
         return time.perf_counter() - self._origin
@@ -125,6 +130,9 @@ class Simulated:
         self._running: list[tuple[float, int, int, Done]] = []  # (end, order, worker, done)
         self._order = itertools.count()
         self._timing = timing
+
+    def start(self) -> None:
+        """Virtual time starts at 0 when the clock is made."""
 
     def now(self) -> float:
         return self._now

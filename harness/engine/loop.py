@@ -32,6 +32,7 @@ def drive(strategy: AskTell, objective: Objective) -> None:
     The strategy's time in `ask` and `tell` is its thinking time (`choose_seconds`).
     """
     clock = objective.clock
+    clock.start()
     strategy.start(objective.handle)
     in_flight: dict[int, Proposal] = {}
     thinking, stopping = 0.0, False
