@@ -245,10 +245,14 @@ class Pooled:
     def __init__(self, pool: WorkerPool) -> None:
         self.pool = pool
         self.workers = pool.k
-        self._origin = time.perf_counter()
+        self.start()
         self._held: list[tuple[float, int, Job]] = []  # replayed: (recorded end, number, job)
         self._started: dict[int, tuple[Job, float]] = {}  # running: number -> (job, start)
         self._finished: deque[Done] = deque()  # handed back by the pool, not by `next` yet
+
+    def start(self) -> None:
+        """The search starts now: its time limit counts from here."""
+        self._origin = time.perf_counter()
 
     def now(self) -> float:
         return time.perf_counter() - self._origin
