@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
-import pandas as pd
 import pytest
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -25,8 +20,7 @@ from harness.problem.data import load_dataset
 from harness.problem.models import ModelSpec, build_pipeline
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
-from harness.store.records import StudyRecords
-from tests.helpers import ROOT, compose_config, run_cli, stored_studies, untimed
+from tests.helpers import compose_config
 from tests.misbehaving import FIT_LOG, Misbehaving
 
 SPACE = SearchSpace.from_config(
@@ -201,53 +195,6 @@ def test_a_real_clock_study_evaluates_on_two_workers_at_once(tmp_path, monkeypat
     spans = [(int(pid), float(s), float(e)) for pid, s, e, _ in fits if int(pid) != os.getpid()]
     assert len({pid for pid, _, _ in spans}) == 2 and len(spans) == 16  # 8 trials x 2 folds
     assert any(p1 != p2 and s1 < e2 and s2 < e1 for p1, s1, e1 in spans for p2, s2, e2 in spans)
-
-
-REAL = ("strategy=random", "budget.workers=2", "budget.clock=real", "budget.n_trials=6",
-        "protocol.outer_folds=2", "dataset=iris")  # fmt: skip
-TOLD = ["worker", "start", "end", "full_evaluations"]  # which worker, when, in what order
-
-
-def test_sigkill_mid_real_clock_study_then_the_same_command_gives_the_same_tables(
-    tmp_path,
-) -> None:
-    """Random search proposes the same configurations whatever order results come back in,
-    so the tables match; only which worker ran a trial, when, and in what order differ."""
-    (tmp_path / "whole").mkdir()
-    (tmp_path / "crashed").mkdir()
-    done = run_cli(*REAL, cwd=tmp_path / "whole")
-    assert done.returncode == 0, done.stderr
-
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness", *REAL],
-        cwd=tmp_path / "crashed",
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    journals = tmp_path / "crashed" / "results" / "studies"
-    while sum(len(p.read_bytes().splitlines()) for p in journals.glob("*/trials.jsonl")) < 8:
-        assert process.poll() is None, "the study ended before it could be killed"
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGKILL)  # the study process; its workers die with it
-    process.wait()
-    [meta] = journals.glob("*/study.json")
-    assert json.loads(meta.read_text())["status"] == "running"
-
-    rerun = run_cli(*REAL, cwd=tmp_path / "crashed")
-    assert rerun.returncode == 0, rerun.stderr
-    [whole] = stored_studies(tmp_path / "whole" / "results" / "studies")
-    [resumed] = stored_studies(journals)
-    assert resumed.name == whole.name
-    for ours, theirs in zip(
-        StudyRecords(resumed).read_tables(), StudyRecords(whole).read_tables(), strict=True
-    ):
-        pd.testing.assert_frame_equal(
-            untimed(ours).drop(columns=TOLD, errors="ignore"),
-            untimed(theirs).drop(columns=TOLD, errors="ignore"),
-        )
-    assert len(StudyRecords(resumed).trials.read()) == 12  # none lost, none twice
 
 
 def _hydra(mode: RunMode, **launcher: int) -> DictConfig:
