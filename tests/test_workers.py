@@ -11,10 +11,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from sklearn.metrics import get_scorer
 
+from harness.engine.clocks import Job
 from harness.engine.objective import Evaluation, InnerCV, TrialStopped
 from harness.engine.parallel import inner_jobs, plan
 from harness.engine.study import Study, prepare, run
-from harness.engine.workers import WorkerPool
+from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
 from harness.problem.data import load_dataset
 from harness.problem.models import ModelSpec, build_pipeline
@@ -209,3 +210,22 @@ def test_real_workers_share_the_cores_with_studies_run_at_once() -> None:
     assert (one.workers, one.inner_n_jobs) == (2, inner_jobs(-1, 2))
     with pytest.raises(UsageError, match=f"{cores} studies at once x budget.workers=2 real"):
         plan(_hydra(RunMode.MULTIRUN, n_jobs=cores), None, workers=2)
+
+
+def test_the_real_clock_hands_back_replayed_trials_first_then_live_ones() -> None:
+    evaluate = _inner().evaluate
+    known = {"worker": 1, "start": 4.0, "end": 5.0, "eval_seconds": 1.0}  # as journaled
+    with WorkerPool(2) as pool:
+        clock = Pooled(pool.bind(evaluate))
+        clock.start()
+        clock.submit(Job(0, {"behaviour": "fine"}, None, evaluate, known))  # not run again
+        assert clock.idle() == 1  # it holds a worker's place until handed back
+        clock.submit(Job(1, {"behaviour": "slow"}, None, evaluate))
+        assert clock.idle() == 0
+
+        replayed, live = clock.next(), clock.next()
+        assert (replayed.job.number, replayed.outcome) == (0, None)
+        assert (replayed.worker, replayed.start, replayed.end, replayed.seconds) == (1, 4, 5, 1)
+        assert live.job.number == 1 and isinstance(live.outcome, Evaluation)
+        assert 5.0 <= live.end <= clock.now() and live.start < live.end
+        assert clock.idle() == 2
