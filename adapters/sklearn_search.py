@@ -7,9 +7,12 @@ preprocessed rows, so it fits only the estimator, and scores what the whole pipe
 Its evaluations are its own: they neither read nor fill the evaluation cache.
 
 Each runs its real schedule, `_run_search` (the hook scikit-learn documents for searchers),
-but hands its candidates to `evaluate_candidates` one at a time through `objective.observe`:
-the harness checks the budget before each, times it and records it from its row of the
-searcher's `cv_results_`, and a run killed mid-search loses at most the candidate in flight.
+but hands each batch of candidates to `objective.observe`, which runs them through
+`evaluate_candidates` one by one: the harness checks the budget before each, times it and
+records it from its row of the searcher's `cv_results_`, and a run killed mid-search loses at
+most the candidates in flight. A batch is scikit-learn's parallel unit: with k workers on the
+simulated clock its candidates take k virtual workers; with real workers they still run in
+this process, one at a time (scikit-learn's fits are not the harness's to send elsewhere).
 Fits that fail raise (error_score="raise"), as in the harness's own inner CV: the candidate is
 recorded as failed and the search goes on without it. Candidates are the `grid` and `random`
 strategies' own (same seed, same order), so these are oracles for them and vice versa. As
@@ -215,13 +218,15 @@ class _OneAtATime:
         callback_ctx: Any = None,
     ) -> dict[str, Any]:
         resource = getattr(self, "resource", None)
+        batch = []
         for i, candidate in enumerate(candidates):
             more = {k: v[i : i + 1] for k, v in more_results.items()} if more_results else None
-            self.objective.observe(
+            batch.append((
                 _space_params(candidate, resource),
                 partial(self._evaluate, evaluate_candidates, candidate, cv, more),
                 more["n_resources"][0] / self.max_resources_ if more else None,
-            )
+            ))  # fmt: skip
+        self.objective.observe(batch)
         if self._results is None:
             raise StopSearch("every candidate failed: nothing to go on from")
         return self._results

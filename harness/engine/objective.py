@@ -249,23 +249,31 @@ class Objective:
         self.clock.submit(self.admit(proposal))
         return self.record(self.clock.next(), proposal)
 
-    def observe(
-        self,
-        params: Mapping[str, Any],
-        evaluate: Callable[[], Evaluation],
-        fidelity: float | None = None,
-    ) -> float:
-        """Record an evaluation a library runs itself on `self.inner` (scikit-learn's searchers).
-
-        As a call: the budget is checked first, then `evaluate()` is timed and becomes one
-        trial record, and its loss is returned. Never replayed after a crash: the library
-        needs its own results to go on, so it runs them again.
-        """
+    def observe(self, batch: Sequence[tuple[Mapping[str, Any], Callable[[], Any], Any]]) -> None:
+        """Record a batch of evaluations a library runs itself on `self.inner` (scikit-learn's
+        searchers), each `(params, evaluate, fidelity)`: up to k at a time on the clock, in
+        batch order, each checked against the budget first, timed and recorded. Raises
+        StopSearch once the budget stops the batch (after recording what ran). Never replayed
+        after a crash: the library needs its own results to go on, so it runs them again."""
         self._stale()
-        proposal = Proposal(dict(params), fidelity)
-        job = self.admit(proposal)
-        self.clock.submit(Job(job.number, job.params, job.fidelity, lambda *_: evaluate()))
-        return self.record(self.clock.next(), proposal)
+        running: dict[int, Proposal] = {}
+        try:
+            for params, evaluate, fidelity in batch:
+                if not self.clock.idle():
+                    self._finish(running)
+                proposal = Proposal(dict(params), fidelity)
+                number = self.admit(proposal).number
+                running[number] = proposal
+                self.clock.submit(
+                    Job(number, proposal.params, fidelity, lambda *_, e=evaluate: e())
+                )
+        finally:
+            while running:
+                self._finish(running)
+
+    def _finish(self, running: dict[int, Proposal]) -> None:
+        done = self.clock.next()
+        self.record(done, running.pop(done.job.number))
 
     def admit(self, proposal: Proposal, thinking: float = 0.0) -> Job:
         """Number a proposal and make it a job; raise StopSearch if the budget cannot pay."""
