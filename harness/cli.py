@@ -102,7 +102,9 @@ def _hydra_main(cfg: DictConfig) -> None:
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         study = studies.prepare(cfg)
-        parallelism = parallel.plan(HydraConfig.get(), study.protocol.n_jobs)
+        budget = study.budget
+        workers = budget.workers if budget.clock == "real" else 1
+        parallelism = parallel.plan(HydraConfig.get(), study.protocol.n_jobs, workers)
     except UsageError as e:
         discard(out)
         if HydraConfig.get().mode == RunMode.MULTIRUN:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import gzip
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from tests.helpers import assert_refused, run_inline, stored_studies, untimed, written
 
+CORES = len(os.sched_getaffinity(0))
 CSV = ["dataset=vehicle", "dataset.target=y", "dataset.name=mycsv"]  # a local file study
 SMALL = ["budget.n_trials=2", "protocol.outer_folds=2", "protocol.inner_folds=2"]
 
@@ -99,6 +101,18 @@ BAD_VALUES = [
     (["seed=4294967296"], "seed is 4294967296; set it to an integer from 0 to 4,294,967,295"),
     (["protocol.repeats=0"], "protocol.repeats is 0; set it to an integer from 1 to 1,000"),
     (["strategy=lhs", "strategy.adapter.engine=Nope"], "strategy lhs: "),
+    (["budget.workers=0"], "budget.workers is 0; set it to an integer from 1 to 4,096"),
+    (["budget.workers=-1"], "budget.workers is -1; set it to an integer from 1 to 4,096"),
+    (["budget.workers=1.5"], "budget.workers is 1.5; set it to an integer from 1 to 4,096"),
+    (["budget.workers=two"], "budget.workers is 'two'; set it to an integer from 1 to 4,096"),
+    (["budget.clock=warp"], "budget.clock is 'warp'; set it to real (worker processes"),
+    (
+        [f"budget.workers={CORES + 1}", "budget.clock=real"],
+        f"budget.workers is {CORES + 1} with budget.clock=real, and this machine has {CORES} "
+        f"cores; set budget.workers to at most {CORES}, or budget.clock=simulated",
+    ),
+    (["budget.compute_s=0"], "budget.compute_s is 0; set it to seconds > 0, or null"),
+    (["budget.compute_s=-5"], "budget.compute_s is -5; set it to seconds > 0, or null"),
 ]
 
 

@@ -192,11 +192,18 @@ def test_k_workers_replay_in_the_order_results_were_told(tmp_path) -> None:
     assert len(evaluated) == 9 - 5  # the journaled ones were not evaluated again
 
 
-def test_sigkill_during_a_k4_simulated_study_then_the_same_command_gives_its_tables(
-    tmp_path,
+@pytest.mark.parametrize(
+    ("clock", "study", "kill_after", "rows"),
+    [
+        ("simulated", ("budget.workers=4", "budget.n_trials=8", "protocol.outer_folds=3"), 11, 24),
+        # the study process killed; its worker processes die with it
+        ("real", ("budget.workers=2", "budget.n_trials=6", "protocol.outer_folds=2"), 8, 12),
+    ],
+)
+def test_sigkill_during_a_k_worker_study_then_the_same_command_gives_its_tables(
+    tmp_path, clock, study, kill_after, rows
 ) -> None:
-    study = ("strategy=random", "budget.workers=4", "budget.clock=simulated",
-             "budget.n_trials=8", "protocol.outer_folds=3")  # fmt: skip
+    study = ("strategy=random", f"budget.clock={clock}", *study)
     for name in ("whole", "crashed"):
         (tmp_path / name).mkdir()
     done = run_cli(*study, cwd=tmp_path / "whole")
@@ -205,8 +212,8 @@ def test_sigkill_during_a_k4_simulated_study_then_the_same_command_gives_its_tab
         [sys.executable, "-m", "harness", *study], cwd=tmp_path / "crashed", env=_cli_env(),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    journal = tmp_path / "crashed" / "results" / "studies"
-    while sum(len(p.read_bytes().splitlines()) for p in journal.glob("*/trials.jsonl")) < 11:
+    store = tmp_path / "crashed" / "results" / "studies"
+    while sum(len(p.read_bytes().splitlines()) for p in store.glob("*/trials.jsonl")) < kill_after:
         assert process.poll() is None, "the study ended before it could be killed"
         time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)
@@ -216,7 +223,7 @@ def test_sigkill_during_a_k4_simulated_study_then_the_same_command_gives_its_tab
     whole, resumed = _tables(tmp_path / "whole"), _tables(tmp_path / "crashed")
     assert list(resumed) == list(whole) and len(whole) == 1
     for key in whole:
-        assert len(resumed[key][0]) == 3 * 8  # no row lost, none twice
+        assert len(resumed[key][0]) == rows  # no row lost, none twice
         assert_same_results(in_proposal_order(resumed[key]), in_proposal_order(whole[key]))
 
 

@@ -37,6 +37,7 @@ class Parallelism:
     studies_at_once: int  # studies sharing those cores
     inner_n_jobs: int  # processes for one configuration's inner CV
     blas_threads: int  # per-process BLAS/OpenMP threads: always THREADS
+    workers: int = 1  # worker processes evaluating one study's trials at once (real clock)
 
     def record(self) -> dict[str, Any]:
         """The plan, plus the BLAS/OpenMP threads actually in force, for `study.json`."""
@@ -44,9 +45,10 @@ class Parallelism:
         return asdict(self) | {"blas_threads_in_force": max(found, default=None)}
 
 
-def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
-    """The plan for this job, from its Hydra runtime config and `protocol.n_jobs`."""
-    cpus = len(os.sched_getaffinity(0))
+def plan(hydra: Any, n_jobs: int | None, workers: int = 1) -> Parallelism:
+    """The plan for this job, from its Hydra runtime config, `protocol.n_jobs` and the real
+    clock's `budget.workers` (1 for the simulated clock, which evaluates here)."""
+    cpus = usable_cores()
     launcher = hydra.runtime.choices.get("hydra/launcher") or "basic"
     at_once = 1
     if hydra.mode != RunMode.MULTIRUN:
@@ -63,7 +65,31 @@ def plan(hydra: Any, n_jobs: int | None) -> Parallelism:
             f"{cpus} cores; set hydra.launcher.n_jobs=1 to parallelise inner CV instead, "
             "or protocol.n_jobs=null"
         )
-    return Parallelism(launcher, cpus, at_once, inner, THREADS)
+    if workers > 1:
+        if at_once * workers > cpus:
+            raise UsageError(
+                f"{at_once} studies at once x budget.workers={workers} real workers would "
+                f"oversubscribe {cpus} cores; set hydra.launcher.n_jobs=1 to run a study at a "
+                "time, or budget.clock=simulated"
+            )
+        inner = inner_jobs(n_jobs, workers, cpus)
+    return Parallelism(launcher, cpus, at_once, inner, THREADS, workers)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity: a Slurm allocation, a taskset), not
+    the machine's: what k real workers must not exceed."""
+    return len(os.sched_getaffinity(0))
+
+
+def inner_jobs(n_jobs: int | None, workers: int = 1, cores: int | None = None) -> int:
+    """Processes for one configuration's inner CV while `workers` configurations are evaluated
+    at once: `protocol.n_jobs` (None: 1; negative: every core), capped at the workers' share
+    of the cores (at least 1), so workers x inner jobs never exceed the cores. Results do not
+    depend on it: each inner split is fitted alike whichever process fits it."""
+    share = max(1, (usable_cores() if cores is None else cores) // workers)
+    wanted = share if n_jobs is not None and n_jobs < 0 else (n_jobs or 1)
+    return min(wanted, share)
 
 
 @contextmanager
@@ -75,8 +101,3 @@ def limits(parallelism: Parallelism) -> Iterator[None]:
         threadpool_limits(limits=threads),
     ):
         yield
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity, which a scheduler may narrow)."""
-    return len(os.sched_getaffinity(0))

@@ -27,7 +27,6 @@ from sklearn.pipeline import Pipeline
 from harness import checks
 from harness.engine import options
 from harness.engine.asktell import Searcher
-from harness.engine.isolation import IsolatedEvaluator
 from harness.engine.objective import (
     Budget,
     InnerCV,
@@ -36,7 +35,8 @@ from harness.engine.objective import (
     error_text,
     quietly,
 )
-from harness.engine.parallel import Parallelism
+from harness.engine.parallel import Parallelism, inner_jobs
+from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
 from harness.problem.data import Dataset, load_dataset
 from harness.problem.fidelity import Fidelity
@@ -195,25 +195,29 @@ def _run_folds(
     data = study.dataset
     splits = list(study.protocol.outer_splits(data.X, data.y, data.task, study.seed))
     bar = StudyBar(study.labels(), len(splits), study.budget.n_trials, directory.parent)
-    limits = study.budget
-    evaluator = (
-        IsolatedEvaluator(limits.trial_timeout_s, limits.trial_memory_mb)
-        if limits.limits_trials
-        else None
-    )
+    pool = worker_pool(study.budget)
     try:
         for i, split in enumerate(splits):
             place = (split.repeat, split.fold)
             if place not in done.folds:
                 replay = done.trials.get(place, [])
-                fold = run_fold(study, split, records, replay, evaluator, bar, cache)
+                fold = run_fold(study, split, records, replay, pool, bar, cache)
                 records.folds.append(fold)
             bar.fold_done(i + 1)
     finally:
         bar.close()
-        if evaluator:
-            evaluator.close()
+        if pool:
+            pool.close()
     return records.write_tables()
+
+
+def worker_pool(budget: Budget) -> WorkerPool | None:
+    """The study's worker processes, started before any search's clock: k for real-time
+    workers, or one killable worker for the per-trial limits; None when trials are evaluated
+    here (one at a time without limits, or on the simulated clock, which runs them here)."""
+    if budget.clock != "real" or not (budget.workers > 1 or budget.limits_trials):
+        return None
+    return WorkerPool(budget.workers, budget.trial_timeout_s, budget.trial_memory_mb)
 
 
 def run_fold(
@@ -221,7 +225,7 @@ def run_fold(
     split: OuterSplit,
     records: StudyRecords,
     replay: list[dict[str, Any]] = (),
-    evaluator: IsolatedEvaluator | None = None,
+    pool: WorkerPool | None = None,
     bar: StudyBar | None = None,
     cache: EvaluationCache | None = None,
 ) -> dict[str, Any]:
@@ -240,12 +244,12 @@ def run_fold(
     prepared = Prepared if study.whole_pipeline else once_per_split
     tuning = prepared(pipeline, X_train, y_train, inner_splits)
     outer = prepared(pipeline, X, y, outer_split)
+    n_jobs = inner_jobs(study.protocol.n_jobs, pool.k) if pool else study.protocol.n_jobs
     inner = InnerCV(
-        tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.metric.scorer,
-        study.protocol.n_jobs, study.fidelity,
+        tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.metric.scorer, n_jobs,
+        study.fidelity,
     )  # fmt: skip
     place = study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
-    evaluate = evaluator.bind(inner).evaluate if evaluator else inner.evaluate
     journal = resume.journal(records, place)
 
     def on_trial(trial: dict[str, Any]) -> None:
@@ -255,9 +259,11 @@ def run_fold(
 
     answers = cache and fold_scope(cache, study, outer_split, inner_splits)
     objective = Objective(
-        inner, study.budget, on_trial, evaluate=evaluate, replay=replay, cache=answers,
-        on_stale=resume.forget(records, place),
+        inner, study.budget, on_trial, replay=replay, cache=answers,
+        clock=Pooled(pool) if pool else None, on_stale=resume.forget(records, place),
     )  # fmt: skip
+    if pool:  # its workers evaluate what the objective would, evaluation cache included
+        pool.bind(objective.evaluator)
     with contextlib.suppress(StopSearch):
         study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
     search_seconds = objective.elapsed()
@@ -282,7 +288,7 @@ def run_fold(
     tuned = refit(best["params"]) if best is not None and best["params"] else default
     tuned_test, tuned_error, tuned_warning, tuned_cache = tuned
     try:
-        defaults = objective.evaluate({})
+        defaults = (pool or objective).evaluate({})  # under the limits, if any
         default_inner, default_inner_cache = defaults.scores.mean(), defaults.cache
     except Exception:  # defaults that crash or time out score NaN, as their failed refit does
         default_inner, default_inner_cache = math.nan, None
