@@ -21,9 +21,9 @@ from threadpoolctl import threadpool_limits
 
 from harness.aggregate.curves import trajectory_table
 from harness.engine.continuation import Start
-from harness.engine.isolation import IsolatedEvaluator
 from harness.engine.objective import Budget, Evaluation, InnerCV, Objective
 from harness.engine.study import prepare, run
+from harness.engine.workers import WorkerPool
 from harness.store.cache import CACHE, EvaluationCache
 from tests.helpers import assert_refused, compose_config, first_inner_cv, run_inline
 
@@ -159,7 +159,7 @@ def test_a_cached_continued_answer_never_stands_for_a_scratch_one(tmp_path: Path
 
 def test_models_travel_to_and_from_the_killable_worker() -> None:
     inner = _inner("model=rf_trees")
-    evaluator = IsolatedEvaluator(timeout_s=120, memory_mb=None).bind(inner)
+    evaluator = WorkerPool(1, timeout_s=120, memory_mb=None).bind(inner.evaluate)
     try:
         trials: list[dict] = []
         objective = Objective(inner, Budget(3), trials.append, evaluate=evaluator.evaluate)
