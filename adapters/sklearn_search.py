@@ -23,6 +23,7 @@ worker process per trial) do not apply; a search with them set logs a warning sa
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -122,8 +123,11 @@ class _OneAtATime:
     def _evaluate(
         self, evaluate_candidates: Callable, candidate: dict, cv: Any, more: dict | None
     ) -> Evaluation:
-        """One candidate through scikit-learn, read back from its row of `cv_results_`."""
+        """One candidate through scikit-learn, read back from its row of `cv_results_` (CPU
+        seconds: this process's, as scikit-learn fits here unless its n_jobs spreads them)."""
+        cpu = time.process_time()
         self._results, warning = quietly(evaluate_candidates, [candidate], cv, more)
+        cpu = time.process_time() - cpu
         row = {key: values[-1] for key, values in self._results.items()}
         n = self.n_splits_
         return Evaluation(
@@ -131,6 +135,7 @@ class _OneAtATime:
             fit_seconds=float(row["mean_fit_time"] * n),
             score_seconds=float(row["mean_score_time"] * n),
             warning=warning,
+            cpu_seconds=cpu,
         )
 
 

@@ -100,8 +100,8 @@ def run_inline(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 TIMING = [
-    "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds", "elapsed_seconds",
-    "search_seconds", "wall_seconds", "worker", "start", "end",
+    "fit_seconds", "score_seconds", "cpu_seconds", "eval_seconds", "choose_seconds",
+    "elapsed_seconds", "search_seconds", "wall_seconds", "worker", "start", "end",
     # and where an evaluation's seconds come from: which study computed it first varies
     "cache", "default_inner_cache", "default_test_cache", "tuned_test_cache",
 ]  # fmt: skip

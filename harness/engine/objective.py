@@ -8,6 +8,7 @@ configurations. Strategies minimise: the objective returns the negated inner mea
 from __future__ import annotations
 
 import math
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -114,6 +115,7 @@ class Evaluation:
     cache: str | None = None  # "hit" or "miss" when the evaluation cache answered
     seconds: float | None = None  # then: the seconds it took when it was computed
     models: Models | None = None  # fitted per split, for the next rung to continue; not stored
+    cpu_seconds: float = math.nan  # CPU time of the fits and scoring, in the processes they ran
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -121,13 +123,14 @@ class Evaluation:
             "fit_seconds": self.fit_seconds,
             "score_seconds": self.score_seconds,
             "warning": self.warning,
+            "cpu_seconds": self.cpu_seconds,
         }
 
     @classmethod
     def answered(cls, value: dict[str, Any], cache: str, seconds: float) -> Evaluation:
         return cls(
             np.array(value["scores"], dtype=float), value["fit_seconds"], value["score_seconds"],
-            value["warning"], cache, seconds,
+            value["warning"], cache, seconds, cpu_seconds=value.get("cpu_seconds", math.nan),
         )  # fmt: skip
 
 
@@ -161,25 +164,26 @@ class InnerCV:
         if fidelity is not None and self.fidelity.continues:
             rung = Rung(self.fidelity, self.fidelity.fraction(fidelity), start)
             jobs = (
-                delayed(caught)(rung, k, estimator, self.X, self.y, split, self.scorer)
+                delayed(measured)(rung, k, estimator, self.X, self.y, split, self.scorer)
                 for k, split in enumerate(splits)
             )
         else:
             jobs = (
-                delayed(caught)(
+                delayed(measured)(
                     cross_validate, estimator, self.X, self.y, cv=[split], scoring=self.scorer,
                     error_score="raise",
                 )
                 for split in splits
             )  # fmt: skip
         done = Parallel(n_jobs=self.n_jobs)(jobs)
-        results = [result for result, _ in done]
+        results = [result for result, *_ in done]
         return Evaluation(
             scores=np.concatenate([r["test_score"] for r in results]),
             fit_seconds=float(sum(r["fit_time"].sum() for r in results)),
             score_seconds=float(sum(r["score_time"].sum() for r in results)),
-            warning=warning_text([w for _, ws in done for w in ws]),
+            warning=warning_text([w for _, ws, _ in done for w in ws]),
             models=kept(results),
+            cpu_seconds=float(sum(cpu for *_, cpu in done)),
         )
 
 
@@ -391,6 +395,7 @@ class Objective:
             "inner_std": float(np.std(evaluation.scores)) if evaluation else math.nan,
             "fit_seconds": evaluation.fit_seconds if evaluation else math.nan,
             "score_seconds": evaluation.score_seconds if evaluation else math.nan,
+            "cpu_seconds": evaluation.cpu_seconds if evaluation else math.nan,
             "eval_seconds": done.seconds,
             "choose_seconds": self._thinking.pop(done.job.number, 0.0),
             "elapsed_seconds": done.end,
@@ -422,6 +427,14 @@ def quietly(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, str | N
     """Call `fn`, keeping its warnings (convergence and the like) as text instead of printing."""
     result, kept = caught(fn, *args, **kwargs)
     return result, warning_text(kept)
+
+
+def measured(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, list[str], float]:
+    """`caught`, and the CPU seconds the call took in the process that ran it (an inner-CV
+    worker's own, so summing them over splits counts every process's share)."""
+    started = time.process_time()
+    result, kept = caught(fn, *args, **kwargs)
+    return result, kept, time.process_time() - started
 
 
 def caught(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, list[str]]:

@@ -24,7 +24,7 @@ LABELS = (
 PLACE = ("repeat", "outer_fold")  # which outer split of the study a record belongs to
 TRIAL = (
     *LABELS, *PLACE, "trial", "params", "status", "error", "warning", "inner_mean",
-    "inner_std", "fit_seconds", "score_seconds", "eval_seconds", "choose_seconds",
+    "inner_std", "fit_seconds", "score_seconds", "cpu_seconds", "eval_seconds", "choose_seconds",
     "elapsed_seconds", "worker", "start", "end", "fidelity", "resource", "full_evaluations",
     "continued", "cache",
 )  # fmt: skip
