@@ -41,7 +41,10 @@ class NevergradSearch(Strategy):
         require("nevergrad", "Nevergrad", "nevergrad")
         super().__init__(space, seed)
         if optimizer not in ng.optimizers.registry:
-            raise ValueError(f"optimizer is {optimizer!r}, not one of Nevergrad's optimizers")
+            raise ValueError(
+                f"optimizer is {optimizer!r}, not one of Nevergrad's optimizers; set it to a "
+                "name in nevergrad.optimizers.registry, e.g. NGOpt"
+            )
         self.optimizer = optimizer
 
     def start(self, handle: SearchHandle) -> None:
@@ -52,9 +55,7 @@ class NevergradSearch(Strategy):
         )
 
     def ask(self, n: int) -> list[Proposal]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NevergradWarning)
-            candidates = [self.ng.ask() for _ in range(n)]
+        candidates = [self.ng.ask() for _ in range(n)]
         return [Proposal(flat(c.value, self.space), token=c) for c in candidates]
 
     def tell(self, proposal: Proposal, loss: float) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+# Imported before a test hides a library, so that they bind it where it is installed.
+from adapters import nevergrad_search, smac_search
 from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, assert_refused, run_inline
 
@@ -25,10 +27,8 @@ def _space(path: Path) -> SearchSpace:
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
 def test_configspace_keeps_every_shipped_space(path: Path) -> None:
     pytest.importorskip("smac", reason="the smac extra is not installed")
-    from adapters.smac_search import configspace
-
     space = _space(path)
-    cs = configspace(space, seed=0)
+    cs = smac_search.configspace(space, seed=0)
     assert set(cs) == set(space.names)
     for p in space.params:
         hp = cs[p.name]
@@ -44,13 +44,11 @@ def test_configspace_keeps_every_shipped_space(path: Path) -> None:
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
 def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
     ng = pytest.importorskip("nevergrad", reason="the nevergrad extra is not installed")
-    from adapters.nevergrad_search import flat, nevergrad_space
-
     space = _space(path)
-    parametrization = nevergrad_space(space)
+    parametrization = nevergrad_search.nevergrad_space(space)
     parametrization.random_state.seed(0)
     optimizer = ng.optimizers.RandomSearch(parametrization=parametrization, budget=DRAWS)
-    configs = [flat(optimizer.ask().value, space) for _ in range(DRAWS)]
+    configs = [nevergrad_search.flat(optimizer.ask().value, space) for _ in range(DRAWS)]
     assert all(space.validate_config(c) == [] for c in configs)
     for p in space.params:  # every choice is drawn, and the numbers span their range
         values = [c[p.name] for c in configs if p.name in c]
