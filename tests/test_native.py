@@ -4,19 +4,24 @@ the library's own loop suggests, in the same order.
 The native side is what a user of each library would write by hand for this space (SVC with a
 log-scaled C, a kernel choice, gamma for rbf and poly only, degree for poly only, a class weight
 choice with None, and a log-scaled integer), driven by the library's own loop: optuna's
-`study.optimize`, hyperopt's `fmin`, scikit-optimize's `Optimizer.ask/tell`. Both sides score
-configurations on the same inner CV of real data; startup phases are shortened so most of the
-trials come from each library's model, not its random start.
+`study.optimize`, hyperopt's `fmin`, scikit-optimize's `Optimizer.ask/tell`, Nevergrad's
+and SMAC3's `ask`/`tell`. Both sides score configurations on the same inner CV of real data; startup
+phases are shortened so most of the trials come from each library's model, not its random
+start.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import optuna
+import pytest
 import yaml
 from hydra.utils import instantiate
 from hyperopt import STATUS_OK, Trials, fmin, hp, tpe
@@ -179,3 +184,100 @@ def test_skopt_gp_suggests_what_ask_and_tell_does() -> None:
         optimizer.tell(x, _loss(params))
     ours = _adapter_trials("strategy=skopt_gp", f"strategy.adapter.n_initial_points={STARTUP}")
     _same(ours, native)
+
+
+def nevergrad_parametrization(ng: ModuleType) -> object:
+    """The space in Nevergrad's own form, as a Nevergrad user writes it: a Choice of one
+    dict per kernel, each with the parameters that kernel uses."""
+
+    def branch(kernel: str, **conditional: object) -> object:
+        return ng.p.Dict(
+            C=ng.p.Log(lower=1e-2, upper=1e2),
+            kernel=kernel,
+            **conditional,
+            class_weight=ng.p.Choice([None, "balanced"]),
+            max_iter=ng.p.Log(lower=50, upper=5000).set_integer_casting(),
+        )
+
+    gamma = ng.p.Log(lower=1e-4, upper=1.0)
+    degree = ng.p.Scalar(lower=2, upper=4).set_integer_casting()
+    return ng.p.Choice(
+        [
+            branch("rbf", gamma=gamma),
+            branch("poly", gamma=gamma.copy(), degree=degree),
+            branch("linear"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("name", ["ng_ngopt", "ng_de"])
+def test_nevergrad_suggests_what_its_ask_and_tell_does(name: str) -> None:
+    ng = pytest.importorskip("nevergrad", reason="the nevergrad extra is not installed")
+    parametrization = nevergrad_parametrization(ng)
+    parametrization.random_state.seed(SEED)
+    optimizer_name = compose_config(f"strategy={name}").strategy.adapter.optimizer
+    optimizer = ng.optimizers.registry[optimizer_name](
+        parametrization=parametrization, budget=N_TRIALS, num_workers=1
+    )
+    native = []
+    for _ in range(N_TRIALS):
+        candidate = optimizer.ask()
+        native.append(candidate.value)
+        optimizer.tell(candidate, _loss(candidate.value))
+    _same(_adapter_trials(f"strategy={name}"), native)
+
+
+def smac_configspace() -> object:
+    """The space as a ConfigSpace, as a SMAC user writes it: gamma for rbf and poly, degree for
+    poly."""
+    from ConfigSpace import (
+        Categorical,
+        ConfigurationSpace,
+        EqualsCondition,
+        Float,
+        InCondition,
+        Integer,
+    )
+
+    kernel = Categorical("kernel", ["rbf", "poly", "linear"])
+    gamma = Float("gamma", (1e-4, 1.0), log=True)
+    degree = Integer("degree", (2, 4))
+    space = ConfigurationSpace()
+    space.add(
+        [
+            Float("C", (1e-2, 1e2), log=True),
+            kernel,
+            gamma,
+            degree,
+            Categorical("class_weight", [None, "balanced"]),
+            Integer("max_iter", (50, 5000), log=True),
+            InCondition(gamma, kernel, ["rbf", "poly"]),
+            EqualsCondition(degree, kernel, "poly"),
+        ]
+    )
+    return space
+
+
+@pytest.mark.parametrize("name", ["smac"])
+def test_smac_suggests_what_its_ask_and_tell_does(name: str, tmp_path: Path) -> None:
+    smac = pytest.importorskip("smac", reason="the smac extra is not installed")
+    from smac.runhistory.dataclasses import TrialValue
+
+    def target(config: object, seed: int = 0) -> float:
+        return _loss(dict(config))
+
+    scenario = smac.Scenario(
+        smac_configspace(),
+        deterministic=True,
+        n_trials=N_TRIALS,
+        seed=SEED,
+        output_directory=tmp_path,
+    )
+    facade = getattr(smac, compose_config(f"strategy={name}").strategy.adapter.facade)
+    optimizer = facade(scenario, target, overwrite=True, logging_level=logging.WARNING)
+    native = []
+    for _ in range(N_TRIALS):
+        info = optimizer.ask()
+        native.append(dict(info.config))
+        optimizer.tell(info, TrialValue(cost=target(info.config)))
+    _same(_adapter_trials(f"strategy={name}"), native)

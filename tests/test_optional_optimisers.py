@@ -1,0 +1,85 @@
+"""The optional optimisers (Nevergrad, SMAC3): their space translations on every shipped
+model space, and the refusal of a study whose extra is missing or whose options are wrong.
+Their search behaviour is checked by tests/test_conformance.py and tests/test_native.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+# Imported before a test hides a library, so that they bind it where it is installed.
+from adapters import nevergrad_search, smac_search
+from harness.problem.space import SearchSpace
+from tests.helpers import ROOT, assert_refused, run_inline
+
+MODELS = sorted((ROOT / "conf" / "model").glob("*.yaml"))
+DRAWS = 40
+
+
+def _space(path: Path) -> SearchSpace:
+    space = OmegaConf.to_container(OmegaConf.load(path).space, resolve=True)
+    return SearchSpace.from_config(space, str(path))
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_configspace_keeps_every_shipped_space(path: Path) -> None:
+    pytest.importorskip("smac", reason="the smac extra is not installed")
+    space = _space(path)
+    cs = smac_search.configspace(space, seed=0)
+    assert set(cs) == set(space.names)
+    for p in space.params:
+        hp = cs[p.name]
+        if p.type == "categorical":
+            assert list(hp.choices) == list(p.choices)
+        else:
+            assert (hp.lower, hp.upper, hp.log) == (p.low, p.high, p.log)
+        assert {parent.name for parent in cs.parents_of[p.name]} == set(p.condition)
+    for config in cs.sample_configuration(DRAWS):
+        assert space.validate_config(dict(config)) == []
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
+    ng = pytest.importorskip("nevergrad", reason="the nevergrad extra is not installed")
+    space = _space(path)
+    parametrization = nevergrad_search.nevergrad_space(space)
+    parametrization.random_state.seed(0)
+    optimizer = ng.optimizers.RandomSearch(parametrization=parametrization, budget=DRAWS)
+    configs = [nevergrad_search.flat(optimizer.ask().value, space) for _ in range(DRAWS)]
+    assert all(space.validate_config(c) == [] for c in configs)
+    for p in space.params:  # every choice is drawn, and the numbers span their range
+        values = [c[p.name] for c in configs if p.name in c]
+        if p.type == "categorical":
+            assert {repr(v) for v in values} == {repr(v) for v in p.choices}
+        else:
+            assert min(values) < p.low + (p.high - p.low) / 2 < max(values) or p.log
+
+
+@pytest.mark.parametrize(
+    ("strategy", "module", "extra"),
+    [("ng_ngopt", "nevergrad", "nevergrad"), ("smac", "smac", "smac")],
+)
+def test_a_missing_extra_stops_the_study_with_its_install_command(
+    strategy: str, module: str, extra: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # as if the extra were not installed
+    done = run_inline(f"strategy={strategy}", "budget.n_trials=2", cwd=tmp_path)
+    assert_refused(done, f'pip install -e ".[{extra}]"', tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("module", "overrides", "message"),
+    [
+        ("nevergrad", ["strategy=ng_de", "strategy.adapter.optimizer=DEE"], "not one of Nevergrad"),
+        ("smac", ["strategy=smac", "strategy.adapter.facade=Random"], "set it to one of"),
+    ],
+)
+def test_an_unknown_optimiser_is_refused(
+    module: str, overrides: list[str], message: str, tmp_path: Path
+) -> None:
+    pytest.importorskip(module, reason=f"the {module} extra is not installed")
+    done = run_inline(*overrides, "budget.n_trials=2", cwd=tmp_path)
+    assert_refused(done, message, tmp_path)
