@@ -18,7 +18,6 @@ leave it out.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import warnings
 from collections.abc import Callable
@@ -31,8 +30,8 @@ from optuna.samplers import BaseSampler
 from optuna.trial import TrialState
 
 from adapters.base import Strategy
+from adapters.extras import require
 from harness.engine.asktell import Proposal, SearchHandle
-from harness.errors import UsageError
 from harness.problem.optuna_space import suggest
 from harness.problem.space import SearchSpace
 
@@ -72,11 +71,7 @@ class OptunaGP(OptunaSearch):
     before it starts, with the command that installs it."""
 
     def __init__(self, space: SearchSpace, seed: int, sampler: Callable[..., BaseSampler]) -> None:
-        if importlib.util.find_spec("torch") is None:
-            raise UsageError(
-                "strategy gp (optuna's GPSampler) needs PyTorch, which is not installed; "
-                'install the extra: pip install -e ".[gp]"'
-            )
+        require("torch", "PyTorch", "gp")
         super().__init__(space, seed, sampler)
 
 
