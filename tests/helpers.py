@@ -21,10 +21,10 @@ from typing import NoReturn
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from harness.engine.objective import InnerCV
-from harness.engine.study import prepare
+from harness.engine.study import Study, prepare
 from harness.problem.models import build_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,3 +195,19 @@ def _answers(url: str) -> bool:
             return answer.status == 200
     except OSError:
         return False
+
+
+def misbehaving_study(strategy: str, space: dict, *overrides: str) -> Study:
+    """A study of tests.misbehaving's model over `space` (its `behaviour` and `seconds`), 2
+    outer x 2 inner folds."""
+    cfg = compose_config(f"strategy={strategy}", "protocol.outer_folds=2",
+                         "protocol.inner_folds=2", *overrides)  # fmt: skip
+    with open_dict(cfg):
+        cfg.model = {
+            "name": "misbehaving",
+            "task": "classification",
+            "scale": False,
+            "estimator": {"_target_": "tests.misbehaving.Misbehaving"},
+            "space": space,
+        }
+    return prepare(cfg)

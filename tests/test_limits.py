@@ -6,10 +6,10 @@ import json
 import time
 
 import pytest
-from omegaconf import open_dict
 
 from harness.engine.study import Study, prepare, run
 from harness.errors import UsageError
+from tests import helpers
 from tests.helpers import compose_config
 from tests.misbehaving import HANG_S
 
@@ -17,17 +17,8 @@ BEHAVIOURS = ["fine", "hang", "hog", "die"]  # grid order: one trial each per ou
 
 
 def misbehaving_study(*overrides: str) -> Study:
-    cfg = compose_config("strategy=grid", "protocol.outer_folds=2", "protocol.inner_folds=2",
-                         *overrides)  # fmt: skip
-    with open_dict(cfg):
-        cfg.model = {
-            "name": "misbehaving",
-            "task": "classification",
-            "scale": False,
-            "estimator": {"_target_": "tests.misbehaving.Misbehaving"},
-            "space": {"behaviour": {"type": "categorical", "choices": BEHAVIOURS}},
-        }
-    return prepare(cfg)
+    space = {"behaviour": {"type": "categorical", "choices": BEHAVIOURS}}
+    return helpers.misbehaving_study("grid", space, *overrides)
 
 
 def test_hang_hog_and_death_are_stopped_recorded_and_the_study_goes_on(tmp_path) -> None:

@@ -8,20 +8,20 @@ import time
 
 import pytest
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from sklearn.metrics import get_scorer
 
 from harness.engine.clocks import Job
 from harness.engine.objective import Evaluation, InnerCV, TrialStopped
 from harness.engine.parallel import inner_jobs, plan
-from harness.engine.study import Study, prepare, run
+from harness.engine.study import Study, run
 from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
 from harness.problem.data import load_dataset
 from harness.problem.models import ModelSpec, build_pipeline
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
-from tests.helpers import compose_config
+from tests.helpers import compose_config, misbehaving_study
 from tests.misbehaving import FIT_LOG, Misbehaving
 
 SPACE = SearchSpace.from_config(
@@ -164,20 +164,11 @@ def test_inner_jobs_keep_workers_within_the_cores(n_jobs, workers, cores, expect
 
 def _slow_study(*overrides: str) -> Study:
     """Random search over a model whose every fit sleeps 0.2-0.4 s: 2 outer x 2 inner folds."""
-    cfg = compose_config("strategy=random", "protocol.outer_folds=2", "protocol.inner_folds=2",
-                         *overrides)  # fmt: skip
-    with open_dict(cfg):
-        cfg.model = {
-            "name": "misbehaving",
-            "task": "classification",
-            "scale": False,
-            "estimator": {"_target_": "tests.misbehaving.Misbehaving"},
-            "space": {
-                "behaviour": {"type": "categorical", "choices": ["slow"]},
-                "seconds": {"type": "float", "low": 0.2, "high": 0.4},
-            },
-        }
-    return prepare(cfg)
+    space = {
+        "behaviour": {"type": "categorical", "choices": ["slow"]},
+        "seconds": {"type": "float", "low": 0.2, "high": 0.4},
+    }
+    return misbehaving_study("random", space, *overrides)
 
 
 def test_a_real_clock_study_evaluates_on_two_workers_at_once(tmp_path, monkeypatch) -> None:
