@@ -11,7 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 # Imported before a test hides a library, so that they bind it where it is installed.
-from adapters import nevergrad_search, smac_search
+from adapters import nevergrad_search, smac_fidelity, smac_search
 from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, assert_refused, run_inline
 
@@ -60,7 +60,11 @@ def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("strategy", "module", "extra"),
-    [("ng_ngopt", "nevergrad", "nevergrad"), ("smac", "smac", "smac")],
+    [
+        ("ng_ngopt", "nevergrad", "nevergrad"),
+        ("smac", "smac", "smac"),
+        ("smac_mf", "smac", "smac"),
+    ],
 )
 def test_a_missing_extra_stops_the_study_with_its_install_command(
     strategy: str, module: str, extra: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -75,6 +79,11 @@ def test_a_missing_extra_stops_the_study_with_its_install_command(
     [
         ("nevergrad", ["strategy=ng_de", "strategy.adapter.optimizer=DEE"], "not one of Nevergrad"),
         ("smac", ["strategy=smac", "strategy.adapter.facade=Random"], "set it to one of"),
+        (
+            "smac",
+            ["strategy=smac_hb", "strategy.adapter.facade=BlackBoxFacade"],
+            "set it to one of HyperbandFacade, MultiFidelityFacade",
+        ),
     ],
 )
 def test_an_unknown_optimiser_is_refused(
@@ -83,3 +92,15 @@ def test_an_unknown_optimiser_is_refused(
     pytest.importorskip(module, reason=f"the {module} extra is not installed")
     done = run_inline(*overrides, "budget.n_trials=2", cwd=tmp_path)
     assert_refused(done, message, tmp_path)
+
+
+@pytest.mark.parametrize("eta", [2, 3, 4])
+def test_smac_gets_every_rung_the_lowest_fidelity_allows(eta: int) -> None:
+    """SMAC floors log(1 / min_budget) / log(eta) to count its rungs; a lowest fraction that is
+    a power of 1/eta must not lose a rung to floating point (1/243 would, for eta 3)."""
+    smac = pytest.importorskip("smac", reason="the smac extra is not installed")
+    rungs = smac.intensifier.successive_halving.SuccessiveHalving._get_max_iterations
+    for k in range(1, 8):
+        for low, expected in ((eta**-k, k), (7 / (7 * eta**k), k), (1.01 * eta**-k, k - 1)):
+            assert rungs(eta, 1.0, smac_fidelity.lowest_budget(low)) == expected
+            assert eta**-expected >= low - 1e-9  # the harness takes SMAC's lowest rung

@@ -22,6 +22,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "crossover_prob": SHARE,
     "swapping_prob": SHARE,
     "reduction_factor": {"integer": True, "low": 2},  # optuna pruners
+    "eta": {"integer": True, "low": 2},  # SMAC3's Hyperband intensifier
     "min_early_stopping_rate": COUNT,
     "n_startup_jobs": COUNT,  # hyperopt
     "n_EI_candidates": {"integer": True, "low": 1},
