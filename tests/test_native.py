@@ -330,3 +330,60 @@ def test_smac_multi_fidelity_proposes_what_its_ask_and_tell_does(name: str, tmp_
         optimizer.tell(info, TrialValue(cost=target(info.config, budget=info.budget)))
     assert ours == native
     assert {fidelity for _, fidelity in ours} == {1 / 9, 1 / 3, 1.0}  # every rung was reached
+
+
+# HEBO's model proposals take tens of seconds each here (its NSGA-II acquisition search runs
+# in pure-Python pymoo), so its loop is compared on a smaller space, with one condition, for
+# two Sobol points and one proposal of its model.
+HEBO_SPACE = SearchSpace.from_config(
+    yaml.safe_load("""
+        C: {type: float, low: 1.0e-2, high: 1.0e+2, log: true}
+        kernel: {type: categorical, choices: [rbf, linear]}
+        gamma: {type: float, low: 1.0e-4, high: 1.0, log: true, condition: {kernel: rbf}}
+    """),
+    "tests/test_native.py",
+)
+
+
+def test_hebo_suggests_what_its_suggest_and_observe_does() -> None:
+    pytest.importorskip("hebo", reason="the hebo extra is not installed")
+    import pandas as pd
+    import torch
+    from hebo.design_space.design_space import DesignSpace
+    from hebo.optimizers.hebo import HEBO
+
+    n_trials, startup = 3, 2
+    np.random.seed(SEED)  # HEBO draws from the global generators: a HEBO user seeds them
+    torch.manual_seed(SEED)
+    space = DesignSpace().parse(
+        [
+            {"name": "C", "type": "pow", "lb": 1e-2, "ub": 1e2},
+            {"name": "gamma", "type": "pow", "lb": 1e-4, "ub": 1.0},
+            {"name": "kernel", "type": "cat", "categories": ["rbf", "linear"]},
+        ]
+    )
+    optimizer = HEBO(space, rand_sample=startup, scramble_seed=SEED)
+    native = []
+    for _ in range(n_trials):
+        rows: pd.DataFrame = optimizer.suggest(n_suggestions=1)
+        params = plain(rows.iloc[0].to_dict())
+        params = {
+            k: params[k]
+            for k in ("C", "kernel", "gamma")
+            if k != "gamma" or params["kernel"] == "rbf"
+        }
+        native.append(params)
+        state = np.random.get_state()  # SVC draws libsvm's seed from numpy's global generator;
+        loss = _loss(params)  # the adapter's generators are its own, so the evaluations here
+        np.random.set_state(state)  # leave them as they were too
+        optimizer.observe(rows, np.array([[loss]]))
+    np.random.seed(0)  # the adapter keeps generators of its own, whatever the process's say
+    adapter = compose_config(
+        "strategy=hebo", f"strategy.adapter.rand_sample={startup}"
+    ).strategy.adapter
+    strategy = instantiate(adapter, _partial_=True)(space=HEBO_SPACE, seed=SEED)
+    objective = Objective(_inner(), Budget(n_trials), on_trial=lambda _: None)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    ours = [t["params"] for t in sorted(objective.trials, key=lambda t: t["trial"])]
+    assert ours == native
