@@ -88,7 +88,7 @@ class HeboSearch(Strategy):
         with self._isolated():
             rows = self.hebo.suggest(n_suggestions=n)
         self.batch = [(rows.iloc[[i]], None) for i in range(len(rows))]
-        return [Proposal(self._active(row), token=i) for i, (row, _) in enumerate(self.batch)]
+        return [Proposal(active(row, self.space), token=i) for i, (row, _) in enumerate(self.batch)]
 
     def tell(self, proposal: Proposal, loss: float) -> None:
         self.batch[proposal.token] = (self.batch[proposal.token][0], loss)
@@ -116,11 +116,13 @@ class HeboSearch(Strategy):
             np.random.set_state(outer[0])
             torch.set_rng_state(outer[1])
 
-    def _active(self, row: pd.DataFrame) -> dict[str, Any]:
-        """The parameters active under the row's own parent values, in declaration order."""
-        values = row.iloc[0].to_dict()
-        point = {p.name: _value(p, values[p.name]) for p in self.space.params}
-        return plain(self.space.walk(lambda p: point[p.name]))
+
+def active(row: pd.DataFrame, space: SearchSpace) -> dict[str, Any]:
+    """A row HEBO suggested as a configuration: the parameters active under the row's own
+    parent values, in declaration order."""
+    values = row.iloc[0].to_dict()
+    point = {p.name: _value(p, values[p.name]) for p in space.params}
+    return plain(space.walk(lambda p: point[p.name]))
 
 
 def design_space(space: SearchSpace) -> Any:

@@ -13,7 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 # Imported before a test hides a library, so that they bind it where it is installed.
-from adapters import hebo_search, nevergrad_search, smac_fidelity, smac_search  # noqa: F401
+from adapters import hebo_search, nevergrad_search, smac_fidelity, smac_search
 from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, assert_refused, run_inline
 
@@ -58,6 +58,25 @@ def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
             assert {repr(v) for v in values} == {repr(v) for v in p.choices}
         else:
             assert min(values) < p.low + (p.high - p.low) / 2 < max(values) or p.log
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
+    """HEBO has no conditions: it draws every parameter, and a configuration keeps those
+    active under its parents' values (svc's gamma only for the rbf kernel, ...)."""
+    pytest.importorskip("hebo", reason="the hebo extra is not installed")
+    space = _space(path)
+    design = hebo_search.design_space(space)
+    assert sorted(design.para_names) == sorted(space.names)
+    np.random.seed(0)
+    draws = design.sample(DRAWS)
+    configs = [hebo_search.active(draws.iloc[[i]], space) for i in range(DRAWS)]
+    assert all(space.validate_config(c) == [] for c in configs)
+    for p in space.params:  # every choice is drawn; conditional ones both active and not
+        values = [c[p.name] for c in configs if p.name in c]
+        if p.type == "categorical":
+            assert {repr(v) for v in values} == {repr(v) for v in p.choices}
+        assert (0 < len(values) < DRAWS) if p.condition else len(values) == DRAWS
 
 
 @pytest.mark.parametrize(
