@@ -8,10 +8,11 @@ import importlib.util
 from harness.errors import UsageError
 
 
-def require(module: str, library: str, extra: str) -> None:
-    """Raise UsageError unless `module` (the import name of `library`) can be imported."""
+def require(module: str, library: str, extra: str, command: str | None = None) -> None:
+    """Raise UsageError unless `module` (the import name of `library`) can be imported;
+    `command` installs it where the extra alone does not (default: pip install the extra)."""
     if importlib.util.find_spec(module) is None:
         raise UsageError(
             f"this strategy needs {library}, which is not installed; install the extra: "
-            f'pip install -e ".[{extra}]"'
+            + (command or f'pip install -e ".[{extra}]"')
         )

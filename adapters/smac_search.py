@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import warnings
 import weakref
 from pathlib import Path
 from typing import Any
@@ -51,19 +52,19 @@ try:
 except ImportError:  # the smac extra: SmacSearch refuses the study without it
     smac = None
 
-FACADES = ("HyperparameterOptimizationFacade", "BlackBoxFacade")
-
 
 class SmacSearch(Strategy):
     """`facade` is the name of one of SMAC's facades, made with its own defaults."""
+
+    facades: tuple[str, ...] = ("HyperparameterOptimizationFacade", "BlackBoxFacade")
 
     def __init__(
         self, space: SearchSpace, seed: int, facade: str = "HyperparameterOptimizationFacade"
     ) -> None:
         require("smac", "SMAC3", "smac")
         super().__init__(space, seed)
-        if facade not in FACADES:
-            raise ValueError(f"facade is {facade!r}; set it to one of {', '.join(FACADES)}")
+        if facade not in self.facades:
+            raise ValueError(f"facade is {facade!r}; set it to one of {', '.join(self.facades)}")
         self.facade = facade
 
     def start(self, handle: SearchHandle) -> None:
@@ -72,19 +73,33 @@ class SmacSearch(Strategy):
         scenario = smac.Scenario(
             configspace(self.space),
             deterministic=True,
-            n_trials=handle.n_trials,
             n_workers=handle.workers,
             seed=self.seed,
             output_directory=Path(folder.name),
+            **self.scenario_options(handle),
         )
         facade = getattr(smac, self.facade)
-        self.smac = facade(scenario, None, overwrite=True, logging_level=logging.WARNING)
+        options = self.facade_options(facade, scenario)
+        self.smac = facade(scenario, None, overwrite=True, logging_level=logging.WARNING, **options)
         self.worst = -math.inf  # the worst loss told so far
         self.failed: list[Any] = []  # failed trials waiting for a first success
 
+    def scenario_options(self, handle: SearchHandle) -> dict[str, Any]:
+        """What the `Scenario` gets beyond the space, seed, workers and folder."""
+        return {"n_trials": handle.n_trials}
+
+    def facade_options(self, facade: type, scenario: Any) -> dict[str, Any]:
+        """What the facade gets beyond SMAC's defaults: nothing here."""
+        return {}
+
     def ask(self, n: int) -> list[Proposal]:
-        infos = [self.smac.ask() for _ in range(n)]
-        return [Proposal(self._params(info.config), token=info) for info in infos]
+        with warnings.catch_warnings():
+            # SMAC's local search logs the mean time of its steps at debug level, computed even
+            # when it took none: numpy's "Mean of empty slice" and "invalid value" warnings.
+            warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+            warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+            infos = [self.smac.ask() for _ in range(n)]
+        return [Proposal(self._params(info.config), info.budget, token=info) for info in infos]
 
     def tell(self, proposal: Proposal, loss: float) -> None:
         if math.isnan(loss):

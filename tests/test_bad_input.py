@@ -114,6 +114,14 @@ BAD_VALUES = [
     (["budget.compute_s=0"], "budget.compute_s is 0; set it to seconds > 0, or null"),
     (["budget.compute_s=-5"], "budget.compute_s is -5; set it to seconds > 0, or null"),
     (
+        ["strategy=hebo", "strategy.adapter.rand_sample=1"],
+        "strategy.adapter.rand_sample is 1; set it to an integer >= 2",
+    ),
+    (
+        ["strategy=smac_mf", "strategy.adapter.eta=1"],
+        "strategy.adapter.eta is 1; set it to an integer >= 2",
+    ),
+    (
         ["strategy=skopt_gp", "strategy.adapter.liar=cl_median"],
         "liar is 'cl_median'; set it to one of cl_min, cl_mean, cl_max",
     ),

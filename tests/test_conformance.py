@@ -13,8 +13,11 @@ Every check runs with one worker, and again with four on the simulated clock, ea
 taking a fixed virtual time (so results come back out of order, and reproducibly): a strategy
 must then keep its contract with proposals in flight.
 
-Stated exceptions: `default` runs no trial. Grid strategies run their whole grid when it fits
-the budget (here it does not, so a seeded subset is cut). Multi-fidelity strategies spend the
+Stated exceptions: `default` runs no trial. HEBO's start is not shortened: each proposal of
+its model takes tens of seconds here (its NSGA-II acquisition search runs in pure-Python
+pymoo), so its 10 trials here are its Sobol start, and tests/test_native.py drives its model.
+Grid strategies run their whole grid when it fits the budget (here it does not, so a seeded
+subset is cut). Multi-fidelity strategies spend the
 budget in full-evaluation equivalents: optuna's pruned searches until the next rung cannot be
 paid (< 1 left), the halving searchers a schedule planned to fit (within one candidate's
 schedule, < 2 here). scikit-learn's searchers stop once every candidate of a batch failed
@@ -66,8 +69,15 @@ EXTRAS = {
     "adapters.optuna_search.OptunaGP": ("torch", "gp"),
     "adapters.nevergrad_search.": ("nevergrad", "nevergrad"),
     "adapters.smac_search.": ("smac", "smac"),
+    "adapters.smac_fidelity.": ("smac", "smac"),
+    "adapters.hebo_search.": ("hebo", "hebo"),
 }
-STARTUP = {"n_startup_trials": 3, "n_startup_jobs": 3, "n_initial_points": 3, "population_size": 4}
+STARTUP = {
+    "n_startup_trials": 3,
+    "n_startup_jobs": 3,
+    "n_initial_points": 3,
+    "population_size": 4,
+}
 
 SPACE_CONFIG = yaml.safe_load("""
     loss: {type: categorical, choices: [hinge, log_loss, modified_huber, squared_hinge,

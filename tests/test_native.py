@@ -13,6 +13,7 @@ start.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import math
@@ -33,6 +34,7 @@ from skopt.space import Categorical, Integer, Real
 
 from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
 from harness.problem.data import load_dataset
+from harness.problem.fidelity import Fidelity
 from harness.problem.models import ModelSpec, build_pipeline, plain
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
@@ -64,19 +66,29 @@ def _inner() -> InnerCV:
     return InnerCV(pipeline, X, y, splits, get_scorer("accuracy"))
 
 
-def _loss(params: dict) -> float:
-    """What the harness's objective returns for a configuration, computed directly."""
-    return -float(np.mean(_inner().evaluate(params).scores))
+ROWS = Fidelity("rows", 0.1, 1, stratify=True)  # for the multi-fidelity strategies
 
 
-def _adapter_trials(*overrides: str, objective: Objective | None = None) -> list[dict]:
-    """What the strategy proposed, in the order it proposed them."""
+def _loss(params: dict, fidelity: float | None = None) -> float:
+    """What the harness's objective returns for a configuration (at a fraction of the rows),
+    computed directly."""
+    inner = _inner() if fidelity is None else dataclasses.replace(_inner(), fidelity=ROWS)
+    return -float(np.mean(inner.evaluate(params, fidelity).scores))
+
+
+def _adapter_run(*overrides: str, objective: Objective | None = None) -> list[dict]:
+    """The strategy's trials, in the order it proposed them."""
     adapter = compose_config(*overrides).strategy.adapter
     strategy = instantiate(adapter, _partial_=True)(space=SPACE, seed=SEED)
     objective = objective or Objective(_inner(), Budget(N_TRIALS), on_trial=lambda _: None)
     with contextlib.suppress(StopSearch):
         strategy.search(objective)
-    return [t["params"] for t in sorted(objective.trials, key=lambda t: t["trial"])]
+    return sorted(objective.trials, key=lambda t: t["trial"])
+
+
+def _adapter_trials(*overrides: str, objective: Objective | None = None) -> list[dict]:
+    """What the strategy proposed, in the order it proposed them."""
+    return [t["params"] for t in _adapter_run(*overrides, objective=objective)]
 
 
 def _active(params: dict) -> dict:
@@ -281,3 +293,97 @@ def test_smac_suggests_what_its_ask_and_tell_does(name: str, tmp_path: Path) -> 
         native.append(dict(info.config))
         optimizer.tell(info, TrialValue(cost=target(info.config)))
     _same(_adapter_trials(f"strategy={name}"), native)
+
+
+@pytest.mark.parametrize("name", ["smac_hb", "smac_mf"])
+def test_smac_multi_fidelity_proposes_what_its_ask_and_tell_does(name: str, tmp_path: Path) -> None:
+    smac = pytest.importorskip("smac", reason="the smac extra is not installed")
+    from smac.intensifier.hyperband_utils import determine_hyperband_for_multifidelity
+    from smac.runhistory.dataclasses import TrialValue
+
+    budget = 4  # full evaluations, spent on rungs of 1/9, 1/3 and all of the rows
+    inner = dataclasses.replace(_inner(), fidelity=ROWS)
+    objective = Objective(inner, Budget(budget), on_trial=lambda _: None)
+    ours = [
+        (t["params"], t["fidelity"]) for t in _adapter_run(f"strategy={name}", objective=objective)
+    ]
+
+    def target(config: object, seed: int = 0, budget: float = 1.0) -> float:
+        return _loss(dict(config), budget)
+
+    plan = determine_hyperband_for_multifidelity(budget, ROWS.low, 1.0, eta=3)
+    scenario = smac.Scenario(
+        smac_configspace(),
+        deterministic=True,
+        n_trials=plan["n_trials"],
+        min_budget=ROWS.low,
+        max_budget=1.0,
+        seed=SEED,
+        output_directory=tmp_path,
+    )
+    facade = getattr(smac, compose_config(f"strategy={name}").strategy.adapter.facade)
+    optimizer = facade(scenario, target, overwrite=True, logging_level=logging.WARNING)
+    native = []
+    for _ in range(len(ours)):
+        info = optimizer.ask()
+        native.append((plain(dict(info.config)), info.budget))
+        optimizer.tell(info, TrialValue(cost=target(info.config, budget=info.budget)))
+    assert ours == native
+    assert {fidelity for _, fidelity in ours} == {1 / 9, 1 / 3, 1.0}  # every rung was reached
+
+
+# HEBO's model proposals take tens of seconds each here (its NSGA-II acquisition search runs
+# in pure-Python pymoo), so its loop is compared on a smaller space, with one condition, for
+# two Sobol points and one proposal of its model.
+HEBO_SPACE = SearchSpace.from_config(
+    yaml.safe_load("""
+        C: {type: float, low: 1.0e-2, high: 1.0e+2, log: true}
+        kernel: {type: categorical, choices: [rbf, linear]}
+        gamma: {type: float, low: 1.0e-4, high: 1.0, log: true, condition: {kernel: rbf}}
+    """),
+    "tests/test_native.py",
+)
+
+
+def test_hebo_suggests_what_its_suggest_and_observe_does() -> None:
+    pytest.importorskip("hebo", reason="the hebo extra is not installed")
+    import pandas as pd
+    import torch
+    from hebo.design_space.design_space import DesignSpace
+    from hebo.optimizers.hebo import HEBO
+
+    n_trials, startup = 3, 2
+    np.random.seed(SEED)  # HEBO draws from the global generators: a HEBO user seeds them
+    torch.manual_seed(SEED)
+    space = DesignSpace().parse(
+        [
+            {"name": "C", "type": "pow", "lb": 1e-2, "ub": 1e2},
+            {"name": "gamma", "type": "pow", "lb": 1e-4, "ub": 1.0},
+            {"name": "kernel", "type": "cat", "categories": ["rbf", "linear"]},
+        ]
+    )
+    optimizer = HEBO(space, rand_sample=startup, scramble_seed=SEED)
+    native = []
+    for _ in range(n_trials):
+        rows: pd.DataFrame = optimizer.suggest(n_suggestions=1)
+        params = plain(rows.iloc[0].to_dict())
+        params = {
+            k: params[k]
+            for k in ("C", "kernel", "gamma")
+            if k != "gamma" or params["kernel"] == "rbf"
+        }
+        native.append(params)
+        state = np.random.get_state()  # SVC draws libsvm's seed from numpy's global generator;
+        loss = _loss(params)  # the adapter's generators are its own, so the evaluations here
+        np.random.set_state(state)  # leave them as they were too
+        optimizer.observe(rows, np.array([[loss]]))
+    np.random.seed(0)  # the adapter keeps generators of its own, whatever the process's say
+    adapter = compose_config(
+        "strategy=hebo", f"strategy.adapter.rand_sample={startup}"
+    ).strategy.adapter
+    strategy = instantiate(adapter, _partial_=True)(space=HEBO_SPACE, seed=SEED)
+    objective = Objective(_inner(), Budget(n_trials), on_trial=lambda _: None)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    ours = [t["params"] for t in sorted(objective.trials, key=lambda t: t["trial"])]
+    assert ours == native

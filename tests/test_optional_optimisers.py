@@ -7,11 +7,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
 # Imported before a test hides a library, so that they bind it where it is installed.
-from adapters import nevergrad_search, smac_search
+from adapters import hebo_search, nevergrad_search, smac_fidelity, smac_search
 from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, assert_refused, run_inline
 
@@ -58,16 +60,41 @@ def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
             assert min(values) < p.low + (p.high - p.low) / 2 < max(values) or p.log
 
 
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
+    """HEBO has no conditions: it draws every parameter, and a configuration keeps those
+    active under its parents' values (svc's gamma only for the rbf kernel, ...)."""
+    pytest.importorskip("hebo", reason="the hebo extra is not installed")
+    space = _space(path)
+    design = hebo_search.design_space(space)
+    assert sorted(design.para_names) == sorted(space.names)
+    np.random.seed(0)
+    draws = design.sample(DRAWS)
+    configs = [hebo_search.active(draws.iloc[[i]], space) for i in range(DRAWS)]
+    assert all(space.validate_config(c) == [] for c in configs)
+    for p in space.params:  # every choice is drawn; conditional ones both active and not
+        values = [c[p.name] for c in configs if p.name in c]
+        if p.type == "categorical":
+            assert {repr(v) for v in values} == {repr(v) for v in p.choices}
+        assert (0 < len(values) < DRAWS) if p.condition else len(values) == DRAWS
+
+
 @pytest.mark.parametrize(
     ("strategy", "module", "extra"),
-    [("ng_ngopt", "nevergrad", "nevergrad"), ("smac", "smac", "smac")],
+    [
+        ("ng_ngopt", "nevergrad", "nevergrad"),
+        ("smac", "smac", "smac"),
+        ("smac_mf", "smac", "smac"),
+        ("hebo", "hebo", 'pip install --no-deps "hebo>=0.3.6" && pip install -e ".[hebo]"'),
+    ],
 )
 def test_a_missing_extra_stops_the_study_with_its_install_command(
     strategy: str, module: str, extra: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # as if the extra were not installed
     done = run_inline(f"strategy={strategy}", "budget.n_trials=2", cwd=tmp_path)
-    assert_refused(done, f'pip install -e ".[{extra}]"', tmp_path)
+    command = extra if extra.startswith("pip ") else f'pip install -e ".[{extra}]"'
+    assert_refused(done, command, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -75,6 +102,12 @@ def test_a_missing_extra_stops_the_study_with_its_install_command(
     [
         ("nevergrad", ["strategy=ng_de", "strategy.adapter.optimizer=DEE"], "not one of Nevergrad"),
         ("smac", ["strategy=smac", "strategy.adapter.facade=Random"], "set it to one of"),
+        (
+            "smac",
+            ["strategy=smac_hb", "strategy.adapter.facade=BlackBoxFacade"],
+            "set it to one of HyperbandFacade, MultiFidelityFacade",
+        ),
+        ("hebo", ["strategy=hebo", "strategy.adapter.model_name=gpx"], "one of HEBO's surrogates"),
     ],
 )
 def test_an_unknown_optimiser_is_refused(
@@ -83,3 +116,39 @@ def test_an_unknown_optimiser_is_refused(
     pytest.importorskip(module, reason=f"the {module} extra is not installed")
     done = run_inline(*overrides, "budget.n_trials=2", cwd=tmp_path)
     assert_refused(done, message, tmp_path)
+
+
+@pytest.mark.parametrize("eta", [2, 3, 4])
+def test_smac_gets_every_rung_the_lowest_fidelity_allows(eta: int) -> None:
+    """SMAC floors log(1 / min_budget) / log(eta) to count its rungs; a lowest fraction that is
+    a power of 1/eta must not lose a rung to floating point (1/243 would, for eta 3)."""
+    smac = pytest.importorskip("smac", reason="the smac extra is not installed")
+    rungs = smac.intensifier.successive_halving.SuccessiveHalving._get_max_iterations
+    for k in range(1, 8):
+        for low, expected in ((eta**-k, k), (7 / (7 * eta**k), k), (1.01 * eta**-k, k - 1)):
+            assert rungs(eta, 1.0, smac_fidelity.lowest_budget(low)) == expected
+            assert eta**-expected >= low - 1e-9  # the harness takes SMAC's lowest rung
+
+
+def test_hebo_runs_its_own_example_here_and_beats_random_search() -> None:
+    """HEBO's README example (a quadratic in one variable, batches of 4) on this project's
+    numpy 2 and pymoo 0.6.0, installed without HEBO's numpy pin: it must find the minimum
+    better than random search of the same size usually does."""
+    pytest.importorskip("hebo", reason="the hebo extra is not installed")
+    import torch
+    from hebo.design_space.design_space import DesignSpace
+    from hebo.optimizers.hebo import HEBO
+
+    def obj(params: pd.DataFrame) -> np.ndarray:
+        return ((params.values - 0.37) ** 2).sum(axis=1).reshape(-1, 1)
+
+    np.random.seed(0)
+    torch.manual_seed(0)
+    space = DesignSpace().parse([{"name": "x", "type": "num", "lb": -3, "ub": 3}])
+    opt = HEBO(space, scramble_seed=0)
+    for _ in range(3):
+        rec = opt.suggest(n_suggestions=4)
+        opt.observe(rec, obj(rec))
+    draws = np.random.default_rng(0).uniform(-3, 3, size=(1000, len(opt.y)))
+    random_best = ((draws - 0.37) ** 2).min(axis=1)
+    assert len(opt.y) == 12 and opt.y.min() < np.quantile(random_best, 0.1), opt.y.min()

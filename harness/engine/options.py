@@ -22,6 +22,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "crossover_prob": SHARE,
     "swapping_prob": SHARE,
     "reduction_factor": {"integer": True, "low": 2},  # optuna pruners
+    "eta": {"integer": True, "low": 2},  # SMAC3's Hyperband intensifier
     "min_early_stopping_rate": COUNT,
     "n_startup_jobs": COUNT,  # hyperopt
     "n_EI_candidates": {"integer": True, "low": 1},
@@ -29,6 +30,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "avg_best_idx": POSITIVE,
     "shrink_coef": POSITIVE,
     "n_initial_points": COUNT,  # scikit-optimize
+    "rand_sample": {"integer": True, "low": 2, "optional": True},  # HEBO (it takes >= 2)
     "factor": {"integer": False, "low": 1, "above": True},  # scikit-learn's halving searchers
     "resolution": {"integer": True, "low": 1, "optional": True},  # grid
 }
