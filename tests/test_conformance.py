@@ -131,7 +131,8 @@ def _data() -> tuple:
 FIDELITIES = {  # the two kinds a model can declare: SGD's iterations, or its training rows
     "iterations": Fidelity("max_iter", 5 / FULL_ITER, FULL_ITER),
     "rows": Fidelity("rows", 0.1, 1, stratify=True),
-    "continued": Fidelity("max_iter", 5 / FULL_ITER, FULL_ITER, continues=True),  # STEPWISE
+    # STEPWISE: iterations continued, in 5 steps of 10 (PBT reports and checkpoints each step)
+    "continued": Fidelity("max_iter", 10 / FULL_ITER, FULL_ITER, continues=True),
 }
 
 
