@@ -37,6 +37,10 @@ from harness.engine.asktell import Proposal
 from harness.engine.objective import Objective
 from harness.problem.space import Param, SearchSpace
 
+# A private instance is bound to this machine (127.0.0.1), as the Ray launcher's: read when
+# ray is imported, so set before that.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 try:
     from ray import tune
 except ImportError:  # the raytune extra: RayTune refuses the study without it
@@ -131,7 +135,8 @@ def local_ray(at_once: int) -> float:
 
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=at_once, include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.ERROR)  # fmt: skip
+                 _node_ip_address="127.0.0.1", log_to_driver=False,
+                 logging_level=logging.ERROR)  # fmt: skip
         atexit.register(ray.shutdown)
     return ray.cluster_resources()["CPU"]
 

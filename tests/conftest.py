@@ -38,8 +38,9 @@ def openml_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ray_instance():
     """One local Ray instance for every test that runs Ray Tune (Ray starts slowly), bound to
     this machine; shut down after the session, so no Ray process outlives the tests."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # 127.0.0.1 only
     ray = pytest.importorskip("ray", reason="the raytune extra is not installed")
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR)  # fmt: skip
+             _node_ip_address="127.0.0.1", logging_level=logging.ERROR)  # fmt: skip
     yield ray
     ray.shutdown()
