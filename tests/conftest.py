@@ -6,6 +6,7 @@ tests never point it at ../shared itself.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -31,3 +32,15 @@ def openml_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["OPENML_CACHE_DIR"] = str(copy)
     os.environ["OPENML_SKIP_PARQUET"] = "true"
     return copy
+
+
+@pytest.fixture(scope="session")
+def ray_instance():
+    """One local Ray instance for every test that runs Ray Tune (Ray starts slowly), bound to
+    this machine; shut down after the session, so no Ray process outlives the tests."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # 127.0.0.1 only
+    ray = pytest.importorskip("ray", reason="the raytune extra is not installed")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             _node_ip_address="127.0.0.1", logging_level=logging.ERROR)  # fmt: skip
+    yield ray
+    ray.shutdown()

@@ -21,14 +21,19 @@ subset is cut). Multi-fidelity strategies spend the
 budget in full-evaluation equivalents: optuna's pruned searches until the next rung cannot be
 paid (< 1 left), the halving searchers a schedule planned to fit (within one candidate's
 schedule, < 2 here). scikit-learn's searchers stop once every candidate of a batch failed
-(there is nothing to go on from).
+(there is nothing to go on from). Population-based training (`ray_pbt`) continues its members'
+models, so it searches SGD's iterations with `continue` (a study without it is refused), and
+is not given a row fidelity, which cannot continue.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import math
+import tempfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -55,6 +60,9 @@ TARGETS = {
     for name in STRATEGIES
 }
 MULTI_FIDELITY = [name for name in STRATEGIES if get_class(TARGETS[name]).multi_fidelity]
+# Population-based training continues each member's models: its studies need a fidelity that
+# continues training (others are refused), so it searches SGD's iterations continued.
+STEPWISE = {name for name in STRATEGIES if getattr(get_class(TARGETS[name]), "stepwise", False)}
 # scikit-learn's searchers fit a whole batch (a halving rung) before the harness sees a trial.
 SKLEARN = ("adapters.sklearn_search.", "adapters.sklearn_halving.")
 BATCHED = {name for name in STRATEGIES if TARGETS[name].startswith(SKLEARN)}
@@ -71,6 +79,7 @@ EXTRAS = {
     "adapters.smac_search.": ("smac", "smac"),
     "adapters.smac_fidelity.": ("smac", "smac"),
     "adapters.hebo_search.": ("hebo", "hebo"),
+    "adapters.ray_": ("ray.tune", "raytune"),  # ray_tune, ray_schedulers
 }
 STARTUP = {
     "n_startup_trials": 3,
@@ -108,6 +117,15 @@ SPACES = {
 SPACE = SPACES["mixed"]
 
 
+@pytest.fixture(autouse=True)
+def _ray_for_ray_tune(request: pytest.FixtureRequest) -> None:
+    """Ray Tune's strategies share the session's Ray instance (tests/conftest.py)."""
+    callspec = getattr(request.node, "callspec", None)
+    ray_tune = callspec and TARGETS.get(callspec.params.get("name"), "").startswith("adapters.ray_")
+    if ray_tune and importlib.util.find_spec("ray") is not None:
+        request.getfixturevalue("ray_instance")
+
+
 @functools.cache
 def _data() -> tuple:
     dataset = load_dataset(compose_config("dataset=breast_cancer", "dataset.max_rows=150").dataset)
@@ -123,6 +141,8 @@ def _data() -> tuple:
 FIDELITIES = {  # the two kinds a model can declare: SGD's iterations, or its training rows
     "iterations": Fidelity("max_iter", 5 / FULL_ITER, FULL_ITER),
     "rows": Fidelity("rows", 0.1, 1, stratify=True),
+    # STEPWISE: iterations continued, in 5 steps of 10 (PBT reports and checkpoints each step)
+    "continued": Fidelity("max_iter", 10 / FULL_ITER, FULL_ITER, continues=True),
 }
 
 
@@ -133,10 +153,17 @@ def _fixed_seconds(job: Job, outcome: object) -> float:
 
 
 def _objective(
-    budget: Budget, seen: set[int], fidelity: str = "iterations", workers: int = 1
+    budget: Budget,
+    seen: set[int],
+    fidelity: str = "iterations",
+    workers: int = 1,
+    log: Path | None = None,
 ) -> Objective:
     def spy(X):  # a FunctionTransformer's func: note the rows, pass them on
         seen.update(X.index)
+        if log is not None:  # and in `log`, for a library that fits in its own processes (Ray)
+            with log.open("a") as rows:
+                rows.write(" ".join(map(str, X.index)) + "\n")
         return X
 
     pipeline = Pipeline(
@@ -186,10 +213,16 @@ def _search(
     seen: set[int] = set()
     clock = "simulated" if workers > 1 else "real"
     budget = Budget(n_trials, time_s, workers=workers, clock=clock)
-    objective = _objective(budget, seen, fidelity, workers)
-    strategy = _strategy(name, seed, SPACES[space])
-    with contextlib.suppress(StopSearch):
-        strategy.search(objective)
+    if name in STEPWISE and fidelity == "iterations":
+        fidelity = "continued"
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "rows"
+        objective = _objective(budget, seen, fidelity, workers, log)
+        strategy = _strategy(name, seed, SPACES[space])
+        with contextlib.suppress(StopSearch):
+            strategy.search(objective)
+        if log.exists():
+            seen.update(int(row) for line in log.read_text().splitlines() for row in line.split())
     return strategy, objective.trials, objective.spent, frozenset(seen)
 
 
@@ -213,7 +246,11 @@ def test_runs_its_budget(name: str, workers: int) -> None:
     else:
         left = 2 if name.startswith("halving") else 1
         assert N_TRIALS - left < spent <= N_TRIALS + 1e-9
-        assert math.isclose(spent, sum(t["fidelity"] for t in trials))
+        if name in STEPWISE:  # a continued step costs what it adds
+            assert any(t["continued"] for t in trials)
+            assert math.isclose(spent, max(t["full_evaluations"] for t in trials))
+        else:
+            assert math.isclose(spent, sum(t["fidelity"] for t in trials))
         partial = [t for t in trials if t["fidelity"] < 1]
         assert partial and any(t["fidelity"] == 1 for t in trials)
         for t in trials:  # each evaluation says how much of the resource it had
@@ -305,7 +342,7 @@ def test_never_sees_outer_test_rows(name: str, workers: int) -> None:
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", MULTI_FIDELITY)
+@pytest.mark.parametrize("name", [name for name in MULTI_FIDELITY if name not in STEPWISE])
 def test_a_row_fidelity_is_rationed_reproducibly(name: str, workers: int) -> None:
     _, trials, spent, seen = _search(name, 0, fidelity="rows", workers=workers)
     assert spent <= N_TRIALS + 1e-9 and any(t["fidelity"] < 1 for t in trials)

@@ -18,11 +18,15 @@ from harness.problem.fidelity import Fidelity
 class Proposal:
     """One configuration to evaluate. `fidelity` (a fraction of the model's declared resource,
     None for all of it) asks for a partial evaluation; `token` is the strategy's own handle on
-    it (an optuna trial, a hyperopt trial id), handed back with the loss."""
+    it (an optuna trial, a hyperopt trial id), handed back with the loss. Population-based
+    training says which population `member` it trains and, after an exploit step, which
+    member's fitted models it continues (`exploited_from`); both go into its record."""
 
     params: dict[str, Any]
     fidelity: float | None = None
     token: Any = field(default=None, compare=False)
+    member: int | None = None
+    exploited_from: int | None = None
 
 
 @dataclass(frozen=True)

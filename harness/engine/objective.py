@@ -282,19 +282,24 @@ class Objective:
         self.clock.submit(self.admit(proposal))
         return self.record(self.clock.next(), proposal)
 
-    def observe(self, batch: Sequence[tuple[Mapping[str, Any], Callable[[], Any], Any]]) -> None:
+    def observe(
+        self, batch: Sequence[tuple[Mapping[str, Any] | Proposal, Callable[[], Any], Any]]
+    ) -> None:
         """Record a batch of evaluations a library runs itself on `self.inner` (scikit-learn's
-        searchers), each `(params, evaluate, fidelity)`: up to k at a time on the clock, in
-        batch order, each checked against the budget first, timed and recorded. Raises
-        StopSearch once the budget stops the batch (after recording what ran). Never replayed
-        after a crash: the library needs its own results to go on, so it runs them again."""
+        searchers, Ray Tune's trials), each `(params, evaluate, fidelity)` (params may be a
+        whole Proposal): up to k at a time on the clock, in batch order, each checked against
+        the budget first, timed and recorded. Raises StopSearch once the budget stops the
+        batch (after recording what ran). Never replayed after a crash: the library needs its
+        own results to go on, so it runs them again."""
         self._stale()
         running: dict[int, Proposal] = {}
         try:
             for params, evaluate, fidelity in batch:
                 if not self.clock.idle():
                     self._finish(running)
-                proposal = Proposal(dict(params), fidelity)
+                proposal = (
+                    params if isinstance(params, Proposal) else Proposal(dict(params), fidelity)
+                )
                 number = self.admit(proposal).number
                 running[number] = proposal
                 self.clock.submit(
@@ -406,6 +411,8 @@ class Objective:
             "resource": None if fidelity is None else self.inner.fidelity.value(fidelity),
             "full_evaluations": self.spent + cost,
             "continued": cost < fraction,
+            "member": proposal.member,
+            "exploited_from": proposal.exploited_from,
             "cache": getattr(done.outcome, "cache", None),
         }
 

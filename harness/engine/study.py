@@ -51,6 +51,8 @@ from harness.store.provenance import declared_versions, digest
 from harness.store.records import StudyRecords, canonical, check_store
 from harness.store.schema import study_labels
 
+CONF = Path(__file__).resolve().parents[2] / "conf"  # the shipped configs
+
 REFIT = ("score", "error", "warning")  # what a refit on the outer-training rows gives
 
 
@@ -134,7 +136,22 @@ def prepare(cfg: DictConfig) -> Study:
             f"none; add one to conf/model/{model.name}.yaml, e.g. "
             "fidelity: {resource: rows, low: 0.1}"
         )
+    if getattr(strategy, "stepwise", False) and not (fidelity and fidelity.continues):
+        raise UsageError(
+            f"strategy {cfg.strategy.name} trains a population step by step, continuing each "
+            f"member's fitted models, and model {model.name} does not continue training; use "
+            f"one that does: {', '.join(stepwise_models(dataset.task))}"
+        )
     return study
+
+
+def stepwise_models(task: str) -> list[str]:
+    """The shipped models of `task` whose fidelity continues training (`continue: true`)."""
+    configs = (OmegaConf.load(p) for p in sorted((CONF / "model").glob("*.yaml")))
+    return [
+        c.name for c in configs
+        if c.task == task and OmegaConf.select(c, "fidelity.continue", default=False) is True
+    ]  # fmt: skip
 
 
 def study_key(cfg: DictConfig, data_fingerprint: str) -> str:
