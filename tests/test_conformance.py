@@ -13,7 +13,8 @@ Every check runs with one worker, and again with four on the simulated clock, ea
 taking a fixed virtual time (so results come back out of order, and reproducibly): a strategy
 must then keep its contract with proposals in flight.
 
-Stated exceptions: `default` runs no trial. Grid strategies run their whole grid when it fits
+Stated exceptions: `default` runs no trial. Population-based training (`needs_continuation`)
+searches SGD with iterations that continue (warm_start), the models it trains step by step. Grid strategies run their whole grid when it fits
 the budget (here it does not, so a seeded subset is cut). Multi-fidelity strategies spend the
 budget in full-evaluation equivalents: optuna's pruned searches until the next rung cannot be
 paid (< 1 left), the halving searchers a schedule planned to fit (within one candidate's
@@ -66,7 +67,9 @@ EXTRAS = {
     "adapters.optuna_search.OptunaGP": ("torch", "gp"),
     "adapters.nevergrad_search.": ("nevergrad", "nevergrad"),
     "adapters.smac_search.": ("smac", "smac"),
+    "adapters.synetune_": ("syne_tune", "synetune"),
 }
+NEEDS_MORE = {"st_mobster": ("botorch", "synetune-gp")}  # beyond its module's extra
 STARTUP = {"n_startup_trials": 3, "n_startup_jobs": 3, "n_initial_points": 3, "population_size": 4}
 
 SPACE_CONFIG = yaml.safe_load("""
@@ -113,6 +116,8 @@ def _data() -> tuple:
 FIDELITIES = {  # the two kinds a model can declare: SGD's iterations, or its training rows
     "iterations": Fidelity("max_iter", 5 / FULL_ITER, FULL_ITER),
     "rows": Fidelity("rows", 0.1, 1, stratify=True),
+    # population-based training needs iterations that continue (warm_start): it takes these
+    "continuing": Fidelity("max_iter", 5 / FULL_ITER, FULL_ITER, continues=True),
 }
 
 
@@ -147,6 +152,9 @@ def _strategy(name: str, seed: int, space: SearchSpace) -> Strategy:
     for target, (module, extra) in EXTRAS.items():
         if TARGETS[name].startswith(target):
             pytest.importorskip(module, reason=f"the {extra} extra is not installed")
+    if name in NEEDS_MORE:
+        module, extra = NEEDS_MORE[name]
+        pytest.importorskip(module, reason=f"the {extra} extra is not installed")
     adapter = compose_config(f"strategy={name}").strategy.adapter
     _shorten_startup(adapter)
     return instantiate(adapter, _partial_=True)(space=space, seed=seed)
@@ -174,6 +182,8 @@ def _search(
 ) -> tuple:
     """The strategy's trials and the rows its search saw (cached: runs are reused by checks)."""
     seen: set[int] = set()
+    if fidelity == "iterations" and get_class(TARGETS[name]).needs_continuation:
+        fidelity = "continuing"
     clock = "simulated" if workers > 1 else "real"
     budget = Budget(n_trials, time_s, workers=workers, clock=clock)
     objective = _objective(budget, seen, fidelity, workers)
@@ -203,7 +213,11 @@ def test_runs_its_budget(name: str, workers: int) -> None:
     else:
         left = 2 if name.startswith("halving") else 1
         assert N_TRIALS - left < spent <= N_TRIALS + 1e-9
-        assert math.isclose(spent, sum(t["fidelity"] for t in trials))
+        if strategy.needs_continuation:  # a continued evaluation costs what it adds
+            assert math.isclose(spent, max(t["full_evaluations"] for t in trials))
+            assert any(t["continued"] for t in trials)
+        else:
+            assert math.isclose(spent, sum(t["fidelity"] for t in trials))
         partial = [t for t in trials if t["fidelity"] < 1]
         assert partial and any(t["fidelity"] == 1 for t in trials)
         for t in trials:  # each evaluation says how much of the resource it had

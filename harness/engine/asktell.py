@@ -18,11 +18,18 @@ from harness.problem.fidelity import Fidelity
 class Proposal:
     """One configuration to evaluate. `fidelity` (a fraction of the model's declared resource,
     None for all of it) asks for a partial evaluation; `token` is the strategy's own handle on
-    it (an optuna trial, a hyperopt trial id), handed back with the loss."""
+    it (an optuna trial, a hyperopt trial id), handed back with the loss.
+
+    Population-based training says more: `member`, the population member the evaluation
+    belongs to (recorded), and `continues`, the configuration (params) whose last fitted models
+    this evaluation trains on with its own hyperparameters: another member's, after an exploit
+    step (harness.engine.continuation). Without `continues` a rung continues its own models."""
 
     params: dict[str, Any]
     fidelity: float | None = None
     token: Any = field(default=None, compare=False)
+    member: int | None = field(default=None, compare=False)
+    continues: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,11 @@ RANGES: dict[str, dict[str, Any]] = {
     "n_initial_points": COUNT,  # scikit-optimize
     "factor": {"integer": False, "low": 1, "above": True},  # scikit-learn's halving searchers
     "resolution": {"integer": True, "low": 1, "optional": True},  # grid
+    "grace_period": {"integer": True, "low": 1},  # syne-tune's schedulers
+    "brackets": {"integer": True, "low": 1, "optional": True},
+    "perturbation_interval": {"integer": True, "low": 1},
+    "quantile_fraction": {"integer": False, "low": 0, "high": 0.5},
+    "resample_probability": SHARE,
 }
 
 

@@ -39,7 +39,7 @@ from harness.engine.parallel import Parallelism, inner_jobs
 from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
 from harness.problem.data import Dataset, load_dataset
-from harness.problem.fidelity import Fidelity
+from harness.problem.fidelity import Fidelity, stepwise_models
 from harness.problem.metrics import Metric, get_metric
 from harness.problem.models import ModelSpec, build_pipeline, load_model, pipeline_params, plain
 from harness.problem.preprocessing import Prepared, fallback, once_per_split
@@ -133,6 +133,12 @@ def prepare(cfg: DictConfig) -> Study:
             f"strategy {cfg.strategy.name} needs a fidelity, and model {model.name} declares "
             f"none; add one to conf/model/{model.name}.yaml, e.g. "
             "fidelity: {resource: rows, low: 0.1}"
+        )
+    if getattr(strategy, "needs_continuation", False) and not (fidelity and fidelity.continues):
+        raise UsageError(
+            f"strategy {cfg.strategy.name} trains models step by step, and model {model.name} "
+            "has no step-wise training resource (a fidelity with continue: true); use a model "
+            f"that has one: {', '.join(stepwise_models())}"
         )
     return study
 

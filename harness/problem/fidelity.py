@@ -107,6 +107,18 @@ class Fidelity:
         return np.sort(order[: max(1, round(fraction * len(train)))])
 
 
+def stepwise_models() -> list[str]:
+    """The shipped models whose fidelity continues training (`continue: true` in
+    conf/model/<name>.yaml): those population-based training can train step by step."""
+    from harness.cli import CONF  # the config folder; imported here, as cli imports this
+
+    return sorted(
+        path.stem
+        for path in (CONF / "model").glob("*.yaml")
+        if OmegaConf.select(OmegaConf.load(path), "fidelity.continue", default=False) is True
+    )
+
+
 def _continues(value: Any, resource: str, model: ModelSpec, where: str) -> bool:
     """Whether a declaration may continue training across rungs: a true `continue` needs a
     training length the estimator continues itself when warm-started."""

@@ -26,7 +26,7 @@ TRIAL = (
     *LABELS, *PLACE, "trial", "params", "status", "error", "warning", "inner_mean",
     "inner_std", "fit_seconds", "score_seconds", "cpu_seconds", "eval_seconds", "choose_seconds",
     "elapsed_seconds", "worker", "start", "end", "fidelity", "resource", "full_evaluations",
-    "continued", "cache",
+    "continued", "member", "exploited_from", "cache",
 )  # fmt: skip
 FOLD = (
     *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
