@@ -14,9 +14,9 @@ drawn at random by the scheduler, takes its place, until the budget is spent.
 
 Members are numbered as they start (`member` in the records); a trial that continues another
 member's models after an exploit replaces the stopped one under the same number
-(`exploited_from`: the trial whose models it continued). The population trains in turns,
-a replacement first, then the members furthest behind, as many at once as there are workers (up to the
-population): so with one worker it is still a population, time-sliced.
+(`exploited_from`: the trial whose models it continued). The population trains in turns, a
+replacement first, then the members furthest behind, as many at once as there are workers
+(up to the population): so with one worker it is still a population, time-sliced.
 
 Quirks: syne-tune's PBT perturbs every parameter of the space, but a warm-started network
 keeps its shape (scikit-learn's MLP ignores a new `hidden_layer_sizes` once fitted), so the

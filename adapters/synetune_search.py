@@ -8,15 +8,16 @@ mlp's 200 iterations), so `max_t` = 1 / low units (rounded up). A trial reports 
 of its bracket and at `max_t`: where ASHA decides (syne-tune's simulator reports after every
 epoch, and ASHA continues every report between rungs). A trial that goes on continues its
 models where the model's fidelity continues training (each report then costs what it adds),
-or refits at the next rung (costing its fraction). ASHA's rungs are `grace_period` x `reduction_factor`^k units; `brackets: null` gives
-it as many brackets as rungs (syne-tune 0.16's asynchronous Hyperband: it has no
-`HyperbandScheduler` any more, and ASHA with several brackets is what replaced it). BORE is
+or refits at the next rung (costing its fraction). ASHA's rungs are `grace_period` x
+`reduction_factor`^k units; `brackets: null` gives it as many brackets as rungs (syne-tune
+0.16's asynchronous Hyperband: it has no `HyperbandScheduler` any more, and ASHA with
+several brackets is what replaced it). BORE is
 single-fidelity: one full evaluation per trial, told by `on_trial_complete`, as syne-tune's
 `AskTellScheduler` tells it.
 
 Space: float -> `uniform` / `loguniform`, int -> `randint` / `lograndint` (bounds included),
-categorical -> `choice` over the positions of the choices (None and booleans pass through
-syne-tune's encoders as labels). syne-tune has no conditional parameters: the scheduler
+categorical -> `choice` over the positions of the choices, as strings (a syne-tune choice
+holds values of one type, so None beside strings cannot be one). syne-tune has no conditional parameters: the scheduler
 searches every parameter always and the model gets only the active ones. A failed trial goes
 to `on_trial_error` and ends. With k workers, k trials (or reports of running trials) are in
 flight, as on the simulator's k workers.

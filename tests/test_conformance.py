@@ -14,7 +14,8 @@ taking a fixed virtual time (so results come back out of order, and reproducibly
 must then keep its contract with proposals in flight.
 
 Stated exceptions: `default` runs no trial. Population-based training (`needs_continuation`)
-searches SGD with iterations that continue (warm_start), the models it trains step by step. Grid strategies run their whole grid when it fits
+searches SGD with iterations that continue (warm_start), the models it trains step by step.
+Grid strategies run their whole grid when it fits
 the budget (here it does not, so a seeded subset is cut). Multi-fidelity strategies spend the
 budget in full-evaluation equivalents: optuna's pruned searches until the next rung cannot be
 paid (< 1 left), the halving searchers a schedule planned to fit (within one candidate's
