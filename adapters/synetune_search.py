@@ -17,10 +17,10 @@ single-fidelity: one full evaluation per trial, told by `on_trial_complete`, as 
 
 Space: float -> `uniform` / `loguniform`, int -> `randint` / `lograndint` (bounds included),
 categorical -> `choice` over the positions of the choices, as strings (a syne-tune choice
-holds values of one type, so None beside strings cannot be one). syne-tune has no conditional parameters: the scheduler
-searches every parameter always and the model gets only the active ones. A failed trial goes
-to `on_trial_error` and ends. With k workers, k trials (or reports of running trials) are in
-flight, as on the simulator's k workers.
+holds values of one type, so None beside strings cannot be one). syne-tune has no conditional
+parameters: the scheduler searches every parameter always and the model gets only the active
+ones. A failed trial goes to `on_trial_error` and ends. With k workers, k trials (or reports
+of running trials) are in flight, as on the simulator's k workers.
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ class SyneTuneScheduler(Strategy):
         fidelity = min(1.0, units / self.max_t) if self.multi_fidelity else None
         params = decode(self.space, trial.config)
         return Proposal(params, fidelity, token=(trial, units), **more)
+
 
 class SyneTuneBORE(SyneTuneScheduler):
     """syne-tune's `BORE` baseline (its classifier-based density-ratio BO), single-fidelity."""

@@ -91,7 +91,12 @@ class Continuation:
         return Start(start.fraction, copy.deepcopy(start.models), start.trial, start.foreign)
 
     def keep(
-        self, params: Mapping[str, Any], fraction: float, models: Models | None, *, trial: int,
+        self,
+        params: Mapping[str, Any],
+        fraction: float,
+        models: Models | None,
+        *,
+        trial: int,
         foreign: bool = False,
     ) -> None:
         """Remember the models `params` reached at `fraction` in `trial`, unless that is the
