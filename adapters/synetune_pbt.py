@@ -15,8 +15,8 @@ drawn at random by the scheduler, takes its place, until the budget is spent.
 Members are numbered as they start (`member` in the records); a trial that continues another
 member's models after an exploit replaces the stopped one under the same number
 (`exploited_from`: the trial whose models it continued). The population trains in turns, a
-replacement first, then the members furthest behind, as many at once as there are workers
-(up to the population): so with one worker it is still a population, time-sliced.
+replacement first, then round-robin, as many at once as there are workers (up to the
+population): so with one worker it is still a population, time-sliced.
 
 Quirks: syne-tune's PBT perturbs every parameter of the space, but a warm-started network
 keeps its shape (scikit-learn's MLP ignores a new `hidden_layer_sizes` once fitted), so the
@@ -58,6 +58,7 @@ except ImportError:  # the synetune extra: SyneTunePBT refuses the study without
 class Member:
     trial: Any  # its current syne-tune trial
     units: int  # of the resource its models have trained
+    turn: int  # when it last had a turn (or joined): the population trains round-robin
     continues: dict[str, Any] | None = None  # its first evaluation grows this config's models
     busy: bool = False
 
@@ -96,7 +97,7 @@ class SyneTunePBT(Strategy):
             synetune_space(self.space), METRIC, RESOURCE, max_t=self.max_t,
             random_seed=self.seed, **self.options,
         )  # fmt: skip
-        self.ids, self.numbers = itertools.count(), itertools.count()
+        self.ids, self.numbers, self.turns = itertools.count(), itertools.count(), itertools.count()
         self.members: dict[int, Member] = {}
         self.stopped: list[int] = []  # members stopped by an exploit, as syne-tune stacks them
         self.reached: dict[int, tuple[dict[str, Any], int]] = {}  # trial: its config, units
@@ -107,9 +108,9 @@ class SyneTunePBT(Strategy):
             while len(self.members) < self.population_size:
                 self._join(self.scheduler.suggest())
         # A replacement first, so it copies the other member's models as they were reported
-        # (syne-tune's checkpoint), before that member trains on; then the furthest behind.
+        # (syne-tune's checkpoint), before that member trains on; then round-robin.
         idle = [
-            (m.continues is None, m.units, number)
+            (m.continues is None, m.turn, number)
             for number, m in self.members.items()
             if not m.busy
         ]
@@ -147,12 +148,12 @@ class SyneTunePBT(Strategy):
         # a weak member would be replaced over and over. Ray Tune's PBT, which syne-tune's
         # adapts, keeps the time of the last perturbation: set it to the checkpoint's units.
         self.scheduler.trial_state[trial.trial_id].last_perturbation_time = units
-        self.members[number] = Member(trial, units, continues)
+        self.members[number] = Member(trial, units, next(self.turns), continues)
 
     def _next(self, number: int) -> Proposal:
         """The member's next unit of training."""
         member = self.members[number]
-        member.busy, units = True, member.units + 1
+        member.busy, member.turn, units = True, next(self.turns), member.units + 1
         params = decode(self.space, member.trial.config)
         continues, member.continues = member.continues, None
         return Proposal(
