@@ -46,6 +46,7 @@ try:
     from syne_tune.optimizer.baselines import BORE
     from syne_tune.optimizer.scheduler import SchedulerDecision
     from syne_tune.optimizer.schedulers.asha import AsynchronousSuccessiveHalving
+    from syne_tune.optimizer.schedulers.searchers.searcher_factory import searchers
 except ImportError:  # the synetune extra: the strategies refuse the study without it
     syne_tune = None
 
@@ -71,6 +72,8 @@ class SyneTuneScheduler(Strategy):
         if searcher == "botorch":
             require("botorch", "BoTorch", "synetune-gp")
         super().__init__(space, seed)
+        if searcher not in searchers:
+            raise ValueError(f"searcher is {searcher!r}; set it to one of {', '.join(searchers)}")
         self.options = {"grace_period": grace_period, "reduction_factor": reduction_factor}
         self.searcher, self.brackets = searcher, brackets
 
