@@ -14,13 +14,16 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from harness.aggregate.settings import Settings
 from harness.engine.asktell import Proposal
 from harness.engine.objective import Budget, InnerCV, Objective
 from harness.engine.study import prepare, run
 from harness.problem.models import STEP, pipeline_params
+from harness.report.build import build_report
 from tests.helpers import compose_config, first_inner_cv
 
 SGD = ("model=sgd", "dataset=breast_cancer", "dataset.max_rows=200", "protocol.outer_folds=2")
@@ -88,7 +91,7 @@ def test_syne_tune_pbt_exploits_and_the_chosen_configuration_is_scored(tmp_path:
     tests/test_conformance.py runs st_pbt with four."""
     pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
     study = prepare(compose_config(*SGD, "strategy=st_pbt", "budget.n_trials=4"))
-    trials, folds = run(study, tmp_path / study.key)
+    trials, folds = run(study, tmp_path / "studies" / study.key)
     trials["params"] = trials.params.map(json.loads)
     assert trials.member.notna().all()
     exploits = trials[trials.exploited_from.notna()]
@@ -106,3 +109,12 @@ def test_syne_tune_pbt_exploits_and_the_chosen_configuration_is_scored(tmp_path:
     for _, fold in folds.iterrows():
         best = trials[(trials.outer_fold == fold.outer_fold) & (trials.trial == fold.best_trial)]
         assert best.fidelity.item() == 1.0
+    # the report plots each member's schedule: only because a study ran PBT
+    other = prepare(compose_config(*SGD, "strategy=random", "budget.n_trials=4"))
+    run(other, tmp_path / "studies" / other.key)
+    report = build_report(tmp_path / "studies", settings=Settings(resamples=200))
+    text = (report / "report.md").read_text()
+    assert "## Population-based training" in text and "(figures/pbt_schedule.png)" in text
+    schedule = pd.read_parquet(report / "tables" / "pbt_schedule.parquet")
+    assert set(schedule.strategy) == {"st_pbt"} and schedule.exploited.any()
+    assert set(schedule.parameter) >= {"alpha"} and schedule.member.nunique() >= 4
