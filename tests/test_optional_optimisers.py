@@ -11,7 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 # Imported before a test hides a library, so that they bind it where it is installed.
-from adapters import nevergrad_search, smac_search, synetune_search
+from adapters import nevergrad_search, smac_search, synetune_pbt, synetune_search  # noqa: F401
 from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, assert_refused, run_inline
 
