@@ -11,9 +11,9 @@ with f a fraction of the model's declared resource; the budget then counts full-
 equivalents. It says so with `multi_fidelity = True`, so a study whose model declares no
 fidelity is refused before it starts. `parallel` says how it uses k workers: `asynchronous`
 (a proposal whenever a worker frees up), `batch` (k proposals once the last batch is told),
-or `none` (its library evaluates one at a time). A `stepwise` strategy (population-based
-training) continues each member's fitted models with changed hyperparameters, so it needs a
-model whose fidelity continues training (`continue: true`); others are refused.
+or `none` (its library evaluates one at a time). Population-based training trains models step
+by step and copies them between members: it says so with `stepwise = True`, so a
+study whose model's fidelity does not continue training (`continue: true`) is refused.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from harness.problem.space import SearchSpace
 
 class Strategy(ABC):
     multi_fidelity: ClassVar[bool] = False
+    needs_continuation: ClassVar[bool] = False
     parallel: ClassVar[str] = "asynchronous"
     stepwise: ClassVar[bool] = False
 

@@ -125,6 +125,20 @@ BAD_VALUES = [
         ["strategy=skopt_gp", "strategy.adapter.liar=cl_median"],
         "liar is 'cl_median'; set it to one of cl_min, cl_mean, cl_max",
     ),
+    (["strategy=st_asha", "strategy.adapter.grace_period=0"], "grace_period is 0; set it to"),
+    (["strategy=st_hyperband", "strategy.adapter.brackets=0"], "brackets is 0; set it to"),
+    (
+        ["strategy=st_pbt", "strategy.adapter.perturbation_interval=0"],
+        "perturbation_interval is 0; set it to",
+    ),
+    (
+        ["strategy=st_pbt", "strategy.adapter.quantile_fraction=0.7"],
+        "quantile_fraction is 0.7; set it to",
+    ),
+    (
+        ["strategy=st_pbt", "strategy.adapter.resample_probability=2"],
+        "resample_probability is 2; set it to",
+    ),
 ]
 
 
@@ -140,6 +154,20 @@ def test_a_broken_data_file_is_refused(tmp_path, files, name, message) -> None:
 )
 def test_a_bad_value_is_refused(tmp_path, overrides, message) -> None:
     assert_refused(run_inline("budget.n_trials=2", *overrides, cwd=tmp_path), message, tmp_path)
+
+
+def test_pbt_on_a_model_without_step_wise_training_names_the_models_that_have_one(
+    tmp_path,
+) -> None:
+    pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
+    done = run_inline("strategy=st_pbt", "model=svc", "budget.n_trials=2", cwd=tmp_path)
+    assert_refused(
+        done,
+        "strategy st_pbt trains models step by step, and model svc has no step-wise training "
+        "resource (a fidelity with continue: true); use a model that has one: hgb, logreg, mlp, "
+        "rf_trees, sgd",
+        tmp_path,
+    )
 
 
 def test_a_store_that_is_a_file_is_refused(tmp_path, files) -> None:

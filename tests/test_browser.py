@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from harness.report.build import ONLY_WITH_WORKERS
+from harness.report.build import ONLY_WITH_PBT, ONLY_WITH_WORKERS
 from harness.report.figures import PLOTS
 from tests.helpers import engine_missing, run_cli
+
+HIDDEN = (*ONLY_WITH_WORKERS, *ONLY_WITH_PBT)  # shown only when some studies call for them
 
 WINDOW = (1200, 900)
 
@@ -64,7 +66,7 @@ def test_every_figure_decodes(page):
         "return Array.from(document.images, i => [i.alt, i.complete, i.naturalWidth])"
     )
     # this sweep's studies do not differ only in workers: no worker figure
-    assert len(images) == len([p for p in PLOTS if p.name not in ONLY_WITH_WORKERS])
+    assert len(images) == len([p for p in PLOTS if p.name not in HIDDEN])
     for alt, complete, width in images:
         assert complete and width > 0, f"figure {alt!r} did not decode"
 

@@ -17,13 +17,13 @@ Stated exceptions: `default` runs no trial. HEBO's start is not shortened: each 
 its model takes tens of seconds here (its NSGA-II acquisition search runs in pure-Python
 pymoo), so its 10 trials here are its Sobol start, and tests/test_native.py drives its model.
 Grid strategies run their whole grid when it fits the budget (here it does not, so a seeded
-subset is cut). Multi-fidelity strategies spend the
-budget in full-evaluation equivalents: optuna's pruned searches until the next rung cannot be
-paid (< 1 left), the halving searchers a schedule planned to fit (within one candidate's
-schedule, < 2 here). scikit-learn's searchers stop once every candidate of a batch failed
-(there is nothing to go on from). Population-based training (`ray_pbt`) continues its members'
-models, so it searches SGD's iterations with `continue` (a study without it is refused), and
-is not given a row fidelity, which cannot continue.
+subset is cut). Multi-fidelity strategies spend the budget in full-evaluation equivalents:
+optuna's pruned searches until the next rung cannot be paid (< 1 left), the halving searchers
+a schedule planned to fit (within one candidate's schedule, < 2 here). scikit-learn's
+searchers stop once every candidate of a batch failed (there is nothing to go on from).
+Population-based training (`stepwise`: `ray_pbt`, `st_pbt`) continues its members' models,
+so it searches SGD's iterations with `continue` (a study without it is refused), and is not
+given a row fidelity, which cannot continue.
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ EXTRAS = {
     "adapters.smac_fidelity.": ("smac", "smac"),
     "adapters.hebo_search.": ("hebo", "hebo"),
     "adapters.ray_": ("ray.tune", "raytune"),  # ray_tune, ray_schedulers
+    "adapters.synetune_": ("syne_tune", "synetune"),
 }
+NEEDS_MORE = {"st_mobster": ("botorch", "synetune-gp")}  # beyond its module's extra
 STARTUP = {
     "n_startup_trials": 3,
     "n_startup_jobs": 3,
@@ -184,6 +186,9 @@ def _strategy(name: str, seed: int, space: SearchSpace) -> Strategy:
     for target, (module, extra) in EXTRAS.items():
         if TARGETS[name].startswith(target):
             pytest.importorskip(module, reason=f"the {extra} extra is not installed")
+    if name in NEEDS_MORE:
+        module, extra = NEEDS_MORE[name]
+        pytest.importorskip(module, reason=f"the {extra} extra is not installed")
     adapter = compose_config(f"strategy={name}").strategy.adapter
     _shorten_startup(adapter)
     return instantiate(adapter, _partial_=True)(space=space, seed=seed)

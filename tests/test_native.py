@@ -421,3 +421,111 @@ def test_ray_random_proposes_what_tunes_basic_variant_generator_does(ray_instanc
         ).fit()  # fmt: skip
     native = [_active(result.config) for result in results]
     _same(_adapter_trials("strategy=ray_random"), native)
+
+
+def synetune_space(cs: ModuleType) -> dict:
+    """The space as a syne-tune user writes it: every parameter always (syne-tune has no
+    conditions; gamma and degree are passed only where the kernel uses them)."""
+    return {
+        "C": cs.loguniform(1e-2, 1e2),
+        "kernel": cs.choice(["rbf", "poly", "linear"]),
+        "gamma": cs.loguniform(1e-4, 1.0),
+        "degree": cs.randint(2, 4),
+        "class_weight": cs.choice(["none", "balanced"]),  # its choices share one type
+        "max_iter": cs.lograndint(50, 5000),
+    }
+
+
+def test_synetune_bore_suggests_what_its_ask_and_tell_does() -> None:
+    pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
+    from syne_tune import config_space as cs
+    from syne_tune.optimizer.baselines import BORE
+    from syne_tune.optimizer.schedulers.ask_tell_scheduler import AskTellScheduler
+
+    scheduler = AskTellScheduler(BORE(synetune_space(cs), "loss", random_seed=SEED))
+    np.random.seed(SEED)  # BORE's differential evolution draws from numpy's global state
+    native = []
+    for _ in range(N_TRIALS):
+        trial = scheduler.ask()
+        weight = {"none": None}.get(trial.config["class_weight"], "balanced")
+        native.append(_active(trial.config | {"class_weight": weight}))
+        drawn = np.random.get_state()  # SVC's fit (random_state=None) draws from it too:
+        loss = _loss(native[-1])  # the adapter keeps syne-tune's draws apart from the model's
+        np.random.set_state(drawn)
+        scheduler.tell(trial, {"loss": loss})
+    _same(_adapter_trials("strategy=st_bore"), native)
+
+
+SGD_FULL = 30  # SGDClassifier's epochs: the fidelity's full value; its low is a tenth
+SGD_SPACE = SearchSpace.from_config(
+    yaml.safe_load("""
+        alpha: {type: float, low: 1.0e-6, high: 1.0e-1, log: true}
+        loss: {type: categorical, choices: [log_loss, modified_huber]}
+        n_iter_no_change: {type: int, low: 2, high: 10}
+    """),
+    "tests/test_native.py",
+)
+
+
+@functools.cache
+def _sgd_inner() -> InnerCV:
+    from sklearn.linear_model import SGDClassifier
+
+    from harness.problem.fidelity import Fidelity
+
+    inner = _inner()
+    estimator = SGDClassifier(max_iter=SGD_FULL, tol=None, random_state=0)
+    pipeline = build_pipeline(ModelSpec("sgd", "classification", estimator, SGD_SPACE, True))
+    fidelity = Fidelity("max_iter", 0.1, SGD_FULL)  # refits each rung: a loss per (params, f)
+    return InnerCV(pipeline, inner.X, inner.y, inner.splits, inner.scorer, fidelity=fidelity)
+
+
+def _asha_by_hand(brackets: int, n_trials: int) -> list[tuple[dict, float]]:
+    """syne-tune's ASHA driven as its simulator drives it with one worker: each trial reports
+    after every epoch of the fidelity (a tenth of the full one) until the scheduler stops it
+    or it trained fully; then the next trial starts. Each trial's config and how far it went."""
+    from syne_tune import config_space as cs
+    from syne_tune.backend.trial_status import Trial
+    from syne_tune.optimizer.scheduler import SchedulerDecision
+    from syne_tune.optimizer.schedulers.asha import AsynchronousSuccessiveHalving
+
+    space = {
+        "alpha": cs.loguniform(1e-6, 1e-1),
+        "loss": cs.choice(["log_loss", "modified_huber"]),
+        "n_iter_no_change": cs.randint(2, 10),
+    }
+    scheduler = AsynchronousSuccessiveHalving(
+        space, "loss", time_attr="epoch", max_t=10, grace_period=1, reduction_factor=3,
+        brackets=brackets, random_seed=SEED,
+    )  # fmt: skip
+    np.random.seed(SEED)  # its brackets and random configurations: numpy's global state
+    native: list[tuple[dict, float]] = []
+    for trial_id in range(n_trials):
+        trial = Trial(trial_id, scheduler.suggest().config, creation_time=None)
+        scheduler.on_trial_add(trial)
+        for epoch in range(1, 11):
+            loss = -float(np.mean(_sgd_inner().evaluate(trial.config, epoch / 10).scores))
+            decision = scheduler.on_trial_result(trial, {"loss": loss, "epoch": epoch})
+            if decision != SchedulerDecision.CONTINUE:
+                break
+        native.append((plain(trial.config), epoch / 10))
+    return native
+
+
+@pytest.mark.parametrize("name", ["st_asha", "st_hyperband"])
+def test_synetune_asha_decides_as_its_scheduler_driven_by_hand(name: str) -> None:
+    """The adapter reports only where ASHA decides (its rungs, and the full fidelity): the
+    same trials, each stopped or trained fully where the scheduler driven by hand left it."""
+    pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
+    objective = Objective(_sgd_inner(), Budget(N_TRIALS), on_trial=lambda _: None)
+    adapter = compose_config(f"strategy={name}").strategy.adapter
+    strategy = instantiate(adapter, _partial_=True)(space=SGD_SPACE, seed=SEED)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    reached: dict[str, tuple[dict, float]] = {}  # each trial's config, how far it went
+    for t in sorted(objective.trials, key=lambda t: t["trial"]):
+        reached[str(t["params"])] = (t["params"], t["fidelity"])
+    ours = list(reached.values())[:-1]  # the last one the budget may have cut short
+    native = _asha_by_hand(3 if name == "st_hyperband" else 1, len(ours))  # 3: rungs 1, 3, 9
+    assert ours == native
+    assert {f for _, f in native} >= {0.1, 1.0}  # some stopped at the first rung, some not

@@ -1,4 +1,4 @@
-"""The optional optimisers (Nevergrad, SMAC3): their space translations on every shipped
+"""The optional optimisers (Nevergrad, SMAC3, syne-tune): their space translations on every shipped
 model space, and the refusal of a study whose extra is missing or whose options are wrong.
 Their search behaviour is checked by tests/test_conformance.py and tests/test_native.py."""
 
@@ -13,7 +13,14 @@ import pytest
 from omegaconf import OmegaConf
 
 # Imported before a test hides a library, so that they bind it where it is installed.
-from adapters import hebo_search, nevergrad_search, smac_fidelity, smac_search
+from adapters import (  # noqa: F401
+    hebo_search,
+    nevergrad_search,
+    smac_fidelity,
+    smac_search,
+    synetune_pbt,
+    synetune_search,
+)
 from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, assert_refused, run_inline
 
@@ -79,6 +86,29 @@ def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
         assert (0 < len(values) < DRAWS) if p.condition else len(values) == DRAWS
 
 
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_synetune_space_keeps_every_shipped_space(path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
+    space = _space(path)
+    domains = synetune_search.synetune_space(space)
+    assert list(domains) == space.names  # every parameter, conditional ones too
+    random = np.random.RandomState(0)
+    configs = [
+        synetune_search.decode(
+            space, {k: d.sample(random_state=random) for k, d in domains.items()}
+        )
+        for _ in range(DRAWS)
+    ]
+    assert all(space.validate_config(c) == [] for c in configs)
+    for p in space.params:  # every choice is drawn, in its own type, and ints stay ints
+        values = [c[p.name] for c in configs if p.name in c]
+        if p.type == "categorical":
+            assert {repr(v) for v in values} == {repr(v) for v in p.choices}
+        else:
+            assert all(type(v) is (int if p.type == "int" else float) for v in values)
+
+
 @pytest.mark.parametrize(
     ("strategy", "module", "extra"),
     [
@@ -86,6 +116,9 @@ def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
         ("smac", "smac", "smac"),
         ("smac_mf", "smac", "smac"),
         ("hebo", "hebo", 'pip install --no-deps "hebo>=0.3.6" && pip install -e ".[hebo]"'),
+        ("st_asha", "syne_tune", "synetune"),
+        ("st_pbt", "syne_tune", "synetune"),
+        ("st_mobster", "botorch", "synetune-gp"),
     ],
 )
 def test_a_missing_extra_stops_the_study_with_its_install_command(
@@ -108,6 +141,7 @@ def test_a_missing_extra_stops_the_study_with_its_install_command(
             "set it to one of HyperbandFacade, MultiFidelityFacade",
         ),
         ("hebo", ["strategy=hebo", "strategy.adapter.model_name=gpx"], "one of HEBO's surrogates"),
+        ("syne_tune", ["strategy=st_asha", "strategy.adapter.searcher=nope"], "set it to one of"),
     ],
 )
 def test_an_unknown_optimiser_is_refused(

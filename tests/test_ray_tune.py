@@ -85,8 +85,10 @@ def test_a_pbt_member_continues_another_members_models_with_new_hyperparameters(
 
 def test_ray_pbt_refuses_a_model_that_cannot_continue_training(tmp_path: Path) -> None:
     done = run_inline("strategy=ray_pbt", "model=svc", "budget.n_trials=2", cwd=tmp_path)
-    assert_refused(done, "model svc does not continue training; use one that does: hgb, logreg, "
-                   "mlp, rf_trees", tmp_path)  # fmt: skip
+    message = "model svc has no step-wise training resource (a fidelity with continue: true); "
+    assert_refused(
+        done, message + "use a model that has one: hgb, logreg, mlp, rf_trees, sgd", tmp_path
+    )
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,11 @@ from matplotlib.image import imread
 
 from harness.aggregate import TABLES
 from harness.report.__main__ import main as report_main
-from harness.report.build import ONLY_WITH_WORKERS
+from harness.report.build import ONLY_WITH_PBT, ONLY_WITH_WORKERS
 from harness.report.figures import PLOTS
 from tests.helpers import ROOT, run_cli
+
+HIDDEN = (*ONLY_WITH_WORKERS, *ONLY_WITH_PBT)  # shown only when some studies call for them
 
 TINY = ("budget.n_trials=4", "protocol.outer_folds=2", "protocol.inner_folds=2")
 
@@ -104,12 +106,12 @@ def test_html_holds_every_figure_and_table_and_needs_no_network(sweep):
     sweep has none (tests/test_report_workers.py has)."""
     page = Page()
     page.feed((sweep / "report" / "report.html").read_text(encoding="utf-8"))
-    shown = [p.name for p in PLOTS if p.name not in ONLY_WITH_WORKERS]
+    shown = [p.name for p in PLOTS if p.name not in HIDDEN]
     for name in shown:
         assert page.images[f"figure-{name}"].startswith("data:image/png;base64,")
-    assert not {f"figure-{name}" for name in ONLY_WITH_WORKERS} & set(page.images)
-    assert {f"table-{name}" for name in TABLES if name not in ONLY_WITH_WORKERS} <= page.ids
-    assert not {f"table-{name}" for name in ONLY_WITH_WORKERS} & page.ids
+    assert not {f"figure-{name}" for name in HIDDEN} & set(page.images)
+    assert {f"table-{name}" for name in TABLES if name not in HIDDEN} <= page.ids
+    assert not {f"table-{name}" for name in HIDDEN} & page.ids
     assert not {"script", "link", "iframe", "object", "embed"} & set(page.tags)
     assert all(ref.startswith(("data:", "#")) for ref in page.refs)
     assert "url(" not in page.style and "@import" not in page.style
@@ -118,9 +120,9 @@ def test_html_holds_every_figure_and_table_and_needs_no_network(sweep):
 def test_markdown_links_every_figure_and_shows_the_sweep(sweep):
     text = (sweep / "report" / "report.md").read_text(encoding="utf-8")
     for plot in PLOTS:
-        assert (f"(figures/{plot.name}.png)" in text) != (plot.name in ONLY_WITH_WORKERS)
+        assert (f"(figures/{plot.name}.png)" in text) != (plot.name in HIDDEN)
     for name in TABLES:
-        assert (f"### `{name}`" in text) != (name in ONLY_WITH_WORKERS)
+        assert (f"### `{name}`" in text) != (name in HIDDEN)
     assert "sweep=quick" in text and "## Recommendation" in text
 
 

@@ -21,6 +21,7 @@ from harness.aggregate import (
     gain,
     guard,
     importance,
+    population,
     power,
     risk,
     robust,
@@ -55,6 +56,8 @@ TABLES = {
     "fewest workers (k = 1), 95% bootstrap CI, parallel efficiency",
     "workers_ert": "per budget, strategy, clock, workers k, target: ERT in trials and seconds, "
     "trials relative to the fewest workers",
+    "pbt_schedule": "per population-based-training trial and numeric hyperparameter: member, "
+    "fidelity reached, value, whether it followed an exploit step",
     "compute": "per budget, strategy: compute (fit + score seconds over all workers) per run",
     "ert": "per budget, strategy, target: success rate, ERT in trials, seconds and compute",
     "ert_by_problem": "the same per dataset and model",
@@ -138,6 +141,7 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
         "tunability": importance.tunability_table(runs, instances, budgets, settings),
         "workers_speedup": workers.speedup_table(runs, settings),
         "workers_ert": workers.ert_by_workers(hits, runs),
+        "pbt_schedule": population.schedule_table(records.trials),
         "compute": spent,
         "ert": compute.beside(ert, spent),
         "ert_by_problem": targets.ert_table(hits, ["budget", "strategy", "dataset", "model"]),

@@ -18,15 +18,21 @@ from harness.problem.fidelity import Fidelity
 class Proposal:
     """One configuration to evaluate. `fidelity` (a fraction of the model's declared resource,
     None for all of it) asks for a partial evaluation; `token` is the strategy's own handle on
-    it (an optuna trial, a hyperopt trial id), handed back with the loss. Population-based
-    training says which population `member` it trains and, after an exploit step, which
-    member's fitted models it continues (`exploited_from`); both go into its record."""
+    it (an optuna trial, a hyperopt trial id), handed back with the loss.
+
+    Population-based training says more: `member`, the population member the evaluation
+    belongs to (recorded), and `continues`, the configuration (params) whose last fitted models
+    this evaluation trains on with its own hyperparameters: another member's, after an exploit
+    step (harness.engine.continuation). Without `continues` a rung continues its own models.
+    A library that keeps members' models itself (Ray Tune's checkpoints) says instead whose
+    fitted models it continued, `exploited_from` (a trial number)."""
 
     params: dict[str, Any]
     fidelity: float | None = None
     token: Any = field(default=None, compare=False)
-    member: int | None = None
-    exploited_from: int | None = None
+    member: int | None = field(default=None, compare=False)
+    continues: dict[str, Any] | None = field(default=None, compare=False)
+    exploited_from: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,22 @@ What a continued rung equals:
   guaranteed equal to a from-scratch fit.
 
 The state (`Continuation`) holds, per configuration of one outer fold's search, the rung it
-reached and its fitted estimators; an evaluation takes them out, so a failed, cached or
-full-fidelity evaluation leaves nothing behind, and nothing is kept after the search. It is
-never journaled nor cached: a replayed or cached rung has no models, so the next rung of that
-configuration fits from scratch and its record says it did not continue.
+reached and its fitted estimators, as its last record left them: a later rung gets a copy, so
+they stay as recorded while it trains; a failed, cached or full-fidelity evaluation leaves
+nothing behind, and nothing is kept after the search. It is never journaled nor cached: a
+replayed or cached rung has no models, so the next rung of that configuration fits from scratch
+and its record says it did not continue.
+
+Population-based training continues another configuration's models: after an exploit step a
+member trains a copy of a stronger member's last models with its own, perturbed
+hyperparameters (`Proposal.continues`), set on the copied estimators before they train on.
+Such models (and every later rung grown from them) are `foreign`: what they score depends on a
+history of configurations, not on one, so their evaluations are never cached.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Mapping
@@ -54,10 +62,13 @@ GROWN_BY_MAX_ITER = (HistGradientBoostingClassifier, HistGradientBoostingRegress
 
 @dataclass(frozen=True)
 class Start:
-    """What a rung continues from: the fraction of the resource reached and its models."""
+    """What a rung continues from: the fraction of the resource reached and its models; the
+    trial that fitted them, and whether another configuration's training is in their history."""
 
     fraction: float
     models: Models
+    trial: int | None = None
+    foreign: bool = False
 
 
 class Continuation:
@@ -72,15 +83,28 @@ class Continuation:
         return start.fraction if start is not None and start.fraction < fraction else 0.0
 
     def take(self, params: Mapping[str, Any], fraction: float) -> Start | None:
-        """The models to continue for `params` at `fraction`, forgotten here (the evaluation
-        hands back the grown ones, if it keeps any)."""
-        start = self._last.pop(_key(params), None)
-        return start if start is not None and start.fraction < fraction else None
+        """A copy of the models to continue for `params` at `fraction` (the kept ones stay as
+        recorded: another member may copy them too, or the evaluation may fail)."""
+        start = self._last.get(_key(params))
+        if start is None or start.fraction >= fraction:
+            return None
+        return Start(start.fraction, copy.deepcopy(start.models), start.trial, start.foreign)
 
-    def keep(self, params: Mapping[str, Any], fraction: float, models: Models | None) -> None:
-        """Remember the models `params` reached at `fraction`, unless that is the full fidelity."""
+    def keep(
+        self,
+        params: Mapping[str, Any],
+        fraction: float,
+        models: Models | None,
+        *,
+        trial: int,
+        foreign: bool = False,
+    ) -> None:
+        """Remember the models `params` reached at `fraction` in `trial`, unless that is the
+        full fidelity; without models (failed, cached), forget what `params` had."""
         if models is not None and fraction < 1:
-            self._last[_key(params)] = Start(fraction, models)
+            self._last[_key(params)] = Start(fraction, models, trial, foreign)
+        else:
+            self._last.pop(_key(params), None)
 
     def clear(self) -> None:
         self._last.clear()
@@ -110,8 +134,9 @@ class Rung:
         """cross_validate's result for one split (fit and score seconds of what was trained
         here), with the fitted estimator under "estimator" when a later rung may continue it."""
         pipeline = clone(pipeline)
-        if self.start is not None:
-            pipeline.set_params(**{STEP: self.start.models[k]})
+        if self.start is not None:  # the configuration's hyperparameters on the models it grows
+            configured = pipeline[-1].get_params(deep=False)
+            pipeline.set_params(**{STEP: self.start.models[k].set_params(**configured)})
         model = pipeline[-1]
         model.set_params(warm_start=True, **{self.fidelity.resource: self._length(model)})
         train, test = split

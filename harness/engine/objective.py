@@ -202,8 +202,8 @@ class Evaluator:
     ) -> Evaluation:
         """`start`: the models of the rung this evaluation continues (asked only then)."""
         resumed = () if start is None else (start,)
-        if self.cache is None:
-            return self.evaluate(params, fidelity, *resumed)
+        if self.cache is None or (start is not None and start.foreign):
+            return self.evaluate(params, fidelity, *resumed)  # foreign: history, not params
         computed: list[Evaluation] = []
 
         def compute() -> dict[str, Any]:
@@ -324,7 +324,11 @@ class Objective:
             self._stale(self.asked)
             known = None
         fraction = self._fraction(fidelity)
-        start = None if fidelity is None or known else self.continuation.take(params, fraction)
+        start = None
+        if fidelity is not None and not known:  # its own models, or a copy of another's
+            start = self.continuation.take(proposal.continues or params, fraction)
+            if start is not None and proposal.continues is not None:
+                start = replace(start, foreign=True)
         cost = fraction - (start.fraction if start else 0.0)
         if known is None:
             self._check_budget(cost)
@@ -371,7 +375,11 @@ class Objective:
         else:
             record = self._new_record(done, proposal, cost)
             fraction = record["fidelity"]
-            self.continuation.keep(proposal.params, fraction, getattr(done.outcome, "models", None))
+            start = done.job.start
+            self.continuation.keep(
+                proposal.params, fraction, getattr(done.outcome, "models", None),
+                trial=done.job.number, foreign=start is not None and start.foreign,
+            )  # fmt: skip
         self.spent += cost
         self.computed += _compute(record)
         self.trials.append(record)
@@ -390,6 +398,7 @@ class Objective:
             error = f"non-finite inner scores {evaluation.scores.tolist()}"
             evaluation, status = None, "failed"
         fidelity = proposal.fidelity
+        exploited = proposal.continues is not None and done.job.start is not None
         return {
             "trial": done.job.number,
             "params": plain(proposal.params),
@@ -412,7 +421,7 @@ class Objective:
             "full_evaluations": self.spent + cost,
             "continued": cost < fraction,
             "member": proposal.member,
-            "exploited_from": proposal.exploited_from,
+            "exploited_from": (done.job.start.trial if exploited else proposal.exploited_from),
             "cache": getattr(done.outcome, "cache", None),
         }
 

@@ -33,7 +33,8 @@ RANGES: dict[str, dict[str, Any]] = {
     "rand_sample": {"integer": True, "low": 2, "optional": True},  # HEBO (it takes >= 2)
     "factor": {"integer": False, "low": 1, "above": True},  # scikit-learn's halving searchers
     "resolution": {"integer": True, "low": 1, "optional": True},  # grid
-    "brackets": {"integer": True, "low": 1},  # Ray Tune's ASHA
+    "grace_period": {"integer": True, "low": 1},  # syne-tune's schedulers
+    "brackets": {"integer": True, "low": 1, "optional": True},  # syne-tune, Ray Tune
     "population": {"integer": True, "low": 2},  # Ray Tune's PBT
     "perturbation_interval": {"integer": True, "low": 1},
     "quantile_fraction": {"integer": False, "low": 0, "high": 0.5, "above": True},

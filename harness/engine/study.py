@@ -39,7 +39,7 @@ from harness.engine.parallel import Parallelism, inner_jobs
 from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
 from harness.problem.data import Dataset, load_dataset
-from harness.problem.fidelity import Fidelity
+from harness.problem.fidelity import Fidelity, stepwise_models
 from harness.problem.metrics import Metric, get_metric
 from harness.problem.models import ModelSpec, build_pipeline, load_model, pipeline_params, plain
 from harness.problem.preprocessing import Prepared, fallback, once_per_split
@@ -50,8 +50,6 @@ from harness.store.cache import CACHE, EvaluationCache, Scope, split_digest
 from harness.store.provenance import declared_versions, digest
 from harness.store.records import StudyRecords, canonical, check_store
 from harness.store.schema import study_labels
-
-CONF = Path(__file__).resolve().parents[2] / "conf"  # the shipped configs
 
 REFIT = ("score", "error", "warning")  # what a refit on the outer-training rows gives
 
@@ -138,20 +136,11 @@ def prepare(cfg: DictConfig) -> Study:
         )
     if getattr(strategy, "stepwise", False) and not (fidelity and fidelity.continues):
         raise UsageError(
-            f"strategy {cfg.strategy.name} trains a population step by step, continuing each "
-            f"member's fitted models, and model {model.name} does not continue training; use "
-            f"one that does: {', '.join(stepwise_models(dataset.task))}"
+            f"strategy {cfg.strategy.name} trains models step by step, and model {model.name} "
+            "has no step-wise training resource (a fidelity with continue: true); use a model "
+            f"that has one: {', '.join(stepwise_models(dataset.task))}"
         )
     return study
-
-
-def stepwise_models(task: str) -> list[str]:
-    """The shipped models of `task` whose fidelity continues training (`continue: true`)."""
-    configs = (OmegaConf.load(p) for p in sorted((CONF / "model").glob("*.yaml")))
-    return [
-        c.name for c in configs
-        if c.task == task and OmegaConf.select(c, "fidelity.continue", default=False) is True
-    ]  # fmt: skip
 
 
 def study_key(cfg: DictConfig, data_fingerprint: str) -> str:

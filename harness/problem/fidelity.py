@@ -107,6 +107,18 @@ class Fidelity:
         return np.sort(order[: max(1, round(fraction * len(train)))])
 
 
+def stepwise_models(task: str) -> list[str]:
+    """The shipped models of `task` whose fidelity continues training (`continue: true` in
+    conf/model/<name>.yaml): those population-based training can train step by step."""
+    from harness.cli import CONF  # the config folder; imported here, as cli imports this
+
+    configs = (OmegaConf.load(path) for path in sorted((CONF / "model").glob("*.yaml")))
+    return [
+        c.name for c in configs
+        if c.task == task and OmegaConf.select(c, "fidelity.continue", default=False) is True
+    ]  # fmt: skip
+
+
 def _continues(value: Any, resource: str, model: ModelSpec, where: str) -> bool:
     """Whether a declaration may continue training across rungs: a true `continue` needs a
     training length the estimator continues itself when warm-started."""

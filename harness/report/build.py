@@ -34,6 +34,8 @@ APPENDIX = (
 )  # fmt: skip
 # tables and figures about studies that differ only in workers: shown only when there are some
 ONLY_WITH_WORKERS = ("workers_convergence", "workers_speedup", "workers_ert")
+# the schedule of population-based training's members: shown only for studies that ran it
+ONLY_WITH_PBT = ("pbt_schedule",)
 
 
 def build_report(source: Path, out: Path | None = None, settings: Settings | None = None) -> Path:
@@ -66,7 +68,8 @@ def recommendation_lines(out: Path) -> list[str]:
 
 def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Settings) -> list[Section]:
     """The report's sections, in reading order; every table and figure appears once (those
-    of ONLY_WITH_WORKERS only when studies differ only in workers)."""
+    of ONLY_WITH_WORKERS only when studies differ only in workers, of ONLY_WITH_PBT only
+    when some ran population-based training)."""
     t = {name: Table(name, TABLES[name], frame) for name, frame in tables.items()}
     fig = {plot.name: Image(plot.name, plot.title, plot.caption) for plot in PLOTS}
     at_checkpoints = {
@@ -81,6 +84,7 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
     appendix = [Table(n, TABLES[n], tables[n], full=len(tables[n]) <= 60) for n in APPENDIX]
     target = f"{settings.recommend_target:g}"
     workers = _workers_section(t, fig) if len(tables["workers_speedup"]) else []
+    population = _population_section(t, fig) if len(tables["pbt_schedule"]) else []
     return [
         Section("Summary", _summary(records, tables, settings)),
         Section(
@@ -207,6 +211,7 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
             ],
         ),
         *workers,
+        *population,
         Section(
             "Compute",
             [
@@ -284,6 +289,24 @@ def _workers_section(t: dict[str, Table], fig: dict[str, Image]) -> list[Section
                 "made before the results in flight were known).",
             ],
             [fig["workers_convergence"], t["workers_speedup"], t["workers_ert"]],
+        )
+    ]
+
+
+def _population_section(t: dict[str, Table], fig: dict[str, Image]) -> list[Section]:
+    return [
+        Section(
+            "Population-based training",
+            [
+                "Each member of a population trains step by step; at each perturbation "
+                "interval the library has weak members continue a strong member's fitted "
+                "models with its hyperparameters perturbed. Every trial record says its "
+                "`member` and, after an exploit, the trial whose models it continued "
+                "(`exploited_from`), so each member's schedule of hyperparameters reads off "
+                "the records. The configuration chosen (the best at full fidelity) is refit "
+                "from scratch and scored on the outer test like any strategy's.",
+            ],
+            [fig["pbt_schedule"], t["pbt_schedule"]],
         )
     ]
 

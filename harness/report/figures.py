@@ -170,6 +170,45 @@ def workers_convergence(tables: Tables, colours: Palette) -> Figure:
     return _finish(fig, axes)
 
 
+def pbt_schedule(tables: Tables, colours: Palette) -> Figure:
+    """Per population-based-training study (its first outer fold) and numeric
+    hyperparameter: each member's value against the fidelity it reached, a step per
+    evaluation; a cross where the member continued another's models after an exploit."""
+    schedule = tables["pbt_schedule"]
+    first = schedule.groupby("study_key")[["repeat", "outer_fold"]].transform("min")
+    schedule = schedule[
+        (schedule.repeat == first.repeat) & (schedule.outer_fold == first.outer_fold)
+    ]
+    groups = list(schedule.groupby(["study_key", "parameter"], sort=False))
+    if not groups:
+        fig, axes = _grid(1, 1)
+        _empty(axes[0, 0], "no population-based training")
+        return fig
+    cols = min(len(groups), 3)
+    fig, axes = _grid(-(-len(groups) // cols), cols)
+    members = sorted(schedule.member.unique())  # one colour per member, in every panel
+    shades = dict(zip(map(str, members), sns.color_palette("tab10", len(members)), strict=True))
+    for ax, ((_, parameter), block) in zip(axes.flat, groups, strict=False):
+        block = block.assign(member=block.member.astype(str))
+        sns.lineplot(
+            data=block, x="fidelity", y="value", hue="member", units="member", palette=shades,
+            hue_order=[m for m in shades if m in set(block.member)], estimator=None,
+            drawstyle="steps-post", marker="o", markersize=3, ax=ax,
+        )  # fmt: skip
+        jumps = block[block.exploited]
+        ax.scatter(jumps.fidelity, jumps.value, marker="x", color="black", zorder=3)
+        row = block.iloc[0]
+        ax.set(
+            xlabel="fidelity reached (fraction of the resource)", ylabel=parameter,
+            title=f"{row.strategy} {row.dataset}/{row.model} {row.budget}",
+        )  # fmt: skip
+        if (block.value > 0).all() and block.value.max() / block.value.min() > 100:
+            ax.set_yscale("log")
+    for ax in axes.flat[len(groups) :]:
+        ax.set_axis_off()
+    return _finish(fig, axes, legend_everywhere=True)
+
+
 def gain(tables: Tables, colours: Palette) -> Figure:
     runs, summary = tables["runs"], tables["gain_by_model"]
     budgets = _budgets(tables)
@@ -314,6 +353,11 @@ PLOTS = [
          "count k, 95% bootstrap bands over runs. A line further left reaches the same "
          "regret sooner; a line that ends higher found less in its trials.",
          workers_convergence),
+    Plot("pbt_schedule", "Population-based training: each member's hyperparameters",
+         "For each population-based-training study, its first outer fold: every member's "
+         "value of each numeric hyperparameter against the fidelity it had reached, a step "
+         "per evaluation; a cross marks a step that continued another member's fitted models "
+         "after an exploit, with perturbed hyperparameters.", pbt_schedule),
     Plot("gain", "Accuracy gain", "Outer-test score of the tuned configuration minus the "
          "defaults', per outer fold (dots) and mean with 95% bootstrap interval "
          "(diamonds).", gain),
