@@ -31,6 +31,10 @@ RANGES: dict[str, dict[str, Any]] = {
     "n_initial_points": COUNT,  # scikit-optimize
     "factor": {"integer": False, "low": 1, "above": True},  # scikit-learn's halving searchers
     "resolution": {"integer": True, "low": 1, "optional": True},  # grid
+    "num_initial_points": COUNT | {"optional": True},  # Keras Tuner
+    "alpha": POSITIVE,
+    "beta": {"integer": False, "low": 0},
+    "hyperband_iterations": {"integer": True, "low": 1, "optional": True},
 }
 
 
