@@ -9,11 +9,22 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import SHARED
+
+try:  # absl comes with Keras (the kerastuner extra)
+    from absl import logging as absl_logging
+except ImportError:
+    absl_logging = None
+if absl_logging is not None:
+    # absl's idle log handler writes to the sys.stderr of its import (pytest's capture here) and
+    # closes it whenever logging is configured again (Hydra, in every run_inline) unless it is
+    # the interpreter's own stream: so it gets that one.
+    absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
 @pytest.fixture(scope="session")

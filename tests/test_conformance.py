@@ -5,7 +5,9 @@ a seed) and searches a space with every kind of parameter (log and linear floats
 categoricals with booleans and None, a condition, a condition on a conditional parent) for
 SGDClassifier on real data, scored by log loss. Three of its losses have no predict_proba, so
 their trials fail, and a second space holds only those. Random starts are shortened (to 3
-trials, NSGA-II's population to 4) so that each library's own model proposes most trials. A
+trials, NSGA-II's population to 4) so that each library's own model proposes most trials;
+kt_bayes keeps its own (3 per parameter): its Gaussian process spends about 6 CPU seconds on
+each proposal, two minutes of CI here, so tests/test_native.py checks those proposals instead. A
 spy step in the pipeline records every row that reaches a fit or a prediction, so a strategy
 that saw outer-test rows is caught.
 
@@ -81,6 +83,7 @@ EXTRAS = {
     "adapters.hebo_search.": ("hebo", "hebo"),
     "adapters.ray_": ("ray.tune", "raytune"),  # ray_tune, ray_schedulers
     "adapters.synetune_": ("syne_tune", "synetune"),
+    "adapters.kerastuner_search.": ("keras_tuner", "kerastuner"),
 }
 NEEDS_MORE = {"st_mobster": ("botorch", "synetune-gp")}  # beyond its module's extra
 STARTUP = {

@@ -253,3 +253,35 @@ def test_continuation_a_model_cannot_do_is_refused(
 def test_shipped_models_that_can_continue_do(model: str, dataset: str, resource: str) -> None:
     fidelity = prepare(compose_config(f"model={model}", f"dataset={dataset}")).fidelity
     assert (fidelity.resource, fidelity.continues) == (resource, True)
+
+
+def test_keras_tuners_hyperband_promotes_trials_that_continue_their_models(tmp_path: Path) -> None:
+    from adapters.kerastuner_search import kt  # imported with the Keras backend it sets
+
+    if kt is None:
+        pytest.skip("the kerastuner extra is not installed")
+    study = prepare(
+        compose_config(
+            "strategy=kt_hyperband",
+            "model=hgb",
+            SMALL,
+            "budget.n_trials=4",
+            "protocol.outer_folds=2",
+            "+model.estimator.max_iter=30",
+            "model.fidelity.low=3",
+        )
+    )  # rungs of 3, 10, 30: quick
+    trials, _ = run(study, tmp_path)
+    rungs = [3, 10, 30]
+    assert set(trials.resource) == set(rungs)
+    for _, fold in trials.groupby("outer_fold"):
+        reached: dict[str, int] = {}  # the rung each configuration last reached
+        for trial in fold.itertuples():
+            params = str(trial.params)
+            # A trial its bracket promotes starts where its predecessor stopped (Keras Tuner's
+            # tuner/initial_epoch) and grows those models; any other trial fits afresh.
+            assert trial.continued == (params in reached)
+            if trial.continued:
+                assert trial.resource == rungs[rungs.index(reached[params]) + 1]
+            reached[params] = trial.resource
+    assert trials.continued.sum() >= 2

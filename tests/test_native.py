@@ -529,3 +529,62 @@ def test_synetune_asha_decides_as_its_scheduler_driven_by_hand(name: str) -> Non
     native = _asha_by_hand(3 if name == "st_hyperband" else 1, len(ours))  # 3: rungs 1, 3, 9
     assert ours == native
     assert {f for _, f in native} >= {0.1, 1.0}  # some stopped at the first rung, some not
+
+
+def keras_tuner_hyperparameters(kt: ModuleType) -> object:
+    """The space as a Keras Tuner user declares it: gamma in the scope of rbf and poly, degree
+    in poly's; a `Choice` cannot hold None, so class_weight's is the string "none"."""
+    hp = kt.HyperParameters()
+    hp.Float("C", 1e-2, 1e2, sampling="log")
+    hp.Choice("kernel", ["rbf", "poly", "linear"])
+    with hp.conditional_scope("kernel", ["rbf", "poly"]):
+        hp.Float("gamma", 1e-4, 1.0, sampling="log")
+    with hp.conditional_scope("kernel", ["poly"]):
+        hp.Int("degree", 2, 4)
+    hp.Choice("class_weight", ["none", "balanced"])
+    hp.Int("max_iter", 50, 5000, sampling="log")
+    return hp
+
+
+# One trial from the Gaussian process: each of its proposals runs 50 L-BFGS restarts of its
+# acquisition function, seconds apiece.
+KT_STARTUP = N_TRIALS - 1
+
+
+@pytest.mark.parametrize("name", ["kt_random", "kt_bayes"])
+def test_keras_tuner_suggests_what_its_tuner_does(name: str, tmp_path: Path) -> None:
+    from adapters.kerastuner_search import kt  # imported with the Keras backend it sets
+
+    if kt is None:
+        pytest.skip("the kerastuner extra is not installed")
+
+    native = []
+
+    class Loop(kt.Tuner):
+        """Keras Tuner's own loop (`search`) on a tuner that scores without Keras, as its
+        guide to tuning anything does."""
+
+        def run_trial(self, trial: object, *args: object, **kwargs: object) -> float:
+            params = dict(trial.hyperparameters.values)
+            params["class_weight"] = {"none": None}.get(params["class_weight"], "balanced")
+            native.append(params)
+            return _loss(params)
+
+    adapter = compose_config(f"strategy={name}").strategy.adapter
+    options = {k: v for k, v in adapter.items() if k not in ("_target_", "oracle")}
+    if "num_initial_points" in options:
+        options["num_initial_points"] = KT_STARTUP
+    oracle = getattr(kt.oracles, adapter.oracle)(
+        objective=kt.Objective("loss", "min"),
+        max_trials=N_TRIALS,
+        seed=SEED,
+        hyperparameters=keras_tuner_hyperparameters(kt),
+        **options,
+    )
+    Loop(oracle=oracle, directory=tmp_path, project_name="native").search(verbose=0)
+    overrides = (
+        [f"strategy.adapter.num_initial_points={KT_STARTUP}"]
+        if "num_initial_points" in options
+        else []
+    )
+    _same(_adapter_trials(f"strategy={name}", *overrides), native)

@@ -1,5 +1,6 @@
-"""The optional optimisers (Nevergrad, SMAC3, syne-tune): their space translations on every shipped
-model space, and the refusal of a study whose extra is missing or whose options are wrong.
+"""The optional optimisers (Nevergrad, SMAC3, HEBO, syne-tune, Keras Tuner): their space
+translations on every shipped model space, and the refusal of a study whose extra is missing
+or whose options are wrong.
 Their search behaviour is checked by tests/test_conformance.py and tests/test_native.py."""
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from omegaconf import OmegaConf
 # Imported before a test hides a library, so that they bind it where it is installed.
 from adapters import (  # noqa: F401
     hebo_search,
+    kerastuner_search,
     nevergrad_search,
     smac_fidelity,
     smac_search,
     synetune_pbt,
     synetune_search,
 )
+from harness.engine.asktell import SearchHandle
 from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, assert_refused, run_inline
 
@@ -119,6 +122,8 @@ def test_synetune_space_keeps_every_shipped_space(path: Path) -> None:
         ("st_asha", "syne_tune", "synetune"),
         ("st_pbt", "syne_tune", "synetune"),
         ("st_mobster", "botorch", "synetune-gp"),
+        ("kt_bayes", "keras_tuner", "kerastuner"),
+        ("kt_hyperband", "jax", "kerastuner"),  # Keras's numpy backend imports it
     ],
 )
 def test_a_missing_extra_stops_the_study_with_its_install_command(
@@ -142,11 +147,38 @@ def test_a_missing_extra_stops_the_study_with_its_install_command(
         ),
         ("hebo", ["strategy=hebo", "strategy.adapter.model_name=gpx"], "one of HEBO's surrogates"),
         ("syne_tune", ["strategy=st_asha", "strategy.adapter.searcher=nope"], "set it to one of"),
+        (
+            "keras_tuner",
+            ["strategy=kt_random", "strategy.adapter.oracle=GridSearchOracle"],
+            "oracle is 'GridSearchOracle'; set it to one of RandomSearchOracle, Bayesian",
+        ),
+        (
+            "keras_tuner",
+            ["strategy=kt_hyperband", "model=logreg", "strategy.adapter.factor=2.5"],
+            "factor is 2.5; set it to an integer >= 2",
+        ),
+        (
+            "keras_tuner",
+            ["strategy=kt_bayes", "+strategy.adapter.acquisition=ei"],
+            "unexpected keyword argument 'acquisition'",
+        ),
+        (
+            "keras_tuner",
+            [
+                "strategy=kt_random",
+                "model=logreg",
+                "+model.space.tol={type:float,low:1e-5,high:1e-2,"
+                "condition:{solver:saga,class_weight:balanced}}",
+            ],
+            "'tol' has conditions on solver, class_weight; Keras Tuner's conditional_scope",
+        ),
     ],
 )
 def test_an_unknown_optimiser_is_refused(
     module: str, overrides: list[str], message: str, tmp_path: Path
 ) -> None:
+    if module == "keras_tuner" and kerastuner_search.kt is None:  # import needs its backend
+        pytest.skip("the kerastuner extra is not installed")
     pytest.importorskip(module, reason=f"the {module} extra is not installed")
     done = run_inline(*overrides, "budget.n_trials=2", cwd=tmp_path)
     assert_refused(done, message, tmp_path)
@@ -186,3 +218,57 @@ def test_hebo_runs_its_own_example_here_and_beats_random_search() -> None:
     draws = np.random.default_rng(0).uniform(-3, 3, size=(1000, len(opt.y)))
     random_best = ((draws - 0.37) ** 2).min(axis=1)
     assert len(opt.y) == 12 and opt.y.min() < np.quantile(random_best, 0.1), opt.y.min()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["strategy=kt_bayes", "strategy.adapter.num_initial_points=-1"], "integer >= 0, or null"),
+        (["strategy=kt_bayes", "strategy.adapter.alpha=0"], "alpha is 0; set it to a number > 0"),
+        (["strategy=kt_bayes", "strategy.adapter.beta=-1"], "beta is -1; set it to a number >= 0"),
+        (
+            ["strategy=kt_hyperband", "strategy.adapter.hyperband_iterations=0"],
+            "hyperband_iterations is 0; set it to an integer >= 1, or null",
+        ),
+    ],
+)
+def test_a_keras_tuner_option_out_of_range_is_refused(
+    overrides: list[str], message: str, tmp_path: Path
+) -> None:
+    done = run_inline(*overrides, "budget.n_trials=2", cwd=tmp_path)  # checked before the import
+    assert_refused(done, message, tmp_path)
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_keras_tuner_hyperparameters_keep_every_shipped_space(path: Path) -> None:
+    kt = kerastuner_search.kt
+    if kt is None:
+        pytest.skip("the kerastuner extra is not installed")
+    space = _space(path)
+    hps = kerastuner_search.hyperparameters(space).space
+    assert [hp.name for hp in hps] == space.names
+    for p, hp in zip(space.params, hps, strict=True):
+        if p.type == "categorical":
+            assert isinstance(hp, kt.engine.hyperparameters.Choice)
+            assert hp.values == [kerastuner_search.label(p, c) for c in p.choices]
+            assert len(set(hp.values)) == len(p.choices)
+        else:
+            kind = {"int": kt.engine.hyperparameters.Int, "float": kt.engine.hyperparameters.Float}
+            assert isinstance(hp, kind[p.type])
+            sampling = "log" if p.log else "linear"
+            assert (hp.min_value, hp.max_value, hp.sampling) == (p.low, p.high, sampling)
+        assert {c.name for c in hp.conditions} == set(p.condition)
+    # The random oracle, through the adapter, proposes valid configurations: every choice is
+    # drawn, read back as the space's own value.
+    strategy = kerastuner_search.KerasTunerSearch(space, seed=0)
+    strategy.start(SearchHandle(DRAWS))
+    configs = []
+    for _ in range(DRAWS):
+        [proposal] = strategy.ask(1)
+        strategy.tell(proposal, 0.0)
+        configs.append(proposal.params)
+    assert all(space.validate_config(c) == [] for c in configs)
+    for p in space.params:
+        values = [c[p.name] for c in configs if p.name in c]
+        if p.type == "categorical":
+            assert {repr(v) for v in values} == {repr(v) for v in p.choices}

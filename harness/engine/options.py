@@ -39,6 +39,10 @@ RANGES: dict[str, dict[str, Any]] = {
     "perturbation_interval": {"integer": True, "low": 1},
     "quantile_fraction": {"integer": False, "low": 0, "high": 0.5, "above": True},
     "resample_probability": SHARE,
+    "num_initial_points": COUNT | {"optional": True},  # Keras Tuner
+    "alpha": POSITIVE,
+    "beta": {"integer": False, "low": 0},
+    "hyperband_iterations": {"integer": True, "low": 1, "optional": True},
 }
 
 
