@@ -16,6 +16,7 @@ must then keep its contract with proposals in flight.
 Stated exceptions: `default` runs no trial. HEBO's start is not shortened: each proposal of
 its model takes tens of seconds here (its NSGA-II acquisition search runs in pure-Python
 pymoo), so its 10 trials here are its Sobol start, and tests/test_native.py drives its model.
+Ax's start is 7 Sobol trials, so that its GP (seconds a proposal here) proposes the last 3.
 Grid strategies run their whole grid when it fits the budget (here it does not, so a seeded
 subset is cut). Multi-fidelity strategies spend the
 budget in full-evaluation equivalents: optuna's pruned searches until the next rung cannot be
@@ -71,12 +72,14 @@ EXTRAS = {
     "adapters.smac_search.": ("smac", "smac"),
     "adapters.smac_fidelity.": ("smac", "smac"),
     "adapters.hebo_search.": ("hebo", "hebo"),
+    "adapters.ax_search.": ("ax", "ax"),
 }
 STARTUP = {
     "n_startup_trials": 3,
     "n_startup_jobs": 3,
     "n_initial_points": 3,
     "population_size": 4,
+    "initialization_budget": 7,  # Ax: its GP proposes the last 3 of 10 (docstring)
 }
 
 SPACE_CONFIG = yaml.safe_load("""

@@ -387,3 +387,39 @@ def test_hebo_suggests_what_its_suggest_and_observe_does() -> None:
         strategy.search(objective)
     ours = [t["params"] for t in sorted(objective.trials, key=lambda t: t["trial"])]
     assert ours == native
+
+
+def test_ax_proposes_what_its_client_loop_does() -> None:
+    """Ax's Client as its tutorial drives it, on the small space of HEBO's test (Ax's GP takes
+    seconds a proposal here): a Sobol start of 2, then 2 proposals of its GP."""
+    pytest.importorskip("ax", reason="the ax extra is not installed")
+    from ax.api import ChoiceParameterConfig, Client, RangeParameterConfig
+
+    n_trials, startup = 4, 2
+    client = Client(random_seed=SEED)
+    client.configure_experiment(
+        parameters=[
+            RangeParameterConfig("C", (1e-2, 1e2), "float", scaling="log"),
+            ChoiceParameterConfig("kernel", ["rbf", "linear"], "str", is_ordered=False),
+            RangeParameterConfig("gamma", (1e-4, 1.0), "float", scaling="log"),
+        ]
+    )
+    client.configure_optimization(objective="-loss")
+    client.configure_generation_strategy(initialization_budget=startup)
+    native = []
+    for _ in range(n_trials):
+        [(index, point)] = client.get_next_trials(max_trials=1).items()
+        params = {k: point[k] for k in ("C", "kernel", "gamma")}
+        if params["kernel"] != "rbf":
+            del params["gamma"]
+        native.append(params)
+        client.complete_trial(index, raw_data={"loss": _loss(params)})
+    adapter = compose_config(
+        "strategy=ax", f"strategy.adapter.initialization_budget={startup}"
+    ).strategy.adapter
+    strategy = instantiate(adapter, _partial_=True)(space=HEBO_SPACE, seed=SEED)
+    objective = Objective(_inner(), Budget(n_trials), on_trial=lambda _: None)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    ours = [t["params"] for t in sorted(objective.trials, key=lambda t: t["trial"])]
+    assert ours == native
