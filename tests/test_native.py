@@ -5,9 +5,9 @@ The native side is what a user of each library would write by hand for this spac
 log-scaled C, a kernel choice, gamma for rbf and poly only, degree for poly only, a class weight
 choice with None, and a log-scaled integer), driven by the library's own loop: optuna's
 `study.optimize`, hyperopt's `fmin`, scikit-optimize's `Optimizer.ask/tell`, Nevergrad's
-and SMAC3's `ask`/`tell`. Both sides score configurations on the same inner CV of real data; startup
-phases are shortened so most of the trials come from each library's model, not its random
-start.
+and SMAC3's `ask`/`tell`, HEBO's `suggest`/`observe`, Ax's `Client`. Both sides score
+configurations on the same inner CV of real data; startup phases are shortened so most of the
+trials come from each library's model, not its random start.
 """
 
 from __future__ import annotations
