@@ -118,6 +118,10 @@ BAD_VALUES = [
         "strategy.adapter.rand_sample is 1; set it to an integer >= 2",
     ),
     (
+        ["strategy=ax", "strategy.adapter.initialization_budget=0"],
+        "strategy.adapter.initialization_budget is 0; set it to an integer >= 1",
+    ),
+    (
         ["strategy=smac_mf", "strategy.adapter.eta=1"],
         "strategy.adapter.eta is 1; set it to an integer >= 2",
     ),

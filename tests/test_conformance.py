@@ -18,6 +18,7 @@ must then keep its contract with proposals in flight.
 Stated exceptions: `default` runs no trial. HEBO's start is not shortened: each proposal of
 its model takes tens of seconds here (its NSGA-II acquisition search runs in pure-Python
 pymoo), so its 10 trials here are its Sobol start, and tests/test_native.py drives its model.
+Ax's start is 7 Sobol trials, so that its GP (seconds a proposal here) proposes the last 3.
 Grid strategies run their whole grid when it fits the budget (here it does not, so a seeded
 subset is cut). Multi-fidelity strategies spend the budget in full-evaluation equivalents:
 optuna's pruned searches until the next rung cannot be paid (< 1 left), the halving searchers
@@ -84,6 +85,7 @@ EXTRAS = {
     "adapters.ray_": ("ray.tune", "raytune"),  # ray_tune, ray_schedulers
     "adapters.synetune_": ("syne_tune", "synetune"),
     "adapters.kerastuner_search.": ("keras_tuner", "kerastuner"),
+    "adapters.ax_search.": ("ax", "ax"),
 }
 NEEDS_MORE = {"st_mobster": ("botorch", "synetune-gp")}  # beyond its module's extra
 STARTUP = {
@@ -91,6 +93,7 @@ STARTUP = {
     "n_startup_jobs": 3,
     "n_initial_points": 3,
     "population_size": 4,
+    "initialization_budget": 7,  # Ax: its GP proposes the last 3 of 10 (docstring)
 }
 
 SPACE_CONFIG = yaml.safe_load("""

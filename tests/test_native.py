@@ -5,7 +5,8 @@ The native side is what a user of each library would write by hand for this spac
 log-scaled C, a kernel choice, gamma for rbf and poly only, degree for poly only, a class weight
 choice with None, and a log-scaled integer), driven by the library's own loop: optuna's
 `study.optimize`, hyperopt's `fmin`, scikit-optimize's `Optimizer.ask/tell`, Nevergrad's
-and SMAC3's `ask`/`tell`, Ray Tune's `Tuner`. Both sides score configurations on the same
+and SMAC3's `ask`/`tell`, HEBO's `suggest`/`observe`, Ax's `Client`, Ray Tune's `Tuner`,
+syne-tune's schedulers and Keras Tuner's tuners. Both sides score configurations on the same
 inner CV of real data; startup phases are shortened so most of the trials come from each
 library's model, not its random start.
 """
@@ -588,3 +589,39 @@ def test_keras_tuner_suggests_what_its_tuner_does(name: str, tmp_path: Path) -> 
         else []
     )
     _same(_adapter_trials(f"strategy={name}", *overrides), native)
+
+
+def test_ax_proposes_what_its_client_loop_does() -> None:
+    """Ax's Client as its tutorial drives it, on the small space of HEBO's test (Ax's GP takes
+    seconds a proposal here): a Sobol start of 2, then 2 proposals of its GP."""
+    pytest.importorskip("ax", reason="the ax extra is not installed")
+    from ax.api import ChoiceParameterConfig, Client, RangeParameterConfig
+
+    n_trials, startup = 4, 2
+    client = Client(random_seed=SEED)
+    client.configure_experiment(
+        parameters=[
+            RangeParameterConfig("C", (1e-2, 1e2), "float", scaling="log"),
+            ChoiceParameterConfig("kernel", ["rbf", "linear"], "str", is_ordered=False),
+            RangeParameterConfig("gamma", (1e-4, 1.0), "float", scaling="log"),
+        ]
+    )
+    client.configure_optimization(objective="-loss")
+    client.configure_generation_strategy(initialization_budget=startup)
+    native = []
+    for _ in range(n_trials):
+        [(index, point)] = client.get_next_trials(max_trials=1).items()
+        params = {k: point[k] for k in ("C", "kernel", "gamma")}
+        if params["kernel"] != "rbf":
+            del params["gamma"]
+        native.append(params)
+        client.complete_trial(index, raw_data={"loss": _loss(params)})
+    adapter = compose_config(
+        "strategy=ax", f"strategy.adapter.initialization_budget={startup}"
+    ).strategy.adapter
+    strategy = instantiate(adapter, _partial_=True)(space=HEBO_SPACE, seed=SEED)
+    objective = Objective(_inner(), Budget(n_trials), on_trial=lambda _: None)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    ours = [t["params"] for t in sorted(objective.trials, key=lambda t: t["trial"])]
+    assert ours == native

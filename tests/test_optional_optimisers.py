@@ -1,4 +1,4 @@
-"""The optional optimisers (Nevergrad, SMAC3, HEBO, syne-tune, Keras Tuner): their space
+"""The optional optimisers (Nevergrad, SMAC3, HEBO, Ax, syne-tune, Keras Tuner): their space
 translations on every shipped model space, and the refusal of a study whose extra is missing
 or whose options are wrong.
 Their search behaviour is checked by tests/test_conformance.py and tests/test_native.py."""
@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 # Imported before a test hides a library, so that they bind it where it is installed.
 from adapters import (  # noqa: F401
+    ax_search,
     hebo_search,
     kerastuner_search,
     nevergrad_search,
@@ -112,6 +113,26 @@ def test_synetune_space_keeps_every_shipped_space(path: Path) -> None:
             assert all(type(v) is (int if p.type == "int" else float) for v in values)
 
 
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_ax_space_keeps_every_shipped_space(path: Path) -> None:
+    """Ax has no conditions here (docstring of adapters/ax_search.py): its Sobol draws cover
+    every parameter, and a configuration keeps those active under its parents' values."""
+    pytest.importorskip("ax", reason="the ax extra is not installed")
+    space = _space(path)
+    client = ax_search.client(space, seed=0)
+    client.configure_generation_strategy(method="random_search")
+    draws = client.get_next_trials(max_trials=DRAWS).values()
+    assert all(set(point) == set(space.names) for point in draws)
+    configs = [ax_search.active(dict(point), space) for point in draws]
+    assert len(configs) == DRAWS
+    assert all(space.validate_config(c) == [] for c in configs)
+    for p in space.params:  # every choice is drawn; conditional ones both active and not
+        values = [c[p.name] for c in configs if p.name in c]
+        if p.type == "categorical":
+            assert {repr(v) for v in values} == {repr(v) for v in p.choices}
+        assert (0 < len(values) < DRAWS) if p.condition else len(values) == DRAWS
+
+
 @pytest.mark.parametrize(
     ("strategy", "module", "extra"),
     [
@@ -124,6 +145,7 @@ def test_synetune_space_keeps_every_shipped_space(path: Path) -> None:
         ("st_mobster", "botorch", "synetune-gp"),
         ("kt_bayes", "keras_tuner", "kerastuner"),
         ("kt_hyperband", "jax", "kerastuner"),  # Keras's numpy backend imports it
+        ("ax", "ax", 'pip install torch==2.13.0 && pip install -e ".[ax]"'),
     ],
 )
 def test_a_missing_extra_stops_the_study_with_its_install_command(
@@ -172,6 +194,7 @@ def test_a_missing_extra_stops_the_study_with_its_install_command(
             ],
             "'tol' has conditions on solver, class_weight; Keras Tuner's conditional_scope",
         ),
+        ("ax", ["strategy=ax", "strategy.adapter.method=best"], "set it to one of fast, quality"),
     ],
 )
 def test_an_unknown_optimiser_is_refused(

@@ -96,7 +96,7 @@ class Continuation:
         fraction: float,
         models: Models | None,
         *,
-        trial: int,
+        trial: int | None = None,
         foreign: bool = False,
     ) -> None:
         """Remember the models `params` reached at `fraction` in `trial`, unless that is the

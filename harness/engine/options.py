@@ -31,6 +31,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "shrink_coef": POSITIVE,
     "n_initial_points": COUNT,  # scikit-optimize
     "rand_sample": {"integer": True, "low": 2, "optional": True},  # HEBO (it takes >= 2)
+    "initialization_budget": {"integer": True, "low": 1, "optional": True},  # Ax
     "factor": {"integer": False, "low": 1, "above": True},  # scikit-learn's halving searchers
     "resolution": {"integer": True, "low": 1, "optional": True},  # grid
     "grace_period": {"integer": True, "low": 1},  # syne-tune's schedulers
