@@ -78,19 +78,23 @@ def _loss(params: dict, fidelity: float | None = None) -> float:
     return -float(np.mean(inner.evaluate(params, fidelity).scores))
 
 
-def _adapter_run(*overrides: str, objective: Objective | None = None) -> list[dict]:
+def _adapter_run(
+    *overrides: str, objective: Objective | None = None, space: SearchSpace = SPACE
+) -> list[dict]:
     """The strategy's trials, in the order it proposed them."""
     adapter = compose_config(*overrides).strategy.adapter
-    strategy = instantiate(adapter, _partial_=True)(space=SPACE, seed=SEED)
+    strategy = instantiate(adapter, _partial_=True)(space=space, seed=SEED)
     objective = objective or Objective(_inner(), Budget(N_TRIALS), on_trial=lambda _: None)
     with contextlib.suppress(StopSearch):
         strategy.search(objective)
     return sorted(objective.trials, key=lambda t: t["trial"])
 
 
-def _adapter_trials(*overrides: str, objective: Objective | None = None) -> list[dict]:
+def _adapter_trials(
+    *overrides: str, objective: Objective | None = None, space: SearchSpace = SPACE
+) -> list[dict]:
     """What the strategy proposed, in the order it proposed them."""
-    return [t["params"] for t in _adapter_run(*overrides, objective=objective)]
+    return [t["params"] for t in _adapter_run(*overrides, objective=objective, space=space)]
 
 
 def _active(params: dict) -> dict:
@@ -380,15 +384,9 @@ def test_hebo_suggests_what_its_suggest_and_observe_does() -> None:
         np.random.set_state(state)  # leave them as they were too
         optimizer.observe(rows, np.array([[loss]]))
     np.random.seed(0)  # the adapter keeps generators of its own, whatever the process's say
-    adapter = compose_config(
-        "strategy=hebo", f"strategy.adapter.rand_sample={startup}"
-    ).strategy.adapter
-    strategy = instantiate(adapter, _partial_=True)(space=HEBO_SPACE, seed=SEED)
     objective = Objective(_inner(), Budget(n_trials), on_trial=lambda _: None)
-    with contextlib.suppress(StopSearch):
-        strategy.search(objective)
-    ours = [t["params"] for t in sorted(objective.trials, key=lambda t: t["trial"])]
-    assert ours == native
+    options = ("strategy=hebo", f"strategy.adapter.rand_sample={startup}")
+    assert _adapter_trials(*options, objective=objective, space=HEBO_SPACE) == native
 
 
 def test_ray_random_proposes_what_tunes_basic_variant_generator_does(ray_instance) -> None:
@@ -616,12 +614,6 @@ def test_ax_proposes_what_its_client_loop_does() -> None:
             del params["gamma"]
         native.append(params)
         client.complete_trial(index, raw_data={"loss": _loss(params)})
-    adapter = compose_config(
-        "strategy=ax", f"strategy.adapter.initialization_budget={startup}"
-    ).strategy.adapter
-    strategy = instantiate(adapter, _partial_=True)(space=HEBO_SPACE, seed=SEED)
     objective = Objective(_inner(), Budget(n_trials), on_trial=lambda _: None)
-    with contextlib.suppress(StopSearch):
-        strategy.search(objective)
-    ours = [t["params"] for t in sorted(objective.trials, key=lambda t: t["trial"])]
-    assert ours == native
+    options = ("strategy=ax", f"strategy.adapter.initialization_budget={startup}")
+    assert _adapter_trials(*options, objective=objective, space=HEBO_SPACE) == native
