@@ -75,7 +75,8 @@ VIRTUAL_SECONDS = (1.0, 2.5, 1.7, 3.1, 0.6)
 TIME_S = 1.0
 FULL_ITER = 50  # SGDClassifier's max_iter: the fidelity's full value
 # Strategies whose library is an optional extra: skipped when it is not installed (.ci/run
-# installs every one), keyed by their adapter's target (a module's prefix for all its classes).
+# installs all but the PyTorch-based ones, README "Optimisers on PyTorch: tested apart"), keyed
+# by their adapter's target (a module's prefix for all its classes).
 EXTRAS = {
     "adapters.optuna_search.OptunaGP": ("torch", "gp"),
     "adapters.nevergrad_search.": ("nevergrad", "nevergrad"),
