@@ -71,6 +71,17 @@ def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
             assert min(values) < p.low + (p.high - p.low) / 2 < max(values) or p.log
 
 
+def _every_choice_and_condition_drawn(space: SearchSpace, configs: list[dict]) -> None:
+    """For libraries that search every parameter (no conditions of their own): the drawn
+    configurations are valid, every choice is drawn, conditional ones both active and not."""
+    assert all(space.validate_config(c) == [] for c in configs)
+    for p in space.params:  # every choice is drawn; conditional ones both active and not
+        values = [c[p.name] for c in configs if p.name in c]
+        if p.type == "categorical":
+            assert {repr(v) for v in values} == {repr(v) for v in p.choices}
+        assert (0 < len(values) < DRAWS) if p.condition else len(values) == DRAWS
+
+
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
 def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
     """HEBO has no conditions: it draws every parameter, and a configuration keeps those
@@ -82,12 +93,7 @@ def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
     np.random.seed(0)
     draws = design.sample(DRAWS)
     configs = [hebo_search.active(draws.iloc[[i]], space) for i in range(DRAWS)]
-    assert all(space.validate_config(c) == [] for c in configs)
-    for p in space.params:  # every choice is drawn; conditional ones both active and not
-        values = [c[p.name] for c in configs if p.name in c]
-        if p.type == "categorical":
-            assert {repr(v) for v in values} == {repr(v) for v in p.choices}
-        assert (0 < len(values) < DRAWS) if p.condition else len(values) == DRAWS
+    _every_choice_and_condition_drawn(space, configs)
 
 
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
@@ -125,12 +131,7 @@ def test_ax_space_keeps_every_shipped_space(path: Path) -> None:
     assert all(set(point) == set(space.names) for point in draws)
     configs = [ax_search.active(dict(point), space) for point in draws]
     assert len(configs) == DRAWS
-    assert all(space.validate_config(c) == [] for c in configs)
-    for p in space.params:  # every choice is drawn; conditional ones both active and not
-        values = [c[p.name] for c in configs if p.name in c]
-        if p.type == "categorical":
-            assert {repr(v) for v in values} == {repr(v) for v in p.choices}
-        assert (0 < len(values) < DRAWS) if p.condition else len(values) == DRAWS
+    _every_choice_and_condition_drawn(space, configs)
 
 
 @pytest.mark.parametrize(
