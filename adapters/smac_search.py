@@ -47,10 +47,19 @@ try:
         InCondition,
         Integer,
     )
+    from smac.acquisition.maximizer.local_search import LocalSearch
     from smac.runhistory.dataclasses import TrialValue
     from smac.runhistory.enumerations import StatusType
 except ImportError:  # the smac extra: SmacSearch refuses the study without it
     smac = None
+else:
+    # Quirk: SMAC's local search starts from `list(set(points))`, and a Configuration hashes
+    # its repr, so that order (and every proposal after the initial design) follows Python's
+    # string hashing, which differs from one process to the next (PYTHONHASHSEED): the same
+    # seed and losses gave other trials in another process. The same start points, in one
+    # order (their reprs'), make the same seed give the same trials everywhere.
+    _unordered = LocalSearch._get_initial_points
+    LocalSearch._get_initial_points = lambda *args: sorted(_unordered(*args), key=repr)
 
 
 class SmacSearch(Strategy):
