@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,18 +98,25 @@ def harness_study(study: Study) -> Callable[[], Any]:
     return lambda: run(study, Path(tempfile.mkdtemp(prefix="bench-")))
 
 
+def outer_folds(study: Study) -> Iterator[tuple[Any, pd.DataFrame, pd.Series, list]]:
+    """Each outer split of the study, its training rows and their inner splits."""
+    X, y, task, seed = study.dataset.X, study.dataset.y, study.dataset.task, study.seed
+    for split in study.protocol.outer_splits(X, y, task, seed):
+        X_train, y_train = X.iloc[split.train], y.iloc[split.train]
+        inner = list(study.protocol.inner_splitter(task, seed).split(X_train, y_train))
+        yield split, X_train, y_train, inner
+
+
 def by_hand(study: Study, tune: Callable[[Any, Any, list, int], dict]) -> Callable[[], None]:
     """The same nested CV written directly: per outer fold `tune` on the outer-training rows
     (with the fold's seed, as the harness derives it) returns the best parameters, which are
     refit and scored; the defaults are scored by inner CV and refit too, as the harness does
     for its fold table."""
-    X, y, task, seed = study.dataset.X, study.dataset.y, study.dataset.task, study.seed
+    X, y, seed = study.dataset.X, study.dataset.y, study.seed
     pipeline, scorer = build_pipeline(study.model), study.metric.scorer
 
     def nested() -> None:
-        for split in study.protocol.outer_splits(X, y, task, seed):
-            X_train, y_train = X.iloc[split.train], y.iloc[split.train]
-            inner = list(study.protocol.inner_splitter(task, seed).split(X_train, y_train))
+        for split, X_train, y_train, inner in outer_folds(study):
             fold_seed = derive_seed(seed, split.repeat, split.fold)
             for params in (tune(X_train, y_train, inner, fold_seed), {}):
                 model = clone(pipeline).set_params(**pipeline_params(params)).fit(X_train, y_train)
@@ -146,17 +153,18 @@ def estimator_only(study: Study, resolution: int) -> Callable[[], None]:
     """The estimator's own work in `nested_gridsearchcv`, alone: the same fits and scores, on
     rows preprocessed beforehand (not timed). Any code that gives the same scores does at
     least this much, so its ratio to the hand-written CPU seconds is the floor of the harness's."""
-    X, y, task, seed = study.dataset.X, study.dataset.y, study.dataset.task, study.seed
+    X, y = study.dataset.X, study.dataset.y
     grid = list(ParameterGrid(study.model.space.sklearn_grid(resolution, prefix=f"{STEP}__")))
     pipeline, scorer = build_pipeline(study.model), study.metric.scorer
-    folds = []
-    for split in study.protocol.outer_splits(X, y, task, seed):
-        X_train, y_train = X.iloc[split.train], y.iloc[split.train]
-        inner = list(study.protocol.inner_splitter(task, seed).split(X_train, y_train))
-        folds.append((once_per_split(pipeline, X_train, y_train, inner),
-                      once_per_split(pipeline, X, y, [(split.train, split.test)])))  # fmt: skip
+    folds = [
+        (once_per_split(pipeline, X_train, y_train, inner),
+         once_per_split(pipeline, X, y, [(split.train, split.test)]))
+        for split, X_train, y_train, inner in outer_folds(study)
+    ]  # fmt: skip
     for prepared in (p for fold in folds for p in fold):
-        prepared.pipeline.named_steps[PREP].blocks.__getstate__()  # every block, untimed
+        blocks = prepared.pipeline.named_steps[PREP].blocks
+        for k in range(len(prepared.splits)):
+            blocks.block(k)  # preprocessed now, so that the timing leaves it out
 
     def scores(prepared: Prepared, params: dict) -> float:
         model = clone(prepared.pipeline).set_params(**params)
