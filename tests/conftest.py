@@ -55,3 +55,32 @@ def ray_instance():
              _node_ip_address="127.0.0.1", logging_level=logging.ERROR)  # fmt: skip
     yield ray
     ray.shutdown()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "alone: runs with no other test at once (under pytest-xdist, every other worker waits):"
+        " tests that time themselves or need every core, e.g. a limit's wall-clock bound",
+    )
+    config.addinivalue_line(
+        "markers", "slow: over about 10 s; `pytest -m 'not slow'` leaves them out"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _share_the_machine(request: pytest.FixtureRequest):
+    """Under pytest-xdist, a test marked `alone` holds an exclusive lock that every other test
+    holds shared, so nothing else runs beside it. One lock file per test run (xdist's run id),
+    so two runs on one machine do not wait for each other."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        yield
+        return
+    import fcntl
+    import tempfile
+
+    mode = fcntl.LOCK_EX if request.node.get_closest_marker("alone") else fcntl.LOCK_SH
+    with open(Path(tempfile.gettempdir()) / f"tunebench-tests-{run}.lock", "a") as lock:
+        fcntl.flock(lock, mode)
+        yield

@@ -323,6 +323,7 @@ def test_survives_failing_trials(name: str, workers: int) -> None:
         assert len(trials) == N_TRIALS
 
 
+@pytest.mark.alone  # a wall-clock limit of TIME_S: nothing else may run beside it
 @pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_honours_the_time_limit(name: str, workers: int) -> None:

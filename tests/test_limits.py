@@ -13,6 +13,8 @@ from tests import helpers
 from tests.helpers import compose_config
 from tests.misbehaving import HANG_S
 
+pytestmark = pytest.mark.alone  # wall-clock bounds on stopped trials
+
 BEHAVIOURS = ["fine", "hang", "hog", "die"]  # grid order: one trial each per outer fold
 
 

@@ -19,6 +19,8 @@ from harness.engine.continuation import Start
 from harness.store.records import StudyRecords
 from tests.helpers import assert_refused, first_inner_cv, run_inline, stored_studies
 
+pytestmark = pytest.mark.alone  # Ray's workers take every core
+
 PBT = (
     "strategy=ray_pbt", "model=mlp", "dataset=breast_cancer", "dataset.max_rows=200",
     "budget.n_trials=10", "protocol.outer_folds=2", "strategy.adapter.population=3",

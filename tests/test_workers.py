@@ -24,6 +24,8 @@ from harness.problem.space import SearchSpace
 from tests.helpers import compose_config, misbehaving_study
 from tests.misbehaving import FIT_LOG, Misbehaving
 
+pytestmark = pytest.mark.alone  # two worker processes must run at the same time, on both cores
+
 SPACE = SearchSpace.from_config(
     {"behaviour": {"type": "categorical", "choices": ["fine", "slow", "hang", "hog", "die"]}},
     "tests/test_workers.py",
