@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.errors import UsageError
 from harness.report.__main__ import main as report_main
-from harness.store.records import Journal, StudyRecords
+from harness.store.finished import finished_studies, read_finished
+from harness.store.records import Damaged, Journal, StudyRecords
 from tests.helpers import run_inline, stored_studies, untimed
 
 # Without the evaluation cache, so that a recomputed trial is computed, not read back.
@@ -347,3 +349,23 @@ def test_the_report_on_a_store_with_nothing_intact_exits_2_in_one_line(
     assert f"{keys[0]}/trials.parquet is unreadable (" in line
     assert f"{keys[1]}/study.json is unreadable (" in line
     assert not (tmp_path / "report").exists()
+
+
+def test_the_tools_reading_finished_studies_name_a_damaged_one_and_read_the_rest(
+    tmp_path, whole, capsys
+) -> None:
+    """MLflow tracking and the optuna export read finished studies the same way."""
+    shutil.copytree(whole[0], tmp_path / "intact")
+    shutil.copytree(whole[0], tmp_path / "damaged")
+    (tmp_path / "damaged" / "folds.parquet").write_bytes(bytes(100))
+
+    (study,) = finished_studies(tmp_path)
+
+    assert study.directory == tmp_path / "intact"
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("warning: left out, damaged: damaged/folds.parquet is unreadable (")
+    with pytest.raises(Damaged, match=r"^folds.parquet is unreadable \("):
+        read_finished(tmp_path / "damaged")
+    shutil.rmtree(tmp_path / "intact")
+    with pytest.raises(UsageError, match=r"damaged: damaged/folds.parquet is unreadable \("):
+        finished_studies(tmp_path)
