@@ -61,7 +61,7 @@ def test_an_interrupted_fold_replays_its_journal_and_redoes_only_the_trial_in_fl
     recorded, again = whole[0]["eval_seconds"], resumed[0]["eval_seconds"]
     assert (again[:6] == recorded[:6]).all()
     assert again[6] != recorded[6]
-    journal = StudyRecords(tmp_path / "crashed").trials.read()
+    journal = StudyRecords(tmp_path / "crashed", study.key).trials.read()
     assert len(journal) == len(whole[0]) == 12  # no lost or duplicated rows
 
 
@@ -70,7 +70,7 @@ def test_a_strategy_that_goes_another_way_after_a_crash_gets_fresh_trials(
 ) -> None:
     study, home, whole = uninterrupted
     _crash_copy(home, tmp_path / "crashed", trials=6, folds=1)
-    journal = StudyRecords(tmp_path / "crashed").trials
+    journal = StudyRecords(tmp_path / "crashed", study.key).trials
     records = journal.read()
     records[5]["params"]["C"] = 123.0  # fold 1, trial 1: not what the strategy proposes
     journal.path.write_text("".join(json.dumps(r) + "\n" for r in records))

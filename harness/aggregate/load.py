@@ -3,10 +3,14 @@ the aggregates start from (harness.store.records writes them).
 
 A study folder is any folder with a `study.json`; only finished ones (status `finished` and
 both parquet tables written) are read, so a sweep still running or killed mid-way can be
-reported on. Every row carries the labels its study wrote (harness.store.schema.LABELS), among
-them `budget` (e.g. "20 trials") and `problem` (what it was tuned on: studies with the same
-problem share their outer folds, so (problem, repeat, outer_fold) is one problem instance on
-which strategies can be compared). Studies written before the labels were recorded get them
+reported on. A damaged file (an unreadable `study.json`, a finished study's missing or
+unreadable table) leaves its study out and is named in `Records.damaged`; running the
+study's command again rebuilds it (harness.store.resume).
+
+Every row carries the labels its study wrote (harness.store.schema.LABELS), among them `budget`
+(e.g. "20 trials") and `problem` (what it was tuned on: studies with the same problem share
+their outer folds, so (problem, repeat, outer_fold) is one problem instance on which
+strategies can be compared). Studies written before the labels were recorded get them
 from their config by the same code.
 
 The same study run twice (same study key) counts once: the latest finished copy is kept.
@@ -24,7 +28,7 @@ import pandas as pd
 
 from harness.errors import UsageError
 from harness.store.provenance import declared_versions, installed
-from harness.store.records import FOLDS, STUDY, TRIALS
+from harness.store.records import FOLDS, STUDY, TRIALS, Damaged, read_json, read_table
 from harness.store.schema import LABELS, study_labels
 
 INSTANCE = ["problem", "repeat", "outer_fold"]
@@ -43,6 +47,7 @@ class Records:
     sweeps: dict[str, str] = field(default_factory=dict)  # folder -> its multirun.yaml
     unfinished: list[str] = field(default_factory=list)  # study folders not (yet) finished
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # study key -> config
+    damaged: list[str] = field(default_factory=list)  # "<folder>/<file> is ...", left out
 
 
 def load_records(root: Path) -> Records:
@@ -50,26 +55,40 @@ def load_records(root: Path) -> Records:
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder; give a results folder, e.g. results/multirun")
-    metas, unfinished = [], []
+    metas, unfinished, damaged, tables = [], [], [], {}
     for directory in study_dirs(root):
-        meta = _finished_meta(directory, root)
-        if meta is None:
-            unfinished.append(os.path.relpath(directory, root))
+        folder = os.path.relpath(directory, root)
+        try:
+            found = _finished(directory)
+        except Damaged as e:
+            damaged.append(f"{os.path.join(folder, str(e))}")
+            continue
+        if found is None:
+            unfinished.append(folder)
         else:
-            metas.append(meta)
+            meta, tables[folder] = found
+            metas.append(meta | {"study_dir": folder})
     if not metas:
         raise UsageError(
             f"no finished study under {root} (a study folder holds study.json, trials.parquet "
-            "and folds.parquet); run a study or a sweep first"
+            "and folds.parquet)" + (f"; damaged: {damage_text(damaged)}" if damaged else "")
         )
     studies = _study_table(metas)
-    trials, folds = (_read(studies, root, name) for name in (TRIALS, FOLDS))
+    trials, folds = (_read(studies, tables, i) for i in (0, 1))
     sweeps = {
         os.path.relpath(p.parent, root): p.read_text(encoding="utf-8")
         for p in sorted(root.rglob(SWEEP_CONFIG))
     }
     configs = {meta["study_key"]: meta["config"] for meta in metas}
-    return Records(studies, trials, folds, sweeps, unfinished, configs)
+    return Records(studies, trials, folds, sweeps, unfinished, configs, damaged=damaged)
+
+
+def damage_text(damaged: list[str]) -> str:
+    """Damaged files on one line, with the fix that works."""
+    return (
+        "; ".join(damaged) + " (run each study's command again: it rebuilds its tables from "
+        "its journals and its study.json from its config; or move the folder away)"
+    )
 
 
 def versions_table(studies: pd.DataFrame) -> pd.DataFrame:
@@ -106,15 +125,13 @@ def budget_order(studies: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(ordered.budget))
 
 
-def _finished_meta(directory: Path, root: Path) -> dict[str, Any] | None:
-    try:
-        meta = json.loads((directory / STUDY).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+def _finished(directory: Path) -> tuple[dict[str, Any], tuple[pd.DataFrame, ...]] | None:
+    """A finished study's metadata and tables; None if it is not finished; Damaged naming a
+    file that cannot be read (as `<file> is missing` or `<file> is unreadable (why)`)."""
+    meta = read_json(directory / STUDY)
+    if meta.get("status") != "finished":
         return None
-    tables_exist = all((directory / f"{n}.parquet").is_file() for n in (TRIALS, FOLDS))
-    if meta.get("status") != "finished" or not tables_exist:
-        return None
-    return meta | {"study_dir": os.path.relpath(directory, root)}
+    return meta, tuple(read_table(directory / f"{n}.parquet") for n in (TRIALS, FOLDS))
 
 
 def _study_table(metas: list[dict[str, Any]]) -> pd.DataFrame:
@@ -145,12 +162,13 @@ def _study_table(metas: list[dict[str, Any]]) -> pd.DataFrame:
     return studies.drop_duplicates("study_key", keep="last").reset_index(drop=True)
 
 
-def _read(studies: pd.DataFrame, root: Path, name: str) -> pd.DataFrame:
-    """One table of every kept study; each row has its study's labels (as recorded, or from
-    the study's config for records older than the labels) and folder and trial budget."""
+def _read(studies: pd.DataFrame, tables: dict[str, tuple], which: int) -> pd.DataFrame:
+    """One table (0: trials, 1: folds) of every kept study; each row has its study's labels
+    (as recorded, or from the study's config for records older than the labels) and folder
+    and trial budget."""
     frames = []
     for study in studies.itertuples():
-        frame = pd.read_parquet(root / study.study_dir / f"{name}.parquet")
+        frame = tables[study.study_dir][which]
         if len(frame):
             missing = [c for c in LABELS if c not in frame]
             own = {c: getattr(study, c) for c in [*missing, *STUDY_COLUMNS]}

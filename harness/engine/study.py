@@ -168,15 +168,17 @@ def run(
 
     What an earlier run of the same study left in `directory` is kept: finished folds are
     skipped, an interrupted fold is resumed (see harness.store.resume), a finished study is read.
+    Damaged records are recovered first (harness.store.resume): a table that cannot be read
+    is rebuilt from the journals by the run that skips every fold they hold.
     A run that raises marks the study `failed` (or `interrupted`) with the error in
     `study.json` before the exception goes on, so no study is left marked running.
     Evaluations `cache` holds are read from it, and the others stored in it (harness.store.cache).
     """
-    records = StudyRecords(directory)
+    records = StudyRecords(directory, study.key)
     with records.lock():
         done = resume.load(records, study.key, study.retry)
         if done.finished:
-            return records.read_tables()
+            return done.tables
         meta = _meta(study) | {"parallel": parallelism.record() if parallelism else None}
         meta["started"] = records.read_meta().get("started", meta["started"])
         records.write_meta(meta | {"status": "running"})

@@ -19,11 +19,11 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from harness.aggregate import TABLES, aggregate
-from harness.aggregate.load import Records, load_records
+from harness.aggregate.load import Records, damage_text, load_records
 from harness.aggregate.settings import Settings
 from harness.report.document import Image, Section, Table, render_html, render_markdown
 from harness.report.figures import PLOTS, palette
-from harness.store.records import write_atomic
+from harness.store.records import notice, write_atomic
 
 REPORT = "report"
 CHECKPOINTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # budget spent shown in summaries
@@ -44,6 +44,8 @@ def build_report(source: Path, out: Path | None = None, settings: Settings | Non
     source = Path(source)
     out = Path(out) if out else source / REPORT
     records = load_records(source)
+    if records.damaged:
+        notice(f"warning: left out of the report, damaged: {damage_text(records.damaged)}")
     tables = aggregate(records, settings)
     staging = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
@@ -334,6 +336,11 @@ def _summary(records: Records, tables: dict[str, pd.DataFrame], settings: Settin
             f"On {flat} instance(s) no trial beat the defaults' inner score: every target there "
             "is the defaults' own score, and normalised regret is undefined (left out of the "
             "curves)."
+        )
+    if records.damaged:
+        lines.append(
+            f"{len(records.damaged)} study folder(s) with a damaged file left out: "
+            + damage_text(records.damaged)
         )
     if records.unfinished:
         lines.append(

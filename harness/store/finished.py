@@ -9,15 +9,16 @@ yesterday, on another machine or by a Slurm job.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from harness.aggregate.load import study_dirs
+from harness.aggregate.load import damage_text, study_dirs
 from harness.errors import UsageError
-from harness.store.records import FOLDS, STUDY, TRIALS
+from harness.store.records import FOLDS, STUDY, TRIALS, Damaged, notice, read_json, read_table
 from harness.store.schema import budget_label
 
 
@@ -50,16 +51,15 @@ class FinishedStudy:
 
 
 def read_finished(directory: Path) -> FinishedStudy | None:
-    """The study in `directory`, or None if it is not (yet) finished."""
+    """The study in `directory`, or None if it is not (yet) finished or not a study; Damaged
+    if one of its files cannot be read."""
     directory = Path(directory)
-    try:
-        meta = json.loads((directory / STUDY).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    if not (directory / STUDY).is_file():
         return None
-    tables = [directory / f"{name}.parquet" for name in (TRIALS, FOLDS)]
-    if meta.get("status") != "finished" or not all(t.is_file() for t in tables):
+    meta = read_json(directory / STUDY)
+    if meta.get("status") != "finished":
         return None
-    trials, folds = (pd.read_parquet(t) for t in tables)
+    trials, folds = (read_table(directory / f"{name}.parquet") for name in (TRIALS, FOLDS))
     for frame, column in ((trials, "params"), (folds, "best_params")):
         if column in frame:
             frame[column] = [json.loads(v) if isinstance(v, str) else v for v in frame[column]]
@@ -68,18 +68,26 @@ def read_finished(directory: Path) -> FinishedStudy | None:
 
 def finished_studies(root: Path) -> list[FinishedStudy]:
     """Every finished study under `root` (a store, a sweep folder, or one study's folder),
-    each study key once; raises UsageError when there is none."""
+    each study key once; damaged ones named on stderr and left out; raises UsageError when
+    there is none."""
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder; give a results store or a sweep folder")
     found: dict[str, FinishedStudy] = {}
+    damaged = []
     for directory in study_dirs(root):
-        study = read_finished(directory)
+        try:
+            study = read_finished(directory)
+        except Damaged as e:
+            damaged.append(os.path.join(os.path.relpath(directory, root), str(e)))
+            continue
         if study is not None:
             found.setdefault(study.key, study)
     if not found:
         raise UsageError(
             f"no finished study under {root} (a study folder holds study.json, trials.parquet "
-            "and folds.parquet); run a study or a sweep first"
+            "and folds.parquet)" + (f"; damaged: {damage_text(damaged)}" if damaged else "")
         )
+    if damaged:
+        notice(f"warning: left out, damaged: {damage_text(damaged)}")
     return list(found.values())

@@ -58,8 +58,13 @@ class MlflowTracking(Callback):
         if not self.enabled:
             return
         from harness.store.finished import read_finished
+        from harness.store.records import Damaged
 
-        study = read_finished(Path(config.hydra.runtime.output_dir) / "study")
+        try:
+            study = read_finished(Path(config.hydra.runtime.output_dir) / "study")
+        except Damaged as e:  # its next run rebuilds it (harness.store.resume)
+            log.warning("MLflow: study not logged: %s; run the same command again", e)
+            return
         if study is None:  # skipped (bad input) or failed: nothing finished to log yet
             return
         from harness.tracking import mlflow_runs
