@@ -1,25 +1,39 @@
-"""The recommendation: for each budget, the strategy a team should use by default.
+"""The recommendation: for each budget, the strategy a team should use by default, and how
+sure the sweep is of it.
 
 The pick is the strategy with the best mean rank on outer-test score across the instances
-of that budget (ties: the larger mean gain, then the name). Next to it: its mean gain over
-the defaults with its bootstrap interval, its trials-to-target at the recommended target
-(ERT and success rate), and whether it beats the baseline (random search) significantly
-after Holm's correction. `verdict` says the same in words, and `power` what differences
-the sweep could detect against the baseline (harness.aggregate.power).
+of that budget (ties: the larger mean gain, then the name). The claim checked for it is
+"the pick scores at least the ROPE higher than the baseline on the outer test": the mean
+paired difference over instances with its 95% bootstrap interval, judged by the one rule of
+harness.aggregate.verdict against [ROPE, inf). Beside it: the exact Wilcoxon test's Holm p
+and the smallest Holm p this many instances could give (harness.aggregate.power), baycomp's
+P(equivalent) (harness.aggregate.equivalence), its mean gain over the defaults, ERT at the
+recommended target, and what it used (harness.aggregate.equal_budget: trials, fit + score
+and optimiser seconds, and a flag when the budgets were not really equal).
 
-`axis` says what the strategies were compared at equal amounts of, and the verdict says it
-too: "compute" where the budget was in compute seconds (every search stopped at the same fit
-+ score seconds, so the ranks compare strategies at equal compute), else "trials". Beside
-the pick: its mean compute seconds per run and its ERT in compute seconds, so an equal-trial
-pick that cost more compute shows it.
+`sentence` says it in one plain sentence that starts with whether the sweep could decide at
+all. "As good as" or "equivalent" appears only when baycomp's P(equivalent) exceeds
+equivalence.DECIDED with the ROPE stated. `axis`: what the strategies were compared at equal
+amounts of: "compute" where the budget was in compute seconds (every search stopped at the
+same fit + score seconds), else "trials".
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from harness.aggregate.power import sentence
+from harness.aggregate import verdict
+from harness.aggregate.equal_budget import SHOWN
+from harness.aggregate.equivalence import DECIDED, probabilities
+from harness.aggregate.power import sentence as power_sentence
 from harness.aggregate.settings import Settings
+
+COLUMNS = [
+    "budget", "axis", "strategy", "mean_rank", "strategies", *verdict.COLUMNS, "instances",
+    "instances_needed", "p_holm", "p_floor", "p_equivalent", "gain", "gain_low", "gain_high",
+    "ert_trials", "success_rate", *SHOWN, "sentence", "why", "power",
+]  # fmt: skip
 
 
 def recommendation_table(
@@ -28,20 +42,21 @@ def recommendation_table(
     erts: pd.DataFrame,
     versus: pd.DataFrame,
     powers: pd.DataFrame,
-    compute: pd.DataFrame,
+    used: pd.DataFrame,
+    matrices: dict[str, pd.DataFrame],
     axes: dict[str, str],
     settings: Settings,
 ) -> pd.DataFrame:
     """One row per budget (in the order of `axes`, budget -> axis); inputs are per (budget,
-    strategy) tables."""
+    strategy) tables, `used` harness.aggregate.equal_budget's."""
     at_target = erts[erts.target == settings.recommend_target]
-    ert = ["ert_trials", "ert_compute", "success_rate"]
     table = (
-        ranks.drop(columns="compute_seconds", errors="ignore")
+        ranks.drop(columns=["compute_seconds", *SHOWN], errors="ignore")
         .merge(gains[["budget", "strategy", "gain", "gain_low", "gain_high"]], how="left")
-        .merge(at_target[["budget", "strategy", *ert]], how="left")
-        .merge(versus[["budget", "strategy", "p_holm", "beats_baseline"]], how="left")
-        .merge(compute[["budget", "strategy", "compute_seconds"]], how="left")
+        .merge(at_target[["budget", "strategy", "ert_trials", "success_rate"]], how="left")
+        .merge(versus[["budget", "strategy", "p_holm"]], how="left")
+        .merge(powers[["budget", "strategy", "p_floor"]], how="left")
+        .merge(used[["budget", "strategy", *SHOWN]], how="left")
     )
     rows = []
     for budget, axis in axes.items():
@@ -50,43 +65,104 @@ def recommendation_table(
             continue
         best = block.sort_values(["mean_rank", "gain", "strategy"], ascending=[True, False, True])
         pick = best.iloc[0]
-        # the pick's power against the baseline (the runner-up's, if the pick is the baseline)
         here = powers[powers.budget == budget].set_index("strategy")
-        own = here.reindex([s for s in best.strategy if s in here.index]).dropna(
-            subset=["detectable"]
+        claim = _claim(pick.strategy, matrices.get(budget), settings)
+        row = pick.to_dict() | claim | {"axis": axis, "strategies": len(best)}
+        row["power"] = power_sentence(_power_row(best, here), settings.alpha)
+        row["sentence"] = f"{budget}, ranked at equal {axis}: " + _sentence(
+            row, best, here, used[used.budget == budget], settings
         )
-        verdict = f"at equal {axis}: {_verdict(best, settings)}"
-        rows.append(
-            pick.to_dict() | {"axis": axis, "verdict": verdict, "power": sentence(_first(own))}
-        )
-    columns = [
-        "budget", "axis", "strategy", "mean_rank", "instances", "gain", "gain_low", "gain_high",
-        "compute_seconds", "ert_trials", "ert_compute", "success_rate", "p_holm",
-        "beats_baseline", "verdict", "power",
-    ]  # fmt: skip
-    target = f"{settings.recommend_target:g}"
-    return pd.DataFrame(rows, columns=columns).rename(
-        columns={"ert_trials": f"ert_trials_{target}", "ert_compute": f"ert_compute_{target}"}
+        rows.append(row)
+    target = f"ert_trials_{settings.recommend_target:g}"
+    return pd.DataFrame(rows).reindex(columns=COLUMNS).rename(columns={"ert_trials": target})
+
+
+def _claim(strategy: str, matrix: pd.DataFrame | None, settings: Settings) -> dict:
+    """The verdict columns of "`strategy` beats the baseline by at least the ROPE"."""
+    empty = verdict.row(np.nan, np.nan, np.nan, settings.rope, np.inf, 0)
+    if matrix is None or settings.baseline not in matrix or strategy == settings.baseline:
+        return empty | {"p_equivalent": np.nan, "why": f"{settings.baseline} is the pick or "
+                        "did not run"}  # fmt: skip
+    scores, base = matrix[strategy].to_numpy(), matrix[settings.baseline].to_numpy()
+    row = verdict.paired_difference(scores, base, settings.rope, np.inf, settings)
+    same = np.nan
+    if len(scores) >= 2:
+        same = probabilities(matrix[strategy].to_numpy(), matrix[settings.baseline].to_numpy(),
+                             settings)[1]  # fmt: skip
+    return row | {"p_equivalent": same}
+
+
+def _power_row(best: pd.DataFrame, here: pd.DataFrame) -> pd.Series | None:
+    """The pick's power row against the baseline (the runner-up's, if the pick is it)."""
+    rows = here.reset_index()
+    for strategy in best.strategy:
+        match = rows[rows.strategy == strategy]
+        if len(match):
+            return match.iloc[0]
+    return None
+
+
+def _sentence(
+    row: dict, best: pd.DataFrame, here: pd.DataFrame, used: pd.DataFrame, settings: Settings
+) -> str:
+    baseline, rope = settings.baseline, settings.rope
+    pick, n = row["strategy"], len(best)
+    if n == 1:
+        return f"only {pick} ran at this budget; nothing to compare."
+    reachable = here.can_reach_alpha.any() if len(here) else False
+    ranked = f"{pick} ranks best of {n} (mean rank {row['mean_rank']:.2f} over " \
+             f"{int(best.iloc[0].instances)} instances)"  # fmt: skip
+    flags = used[used.flag.fillna("") != ""]
+    flagged = (
+        " Budgets not equal: "
+        + "; ".join(f"{r.strategy} {r.flag}" for r in flags.itertuples())
+        + "."
+        if len(flags)
+        else ""
     )
-
-
-def _first(frame: pd.DataFrame) -> pd.Series | None:
-    return frame.iloc[0] if len(frame) else None
-
-
-def _verdict(ranked: pd.DataFrame, settings: Settings) -> str:
-    best = ranked.iloc[0]
-    baseline = settings.baseline
-    others = len(ranked) - 1
-    if others == 0:
-        return f"only {best.strategy} ran at this budget; nothing to compare"
-    if best.strategy == baseline:
-        return f"{baseline} ranks best of {others + 1}; no strategy improves on it here"
-    if pd.isna(best.p_holm):
-        return f"best mean rank of {others + 1}; {baseline} did not run here, so untested"
-    if best.beats_baseline:
-        return f"best mean rank of {others + 1}; beats {baseline} (Holm p = {best.p_holm:.3g})"
+    if pick == baseline:
+        head = (
+            "this sweep cannot decide: no strategy could reach significance against "
+            f"{baseline} with these instances ({row['power']}). "
+            if not reachable
+            else ""
+        )
+        return f"{head}{baseline} itself ranks best; no strategy improves on it here.{flagged}"
+    figure = (
+        f"its outer-test score minus {baseline}'s is {row['estimate']:.3g} "
+        f"[{row['low']:.3g}, {row['high']:.3g}]"
+        if np.isfinite(row["low"])
+        else f"its outer-test score minus {baseline}'s is {row['estimate']:.3g} (no interval "
+        f"over {row['instances']} instances)"
+    )
+    equivalent = (
+        f" baycomp gives P(within the ROPE of {rope:g}) = {row['p_equivalent']:.2f}, above "
+        f"{DECIDED:g}: {pick} and {baseline} are practically equivalent."
+        if row["p_equivalent"] > DECIDED
+        else ""
+    )
+    if row["verdict"] == verdict.SUPPORTED:
+        return (
+            f"use {pick}: it beats {baseline} by at least the ROPE ({rope:g}); {figure}, "
+            f"Holm p = {row['p_holm']:.3g}. {ranked}.{flagged}"
+        )
+    if row["verdict"] == verdict.CONTRADICTED:
+        return (
+            f"{ranked}, but it does not beat {baseline} by the ROPE ({rope:g}): {figure}, "
+            f"wholly below it.{equivalent}{flagged}"
+        )
+    cannot = (
+        f"this sweep cannot decide anything: no strategy can reach p < {settings.alpha:g} "
+        f"against {baseline} with these instances. "
+        if not reachable
+        else f"this sweep cannot decide whether it beats {baseline}: "
+    )
+    needed = (
+        f"; about {row['instances_needed']:.0f} instances would decide it if the spread holds"
+        if np.isfinite(row["instances_needed"])
+        else ""
+    )
     return (
-        f"best mean rank of {others + 1}, but not significantly better than {baseline} "
-        f"(Holm p = {best.p_holm:.3g}); {baseline} is as safe a default"
+        f"{cannot}{ranked}; {figure}, which straddles the ROPE ({rope:g}){needed}. "
+        f"{row['power'][:1].upper()}{row['power'][1:]}.{equivalent}{flagged}"
     )
