@@ -24,6 +24,7 @@ from harness.aggregate import (
     importance,
     population,
     power,
+    recommend,
     risk,
     robust,
     significance,
@@ -40,6 +41,8 @@ TABLES = {
     "recommendation": "per budget: the strategy to use by default, the axis compared on (trials "
     "or compute), its difference to the baseline with interval and verdict (rule of "
     "harness.aggregate.verdict), tests, what it used, and the sentence that says it",
+    "decision": "per budget, strategy: outer-test score minus the baseline's, 95% bootstrap "
+    "interval, verdict on beating it by the ROPE, Holm p, P(equivalent), trials and seconds used",
     "equal_budget": "per budget, strategy: trials, fit + score and optimiser seconds actually "
     "used, against the baseline's, and a flag where the budgets were not really equal",
     "folklore": "per claim: the figure measured, its 95% interval, the claimed range, verdict",
@@ -140,6 +143,9 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
             matrices,
             axes,
             settings,
+        ),
+        "decision": recommend.decision_table(
+            equal_budget.beside(ranks, used), versus, matrices, settings
         ),
         "equal_budget": used,
         "choice": choose.choice_table(ranked, runs, records.studies, settings),

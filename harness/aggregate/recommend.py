@@ -77,6 +77,30 @@ def recommendation_table(
     return pd.DataFrame(rows).reindex(columns=COLUMNS).rename(columns={"ert_trials": target})
 
 
+DECISION = [
+    "budget", "strategy", "mean_rank", *verdict.COLUMNS, "instances", "instances_needed",
+    "p_holm", "p_equivalent", *SHOWN, "why",
+]  # fmt: skip
+
+
+def decision_table(
+    ranks: pd.DataFrame,
+    versus: pd.DataFrame,
+    matrices: dict[str, pd.DataFrame],
+    settings: Settings,
+) -> pd.DataFrame:
+    """Per budget and strategy but the baseline, best mean rank first: the claim "beats the
+    baseline by at least the ROPE" judged by the verdict rule, the Holm p, baycomp's
+    P(equivalent), and what the strategy used (`ranks` carries equal_budget.SHOWN)."""
+    table = ranks.merge(versus[["budget", "strategy", "p_holm"]], how="left")
+    table = table.sort_values(["budget", "mean_rank", "strategy"], kind="stable")
+    rows = [
+        row._asdict() | _claim(row.strategy, matrices.get(row.budget), settings)
+        for row in table[table.strategy != settings.baseline].itertuples(index=False)
+    ]
+    return pd.DataFrame(rows).reindex(columns=DECISION)
+
+
 def _claim(strategy: str, matrix: pd.DataFrame | None, settings: Settings) -> dict:
     """The verdict columns of "`strategy` beats the baseline by at least the ROPE"."""
     empty = verdict.row(np.nan, np.nan, np.nan, settings.rope, np.inf, 0)
