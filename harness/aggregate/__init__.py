@@ -132,21 +132,22 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
     spent = compute.compute_table(runs, settings)
     used = equal_budget.budget_table(runs, settings)
     axes = compute.budget_axes(records.studies, budgets)
+    ranked_used = equal_budget.beside(ranks, used)
+    decision = recommend.decision_table(ranked_used, versus, matrices, settings)
     tables = {
         "recommendation": recommendation_table(
-            equal_budget.beside(ranks, used),
+            ranked_used,
             gain_overall,
             ert,
             versus,
             powers,
             used,
             matrices,
+            decision,
             axes,
             settings,
         ),
-        "decision": recommend.decision_table(
-            equal_budget.beside(ranks, used), versus, matrices, settings
-        ),
+        "decision": decision,
         "equal_budget": used,
         "choice": choose.choice_table(ranked, runs, records.studies, settings),
         "skipped": guard.skipped_table(matrices, settings.baseline),
@@ -169,7 +170,7 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
         "gain_overall": compute.beside(gain_overall, spent),
         "gain_by_model": gain.gain_table(runs, ["budget", "strategy", "model"], settings),
         "gain": gain.gain_table(runs, ["budget", "strategy", "model", "dataset"], settings),
-        "ranks": equal_budget.beside(ranks, used),
+        "ranks": ranked_used,
         "ranks_by_dataset": significance.mean_ranks(ranked, ["budget", "strategy", "dataset"]),
         "friedman": significance.friedman_table(matrices),
         "nemenyi": significance.nemenyi_table(matrices),

@@ -17,6 +17,7 @@ import pandas as pd
 from harness.aggregate import verdict
 from harness.aggregate.equivalence import METHOD, decision, probabilities
 from harness.aggregate.load import INSTANCE
+from harness.aggregate.power import smallest_p
 from harness.aggregate.settings import Settings
 
 AXES = ["model", "space_size", "rows_band", "budget"]
@@ -53,7 +54,7 @@ def choice_table(
         row |= _against_baseline(best, instances, scores, settings)
         rows.append(row)
     columns = [*axes, "instances", "strategies", "strategy", "mean_rank", "baseline",
-               "p_better", "decision", *verdict.COLUMNS, "instances_needed", "why",
+               "p_better", "decision", *verdict.COLUMNS, "decidable", "instances_needed", "why",
                "method"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
@@ -71,7 +72,15 @@ def _against_baseline(
     keys = pd.MultiIndex.from_frame(instances[["budget", *INSTANCE]])
     pair = scores.reindex(keys)[[best, settings.baseline]].dropna()
     ours, base = pair[best].to_numpy(), pair[settings.baseline].to_numpy()
-    judged = verdict.paired_difference(ours, base, settings.rope, np.inf, settings)
+    nonzero = int(np.count_nonzero(ours - base))
+    floor = smallest_p(nonzero)  # one test here: the best against the baseline
+    undecidable = (
+        f"{len(pair)} instances ({nonzero} with a non-zero difference) cannot separate "
+        f"{best} from {settings.baseline}: the smallest p they can give is {floor:.3g}"
+        if floor >= settings.alpha
+        else ""
+    )
+    judged = verdict.paired_difference(ours, base, settings.rope, np.inf, settings, undecidable)
     if len(pair) < 2:
         return judged | {"p_better": np.nan, "decision": "too few instances (< 2)", "method": ""}
     p = probabilities(ours, base, settings)

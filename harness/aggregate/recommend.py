@@ -26,13 +26,14 @@ import pandas as pd
 from harness.aggregate import verdict
 from harness.aggregate.equal_budget import SHOWN
 from harness.aggregate.equivalence import DECIDED, probabilities
+from harness.aggregate.power import p_floor
 from harness.aggregate.power import sentence as power_sentence
 from harness.aggregate.settings import Settings
 
 COLUMNS = [
-    "budget", "axis", "strategy", "mean_rank", "strategies", *verdict.COLUMNS, "instances",
-    "instances_needed", "p_holm", "p_floor", "p_equivalent", "gain", "gain_low", "gain_high",
-    "ert_trials", "success_rate", *SHOWN, "sentence", "why", "power",
+    "budget", "axis", "strategy", "mean_rank", "strategies", *verdict.COLUMNS, "decidable",
+    "instances", "instances_needed", "p_holm", "p_floor", "p_equivalent", "gain", "gain_low",
+    "gain_high", "ert_trials", "success_rate", *SHOWN, "sentence", "why", "power",
 ]  # fmt: skip
 
 
@@ -44,11 +45,12 @@ def recommendation_table(
     powers: pd.DataFrame,
     used: pd.DataFrame,
     matrices: dict[str, pd.DataFrame],
+    decision: pd.DataFrame,
     axes: dict[str, str],
     settings: Settings,
 ) -> pd.DataFrame:
     """One row per budget (in the order of `axes`, budget -> axis); inputs are per (budget,
-    strategy) tables, `used` harness.aggregate.equal_budget's."""
+    strategy) tables, `used` harness.aggregate.equal_budget's, `decision` decision_table's."""
     at_target = erts[erts.target == settings.recommend_target]
     table = (
         ranks.drop(columns=["compute_seconds", *SHOWN], errors="ignore")
@@ -69,8 +71,9 @@ def recommendation_table(
         claim = _claim(pick.strategy, matrices.get(budget), settings)
         row = pick.to_dict() | claim | {"axis": axis, "strategies": len(best)}
         row["power"] = power_sentence(_power_row(best, here), settings.alpha)
+        runner = decision[decision.budget == budget]
         row["sentence"] = f"{budget}, ranked at equal {axis}: " + _sentence(
-            row, best, here, used[used.budget == budget], settings
+            row, best, here, used[used.budget == budget], runner, settings
         )
         rows.append(row)
     target = f"ert_trials_{settings.recommend_target:g}"
@@ -78,7 +81,8 @@ def recommendation_table(
 
 
 DECISION = [
-    "budget", "strategy", "mean_rank", *verdict.COLUMNS, "instances", "instances_needed",
+    "budget", "strategy", "mean_rank", *verdict.COLUMNS, "decidable", "instances",
+    "instances_needed",
     "p_holm", "p_equivalent", *SHOWN, "why",
 ]  # fmt: skip
 
@@ -97,7 +101,7 @@ def decision_table(
     rows = [
         row._asdict() | _claim(row.strategy, matrices.get(row.budget), settings)
         for row in table[table.strategy != settings.baseline].itertuples(index=False)
-    ]
+    ]  # fmt: skip
     return pd.DataFrame(rows).reindex(columns=DECISION)
 
 
@@ -108,7 +112,15 @@ def _claim(strategy: str, matrix: pd.DataFrame | None, settings: Settings) -> di
         return empty | {"p_equivalent": np.nan, "why": f"{settings.baseline} is the pick or "
                         "did not run"}  # fmt: skip
     scores, base = matrix[strategy].to_numpy(), matrix[settings.baseline].to_numpy()
-    row = verdict.paired_difference(scores, base, settings.rope, np.inf, settings)
+    nonzero, tested = int(np.count_nonzero(scores - base)), matrix.shape[1] - 1
+    floor = p_floor(nonzero, tested)
+    undecidable = (
+        f"{len(scores)} instances ({nonzero} with a non-zero difference) cannot separate "
+        f"{strategy} from {settings.baseline}: the smallest Holm p they can give is {floor:.3g}"
+        if floor >= settings.alpha
+        else ""
+    )
+    row = verdict.paired_difference(scores, base, settings.rope, np.inf, settings, undecidable)
     same = np.nan
     if len(scores) >= 2:
         same = probabilities(matrix[strategy].to_numpy(), matrix[settings.baseline].to_numpy(),
@@ -127,66 +139,69 @@ def _power_row(best: pd.DataFrame, here: pd.DataFrame) -> pd.Series | None:
 
 
 def _sentence(
-    row: dict, best: pd.DataFrame, here: pd.DataFrame, used: pd.DataFrame, settings: Settings
+    row: dict,
+    best: pd.DataFrame,
+    here: pd.DataFrame,
+    used: pd.DataFrame,
+    others: pd.DataFrame,
+    settings: Settings,
 ) -> str:
-    baseline, rope = settings.baseline, settings.rope
+    """The recommendation in one sentence. It starts with whether the sweep could decide:
+    "cannot decide anything" (no strategy's test could reach alpha with these instances),
+    "decides" (the claim is supported or contradicted) or "leaves it open" (inconclusive);
+    then the pick and the figure behind the verdict; then the budgets that were not equal."""
+    baseline, rope, alpha = settings.baseline, settings.rope, settings.alpha
     pick, n = row["strategy"], len(best)
     if n == 1:
         return f"only {pick} ran at this budget; nothing to compare."
-    reachable = here.can_reach_alpha.any() if len(here) else False
-    ranked = f"{pick} ranks best of {n} (mean rank {row['mean_rank']:.2f} over " \
-             f"{int(best.iloc[0].instances)} instances)"  # fmt: skip
     flags = used[used.flag.fillna("") != ""]
-    flagged = (
-        " Budgets not equal: "
-        + "; ".join(f"{r.strategy} {r.flag}" for r in flags.itertuples())
-        + "."
-        if len(flags)
-        else ""
+    flagged = "".join(
+        [" Budgets not equal: ", "; ".join(f"{r.strategy} {r.flag}" for r in flags.itertuples()),
+         "."] if len(flags) else []
+    )  # fmt: skip
+    claim = row if pick != baseline else (others.iloc[0].to_dict() if len(others) else None)
+    if claim is None:
+        return f"{baseline} (the baseline) ranks best of {n}; no other strategy to judge.{flagged}"
+    reachable = bool(here.can_reach_alpha.any()) if len(here) else False
+    if not reachable:
+        head = (
+            f"this sweep cannot decide anything: no strategy can reach p < {alpha:g} against "
+            f"{baseline} with these instances."
+        )
+    elif claim["verdict"] == verdict.INCONCLUSIVE:
+        head = "this sweep leaves it open."
+    else:
+        head = "this sweep decides."
+    other = claim["strategy"]
+    figure = (
+        f"{other}'s outer-test score minus {baseline}'s is {claim['estimate']:.3g} "
+        f"[{claim['low']:.3g}, {claim['high']:.3g}]"
+        if np.isfinite(claim["low"])
+        else f"{other}'s outer-test score minus {baseline}'s is {claim['estimate']:.3g} (no "
+        f"interval over {claim['instances']} instances)"
     )
     if pick == baseline:
-        head = (
-            "this sweep cannot decide: no strategy could reach significance against "
-            f"{baseline} with these instances ({row['power']}). "
-            if not reachable
-            else ""
+        ranked = f"{baseline} (the baseline) ranks best of {n}; the next is {other}"
+    else:
+        ranked = (
+            f"{pick} ranks best of {n} (mean rank {row['mean_rank']:.2f} over "
+            f"{int(best.iloc[0].instances)} instances)"
         )
-        return f"{head}{baseline} itself ranks best; no strategy improves on it here.{flagged}"
-    figure = (
-        f"its outer-test score minus {baseline}'s is {row['estimate']:.3g} "
-        f"[{row['low']:.3g}, {row['high']:.3g}]"
-        if np.isfinite(row["low"])
-        else f"its outer-test score minus {baseline}'s is {row['estimate']:.3g} (no interval "
-        f"over {row['instances']} instances)"
-    )
+    judged = {
+        verdict.SUPPORTED: f"{other} beats {baseline} by at least the ROPE ({rope:g}), "
+        f"Holm p = {claim['p_holm']:.3g}",
+        verdict.CONTRADICTED: f"{other} does not beat {baseline} by the ROPE ({rope:g}): the "
+        "interval lies wholly below it",
+        verdict.INCONCLUSIVE: f"whether {other} beats {baseline} by the ROPE ({rope:g}) is "
+        f"inconclusive: {claim['why']}",
+    }[claim["verdict"]]
+    use = f" Use {pick}." if pick != baseline and claim["verdict"] == verdict.SUPPORTED else ""
     equivalent = (
-        f" baycomp gives P(within the ROPE of {rope:g}) = {row['p_equivalent']:.2f}, above "
-        f"{DECIDED:g}: {pick} and {baseline} are practically equivalent."
-        if row["p_equivalent"] > DECIDED
+        f" baycomp gives P(within the ROPE of {rope:g}) = {claim['p_equivalent']:.2f}, above "
+        f"{DECIDED:g}: {other} and {baseline} are practically equivalent."
+        if claim["p_equivalent"] > DECIDED
         else ""
     )
-    if row["verdict"] == verdict.SUPPORTED:
-        return (
-            f"use {pick}: it beats {baseline} by at least the ROPE ({rope:g}); {figure}, "
-            f"Holm p = {row['p_holm']:.3g}. {ranked}.{flagged}"
-        )
-    if row["verdict"] == verdict.CONTRADICTED:
-        return (
-            f"{ranked}, but it does not beat {baseline} by the ROPE ({rope:g}): {figure}, "
-            f"wholly below it.{equivalent}{flagged}"
-        )
-    cannot = (
-        f"this sweep cannot decide anything: no strategy can reach p < {settings.alpha:g} "
-        f"against {baseline} with these instances. "
-        if not reachable
-        else f"this sweep cannot decide whether it beats {baseline}: "
-    )
-    needed = (
-        f"; about {row['instances_needed']:.0f} instances would decide it if the spread holds"
-        if np.isfinite(row["instances_needed"])
-        else ""
-    )
-    return (
-        f"{cannot}{ranked}; {figure}, which straddles the ROPE ({rope:g}){needed}. "
-        f"{row['power'][:1].upper()}{row['power'][1:]}.{equivalent}{flagged}"
-    )
+    power = f" {row['power'][:1].upper()}{row['power'][1:]}." if claim["verdict"] == (
+        verdict.INCONCLUSIVE) else ""  # fmt: skip
+    return f"{head} {ranked}; {figure}: {judged}.{use}{equivalent}{power}{flagged}"

@@ -15,6 +15,12 @@ infinite). The sweep measures the figure (`estimate`) with a 95% interval [low, 
   n * (half-width / distance to the bound)^2 instances bring it clear of the bound if the
   estimate and the spread stay what they are. An estimate on a bound cannot be decided.
 
+A claim that the report also puts to a significance test (a strategy beating the baseline:
+the exact Wilcoxon test with Holm's correction) is inconclusive too when that test could not
+reach alpha with the instances at hand whatever they showed (`decidable` False: e.g. 5
+non-zero differences, whose smallest two-sided p is 0.0625): "n instances cannot separate
+these strategies".
+
 Where the estimate lies is never enough: an estimate inside the range with an interval that
 reaches outside it is inconclusive, and so is the mirror case. A claim of "better than" is
 stated with a margin that matters (better by at least the ROPE), so that no difference at all
@@ -57,8 +63,10 @@ def judge(
     claimed_low: float,
     claimed_high: float,
     instances: int,
+    undecidable: str = "",
 ) -> Judgement:
-    """The verdict on a figure measured on `instances` instances, against the claimed range."""
+    """The verdict on a figure measured on `instances` instances, against the claimed range;
+    `undecidable`: why the test run on it could not decide (empty: it could)."""
     claimed = f"[{claimed_low:g}, {claimed_high:g}]"
     if instances < MIN_UNITS:
         return Judgement(
@@ -69,6 +77,8 @@ def judge(
     if not (np.isfinite(low) and np.isfinite(high) and np.isfinite(estimate)):
         return Judgement(INCONCLUSIVE, "the figure or its interval is undefined here")
     span = f"[{low:.3g}, {high:.3g}]"
+    if undecidable:
+        return Judgement(INCONCLUSIVE, f"{undecidable} (interval {span})")
     if claimed_low <= low and high <= claimed_high:
         return Judgement(SUPPORTED, f"the whole interval {span} lies inside {claimed}")
     if high < claimed_low or low > claimed_high:
@@ -119,14 +129,17 @@ def row(
     claimed_low: float,
     claimed_high: float,
     instances: int,
+    undecidable: str | None = None,
 ) -> dict:
-    """The verdict columns of a table row: COLUMNS, `instances`, `instances_needed`, `why`."""
-    judged = judge(estimate, low, high, claimed_low, claimed_high, instances)
+    """The verdict columns of a table row: COLUMNS, `instances`, `instances_needed`, `why`,
+    and `decidable` when a significance test was asked (`undecidable` not None)."""
+    judged = judge(estimate, low, high, claimed_low, claimed_high, instances, undecidable or "")
+    decidable = {} if undecidable is None else {"decidable": not undecidable}
     return {
         "estimate": estimate, "low": low, "high": high, "claimed_low": claimed_low,
         "claimed_high": claimed_high, "instances": instances, "verdict": judged.verdict,
         "instances_needed": judged.instances_needed, "why": judged.why,
-    }  # fmt: skip
+    } | decidable  # fmt: skip
 
 
 def paired_difference(
@@ -135,14 +148,15 @@ def paired_difference(
     claimed_low: float,
     claimed_high: float,
     settings: Settings,
+    undecidable: str | None = None,
 ) -> dict:
     """`row` for the claim that the mean paired difference scores - baseline lies in the
     claimed range, with its 95% percentile-bootstrap interval over instances (scipy)."""
     diff = np.asarray(scores, dtype=float) - np.asarray(baseline, dtype=float)
     if len(diff) == 0:
-        return row(np.nan, np.nan, np.nan, claimed_low, claimed_high, 0)
+        return row(np.nan, np.nan, np.nan, claimed_low, claimed_high, 0, undecidable)
     low, high = interval((diff,), np.mean, settings)
-    return row(float(diff.mean()), low, high, claimed_low, claimed_high, len(diff))
+    return row(float(diff.mean()), low, high, claimed_low, claimed_high, len(diff), undecidable)
 
 
 def expected(frame: pd.DataFrame) -> pd.Series:
@@ -152,6 +166,8 @@ def expected(frame: pd.DataFrame) -> pd.Series:
     count = frame["instances"] if "instances" in frame else frame.get("n")
     few = count < MIN_UNITS if count is not None else False
     verdict = np.where(inside, SUPPORTED, np.where(outside, CONTRADICTED, INCONCLUSIVE))
+    if "decidable" in frame:  # a significance test that could not reach alpha decides nothing
+        few = few | ~frame.decidable.fillna(True).astype(bool)
     return pd.Series(np.where(few, INCONCLUSIVE, verdict), index=frame.index)
 
 

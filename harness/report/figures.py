@@ -119,7 +119,7 @@ def _small_multiples(
             ax.set(
                 title=f"{budget}: {strategy}",
                 xlabel=xlabel if i // COLUMNS == last_row else "",
-                ylabel=ylabel if i % COLUMNS == 0 else "",
+                ylabel="",
                 ylim=(0, max(top, 1.05) * 1.05),
             )  # fmt: skip
             _symlog_y(ax)
@@ -129,6 +129,7 @@ def _small_multiples(
         for i in range(len(shown), (last_row + 1) * COLUMNS):
             axes[first + i // COLUMNS, i % COLUMNS].set_axis_off()
         first += last_row + 1
+    fig.supylabel(ylabel)  # once: a panel is too short for it
     return _finish(fig, axes, legend_everywhere=True)
 
 
