@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
+from harness.aggregate.load import RUN
 from harness.aggregate.targets import same_as_best
 from harness.aggregate.timing import PARTS
 from harness.aggregate.verdict import MIN_UNITS
@@ -89,7 +90,7 @@ def _small_multiples(
 ) -> Figure | None:
     """Per budget, a row (or more) of panels, one per strategy but the baseline: its median
     with a 95% bootstrap band over runs, the baseline's in grey behind it."""
-    data = data[data[y].notna()]
+    data = _all_started(data[data[y].notna()], x)
     baseline = _baseline(tables)
     layout = []
     for budget in _budgets(tables):
@@ -118,7 +119,7 @@ def _small_multiples(
             ax.axhline(1, color="grey", lw=0.8, ls="--")
             ax.set(
                 title=f"{budget}: {strategy}",
-                xlabel=xlabel if i // COLUMNS == last_row else "",
+                xlabel="",
                 ylabel="",
                 ylim=(0, max(top, 1.05) * 1.05),
             )  # fmt: skip
@@ -130,7 +131,18 @@ def _small_multiples(
             axes[first + i // COLUMNS, i % COLUMNS].set_axis_off()
         first += last_row + 1
     fig.supylabel(ylabel)  # once: a panel is too short for it
+    fig.supxlabel(xlabel)
     return _finish(fig, axes, legend_everywhere=True)
+
+
+def _all_started(data: pd.DataFrame, x: str) -> pd.DataFrame:
+    """Each strategy's points from where every one of its runs has a first result: before
+    that, the median would be over a growing set of runs and could rise, though each run's
+    best-so-far only improves. On the trials axis every run starts at trial 1."""
+    first = data.groupby([*RUN, "strategy", "budget"])[x].min().groupby(
+        ["strategy", "budget"]).max().rename("_start")  # fmt: skip
+    data = data.merge(first.reset_index(), on=["strategy", "budget"], how="left")
+    return data[data[x] >= data._start].drop(columns="_start")
 
 
 def forest(tables: Tables, colours: Palette) -> Figure | None:
@@ -450,7 +462,8 @@ PLOTS = [
          "logarithmic above.", convergence),
     Plot("convergence_compute", "Convergence against compute", "The same against compute "
          "seconds (fit + score over all workers, log scale): a strategy that spends more "
-         "compute per trial moves right.", convergence_compute),
+         "compute per trial moves right. Each curve starts where all its runs have a first "
+         "result, so that its median is over the same runs throughout.", convergence_compute),
     Plot("normalised_score", "Normalised score", "Bayesmark-style, one panel per strategy, "
          "median over runs: 0 = best known, 1 = random search's expected best after the same "
          "number of trials; below 1 beats random search. 95% bootstrap bands; linear to 1, "
