@@ -114,7 +114,7 @@ def test_equivalence_and_power_against_the_baseline(tables):
     # smallest exact Wilcoxon p is 1 (2 / 2^1): no result could be significant
     assert power.loc["B", "sd_difference"] == pytest.approx(0.011547, abs=1e-6)
     assert power.loc["B", "nonzero"] == 1 and power.loc["B", "p_floor"] == 1
-    assert math.isnan(power.loc["A", "detectable"])  # no spread, nothing to size
+    assert power.loc["A", "detectable"] == math.inf  # 3 instances: never below 0.05 / 3
     # 3 instances: 2 / 2^3 = 0.25 raw, x 3 strategies (Holm's first step) = 0.75
     assert power.loc["A", "p_floor"] == pytest.approx(0.75)
     assert not power.can_reach_alpha.any()

@@ -76,7 +76,8 @@ def detectable_difference(
     """The smallest shift detected with POWER (bisection on the simulated power); inf when
     even a shift of 20 spreads is not."""
     n = instances or len(diff)
-    sd = float(np.std(diff[diff != 0]))
+    nonzero = diff[diff != 0]
+    sd = float(np.std(nonzero)) or float(np.abs(nonzero).mean())  # all alike: their size
     rng = lambda: np.random.default_rng(seed)  # noqa: E731 - the same draws for each shift
     low, high = 0.0, 20 * sd
     if simulated_power(diff, high, n, level, rng()) < POWER:
@@ -130,7 +131,7 @@ def power_table(matrices: dict[str, pd.DataFrame], settings: Settings) -> pd.Dat
             floor = p_floor(nonzero, tested)
             sd = float(np.std(diff, ddof=1))
             detectable = needed = np.nan
-            if np.std(diff[diff != 0]) > 0:  # spread among the non-zero differences
+            if nonzero:  # something to resample
                 detectable = detectable_difference(diff, level, settings.seed)
                 needed = needed_instances(diff, settings.detect, level, settings.seed)
             rows.append(

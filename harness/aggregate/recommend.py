@@ -202,7 +202,7 @@ def _sentence(
         if claim["p_equivalent"] > DECIDED
         else ""
     )
-    said = not claim.get("decidable", True)  # its why already says the test cannot decide
+    said = "cannot separate" in str(claim["why"])  # its why already says the test cannot decide
     power = f" {row['power'][:1].upper()}{row['power'][1:]}." if claim["verdict"] == (
         verdict.INCONCLUSIVE) and not said else ""  # fmt: skip
     return f"{head} {ranked}; {figure}: {judged}.{use}{equivalent}{power}{flagged}"

@@ -167,7 +167,7 @@ def expected(frame: pd.DataFrame) -> pd.Series:
     few = count < MIN_UNITS if count is not None else False
     verdict = np.where(inside, SUPPORTED, np.where(outside, CONTRADICTED, INCONCLUSIVE))
     if "decidable" in frame:  # a significance test that could not reach alpha decides nothing
-        few = few | ~frame.decidable.fillna(True).astype(bool)
+        few = few | ~frame.decidable.astype("boolean").fillna(True).astype(bool)
     return pd.Series(np.where(few, INCONCLUSIVE, verdict), index=frame.index)
 
 
