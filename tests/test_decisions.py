@@ -110,21 +110,29 @@ def test_equivalence_and_power_against_the_baseline(tables):
     assert eq.loc["C", "decision"] == "practically worse"
     assert "baycomp" in eq.loc["A", "method"]
     power = tables["power"].set_index("strategy")
-    # B - random on outer test: 0, +0.02, 0: sd 0.011547
+    # B - random on outer test: 0, +0.02, 0: sd 0.011547, one non-zero difference, whose
+    # smallest exact Wilcoxon p is 1 (2 / 2^1): no result could be significant
     assert power.loc["B", "sd_difference"] == pytest.approx(0.011547, abs=1e-6)
-    assert math.isnan(power.loc["A", "detectable"])  # no spread, nothing to size
-    assert power.loc["B", "needed_instances"] > 3 and power.loc["B", "detectable"] > 0.01
+    assert power.loc["B", "nonzero"] == 1 and power.loc["B", "p_floor"] == 1
+    assert power.loc["A", "detectable"] == math.inf  # 3 instances: never below 0.05 / 3
+    # 3 instances: 2 / 2^3 = 0.25 raw, x 3 strategies (Holm's first step) = 0.75
+    assert power.loc["A", "p_floor"] == pytest.approx(0.75)
+    assert not power.can_reach_alpha.any()
+    assert power.loc["B", "detectable"] == math.inf  # 3 instances never reach 0.05 / 3
+    assert 5 < power.loc["B", "needed_instances"] < math.inf
     note = row(tables["recommendation"], budget="3 trials").power
-    assert note.startswith(
-        f"this sweep could detect differences of {power.loc['B', 'detectable']:.3g}"
+    assert note == (
+        "3 instances (3 with a non-zero difference) cannot separate A from random: the "
+        "smallest Holm p they can give is 0.75, not below 0.05"
     )
 
 
 # tpe reaches the 0.9 target (0.95: defaults 0.5, best 1.0) at trial 2, random at trial 3,
-# grid never (best 0.8). Outer-test gain 0.05 on fold 0 and 0.07 on fold 1 for everyone.
+# grid never (best 0.8). Outer-test gain 0.05, 0.07, ... 0.13 on folds 0-4 for everyone.
+# Five instances: the fewest on which the verdict rule gives an interval.
 FOLK = {
     (strategy, "d", fold): (scores, 0.5, 0.85 + 0.04 * fold, 0.80 + 0.02 * fold)
-    for fold in (0, 1)
+    for fold in range(5)
     for strategy, scores in (
         ("tpe", [0.6, 1.0, 1.0]),
         ("random", [0.6, 0.7, 1.0]),
@@ -140,18 +148,26 @@ def folklore() -> pd.DataFrame:
 
 def test_ratio_claim_bayesian_optimisation_needs_fewer_trials(folklore):
     claim = folklore.loc["bo_fewer_trials"]
-    # ERT: tpe 2 + 2 trials over 2 successes = 2; random 3 + 3 over 2 = 3: ratio 2/3.
-    assert claim.estimate == pytest.approx(2 / 3) and claim.units == 2
+    # ERT: tpe 2 trials per success, random 3: ratio 2/3 on each of the 5 instances.
+    assert claim.estimate == pytest.approx(2 / 3) and (claim.n, claim.counted) == (5, "instances")
     assert (claim.low, claim.high) == pytest.approx((2 / 3, 2 / 3))  # identical instances
     assert claim.verdict == "supported"  # 30-50% fewer: a ratio in [0.5, 0.7]
 
 
 def test_distribution_claim_gain_in_accuracy_points(folklore):
     claim = folklore.loc["gain_3_to_15_points"]
-    # 5 points on fold 0, 7 on fold 1: mean 6; resampled means 5, 6 or 7.
-    assert claim.estimate == pytest.approx(6.0)
-    assert (claim.low, claim.high) == pytest.approx((5.0, 7.0))
+    # 5, 7, 9, 11, 13 points: mean 9; resampled means lie in [5, 13], inside [3, 15].
+    assert claim.estimate == pytest.approx(9.0)
+    assert 5 <= claim.low < 9 < claim.high <= 13
     assert claim.verdict == "supported"
+
+
+def test_too_few_instances_are_inconclusive_whatever_the_estimate():
+    two = {k: v for k, v in FOLK.items() if k[2] < 2}  # 2 instances: gain 6 points, in range
+    claims = aggregate(make_records(two), SETTINGS)["folklore"].set_index("claim")
+    claim = claims.loc["gain_3_to_15_points"]
+    assert claim.estimate == pytest.approx(6.0) and claim.verdict == "inconclusive"
+    assert "fewer than 5" in claim.why and claim.instances_needed == 5
 
 
 def test_difference_claims_grid_and_cheap_models(folklore):
@@ -164,10 +180,10 @@ def test_difference_claims_grid_and_cheap_models(folklore):
 
 def test_claims_without_what_they_need_are_not_testable(folklore):
     hyperband = folklore.loc["hyperband_cheaper"]
-    assert hyperband.verdict == "not testable on this sweep"
-    assert "no run of Hyperband" in hyperband.why
+    assert hyperband.verdict == "inconclusive"
+    assert "not testable on this sweep: no run of Hyperband" in hyperband.why
     early = folklore.loc["first_50_trials"]
-    assert early.verdict == "not testable on this sweep" and "above 50 trials" in early.why
+    assert early.verdict == "inconclusive" and "above 50 trials" in early.why
     assert len(folklore) >= 6 and folklore.statement.str.len().gt(0).all()
 
 
@@ -175,10 +191,10 @@ def test_fraction_claim_first_50_trials():
     # 60 trials: 0.8 for the first 50, 1.0 from trial 51; defaults 0.5. After 50 trials a run
     # has (0.8 - 0.5) / (1.0 - 0.5) = 60% of its improvement.
     scores = [0.8] * 50 + [1.0] * 10
-    runs = {("random", "d", fold): (scores, 0.5, 0.9, 0.8) for fold in (0, 1)}
+    runs = {("random", "d", fold): (scores, 0.5, 0.9, 0.8) for fold in range(5)}
     claims = aggregate(make_records(runs, budget=60), SETTINGS)["folklore"].set_index("claim")
     claim = claims.loc["first_50_trials"]
-    assert claim.estimate == pytest.approx(0.6) and claim.units == 2
+    assert claim.estimate == pytest.approx(0.6) and (claim.n, claim.counted) == (5, "runs")
     assert claim.verdict == "contradicted"  # the interval [0.6, 0.6] lies below [0.9, 1]
 
 
@@ -186,7 +202,7 @@ def test_contradicted_claim_when_the_interval_lies_outside():
     # tpe reaches the target at trial 3, random at trial 1: ratio 3, far above [0.5, 0.7].
     runs = {
         (strategy, "d", fold): (scores, 0.5, 0.9, 0.8)
-        for fold in (0, 1)
+        for fold in range(5)
         for strategy, scores in (("tpe", [0.6, 0.7, 1.0]), ("random", [1.0, 1.0, 1.0]))
     }
     claims = aggregate(make_records(runs), SETTINGS)["folklore"].set_index("claim")

@@ -18,10 +18,12 @@ import pytest
 from matplotlib.image import imread
 
 from harness.aggregate import TABLES
+from harness.aggregate.verdict import VERDICTS, violations
 from harness.report.__main__ import main as report_main
 from harness.report.build import ONLY_WITH_PBT, ONLY_WITH_WORKERS
 from harness.report.figures import PLOTS
 from tests.helpers import ROOT, run_cli
+from tests.test_verdicts import VERDICT_TABLES
 
 HIDDEN = (*ONLY_WITH_WORKERS, *ONLY_WITH_PBT)  # shown only when some studies call for them
 
@@ -53,8 +55,16 @@ def test_preset_sets_what_to_run(sweep):
     assert config["protocol"]["outer_folds"] == 2  # the command line wins
 
 
+def drawn(report: Path) -> set[str]:
+    """The figures a report drew: those with data."""
+    return {png.stem for png in (report / "figures").glob("*.png")}
+
+
 def test_every_figure_is_a_non_empty_image(sweep):
-    for plot in PLOTS:
+    made = drawn(sweep / "report")
+    assert {"forest", "convergence", "gain", "critical_difference"} <= made
+    assert not made & set(HIDDEN)
+    for plot in [p for p in PLOTS if p.name in made]:
         png = sweep / "report" / "figures" / f"{plot.name}.png"
         pixels = imread(png)
         assert pixels.shape[0] > 100 and pixels.shape[1] > 100, plot.name
@@ -106,12 +116,15 @@ def test_html_holds_every_figure_and_table_and_needs_no_network(sweep):
     sweep has none (tests/test_report_workers.py has)."""
     page = Page()
     page.feed((sweep / "report" / "report.html").read_text(encoding="utf-8"))
-    shown = [p.name for p in PLOTS if p.name not in HIDDEN]
-    for name in shown:
+    made = drawn(sweep / "report")
+    for name in made:
         assert page.images[f"figure-{name}"].startswith("data:image/png;base64,")
-    assert not {f"figure-{name}" for name in HIDDEN} & set(page.images)
-    assert {f"table-{name}" for name in TABLES if name not in HIDDEN} <= page.ids
-    assert not {f"table-{name}" for name in HIDDEN} & page.ids
+    assert set(page.images) == {f"figure-{name}" for name in made}  # no placeholders
+    filled = {
+        n for n in TABLES if len(pd.read_parquet(sweep / "report" / "tables" / f"{n}.parquet"))
+    }
+    assert {f"table-{name}" for name in filled} <= page.ids
+    assert not {f"table-{name}" for name in set(TABLES) - filled} & page.ids  # none empty
     assert not {"script", "link", "iframe", "object", "embed"} & set(page.tags)
     assert all(ref.startswith(("data:", "#")) for ref in page.refs)
     assert "url(" not in page.style and "@import" not in page.style
@@ -119,10 +132,12 @@ def test_html_holds_every_figure_and_table_and_needs_no_network(sweep):
 
 def test_markdown_links_every_figure_and_shows_the_sweep(sweep):
     text = (sweep / "report" / "report.md").read_text(encoding="utf-8")
+    made = drawn(sweep / "report")
     for plot in PLOTS:
-        assert (f"(figures/{plot.name}.png)" in text) != (plot.name in HIDDEN)
+        assert (f"(figures/{plot.name}.png)" in text) == (plot.name in made)
     for name in TABLES:
-        assert (f"### `{name}`" in text) != (name in HIDDEN)
+        rows = len(pd.read_parquet(sweep / "report" / "tables" / f"{name}.parquet"))
+        assert (f"### `{name}`" in text) == (rows > 0), name
     assert "sweep=quick" in text and "## Recommendation" in text
 
 
@@ -201,8 +216,10 @@ def test_two_strategy_sweep_notes_the_tests_it_skips(tmp_path):
         assert f"## {section}" in text
     folklore = pd.read_parquet(report / "tables" / "folklore.parquet")
     assert len(folklore) >= 6 and folklore.verdict.notna().all()
-    verdicts = {"supported", "contradicted", "not testable on this sweep"}
-    assert set(folklore.verdict) <= verdicts and folklore.why.str.len().gt(0).all()
+    assert set(folklore.verdict) <= set(VERDICTS) and folklore.why.str.len().gt(0).all()
+    for name in VERDICT_TABLES:  # every verdict of every table by the one rule
+        frame = pd.read_parquet(report / "tables" / f"{name}.parquet")
+        assert violations(frame).empty, name
     importance = pd.read_parquet(report / "tables" / "importance.parquet")
     assert set(importance.parameter) <= {"C", "solver", "l1_ratio", "class_weight"}
     assert importance.groupby("dataset").importance.sum().to_numpy() == pytest.approx([1.0])

@@ -157,7 +157,7 @@ def test_compute_is_fit_plus_score_beside_each_comparison(workers):
         ), name
     recommendation = table(workers, "recommendation").iloc[0]
     assert recommendation.axis == "trials"
-    assert recommendation.verdict.startswith("at equal trials: ")
+    assert ", ranked at equal trials: " in recommendation.sentence
     assert recommendation.compute_seconds == pytest.approx(compute[recommendation.strategy])
 
 
@@ -187,7 +187,7 @@ def test_a_compute_budget_ranks_on_compute(tmp_path):
     recommendation = tables["recommendation"].iloc[0]
     assert recommendation.budget == "200 trials, 0.5 s compute"
     assert recommendation.axis == "compute"
-    assert recommendation.verdict.startswith("at equal compute: ")
+    assert ", ranked at equal compute: " in recommendation.sentence
     (section,) = [s for s in outline(found, tables, settings) if s.title == "Recommendation"]
     assert "200 trials, 0.5 s compute: ranked at equal compute." in section.text
     assert tables["workers_speedup"].empty and tables["workers_ert"].empty

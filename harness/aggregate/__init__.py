@@ -16,6 +16,7 @@ from harness.aggregate import (
     compute,
     crossover,
     curves,
+    equal_budget,
     equivalence,
     folklore,
     gain,
@@ -23,6 +24,7 @@ from harness.aggregate import (
     importance,
     population,
     power,
+    recommend,
     risk,
     robust,
     significance,
@@ -37,7 +39,12 @@ from harness.errors import UsageError
 
 TABLES = {
     "recommendation": "per budget: the strategy to use by default, the axis compared on (trials "
-    "or compute), its gain, compute, ERT, test vs baseline",
+    "or compute), its difference to the baseline with interval and verdict (rule of "
+    "harness.aggregate.verdict), tests, what it used, and the sentence that says it",
+    "decision": "per budget, strategy: outer-test score minus the baseline's, 95% bootstrap "
+    "interval, verdict on beating it by the ROPE, Holm p, P(equivalent), trials and seconds used",
+    "equal_budget": "per budget, strategy: trials, fit + score and optimiser seconds actually "
+    "used, against the baseline's, and a flag where the budgets were not really equal",
     "folklore": "per claim: the figure measured, its 95% interval, the claimed range, verdict",
     "choice": "per model, space size, data size band, budget: best-ranked strategy, vs baseline",
     "skipped": "per budget: tests the data cannot carry (too few strategies or instances), why",
@@ -123,11 +130,25 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
     powers = power.power_table(matrices, settings)
     importances = importance.importance_table(records, settings)
     spent = compute.compute_table(runs, settings)
+    used = equal_budget.budget_table(runs, settings)
     axes = compute.budget_axes(records.studies, budgets)
+    ranked_used = equal_budget.beside(ranks, used)
+    decision = recommend.decision_table(ranked_used, versus, matrices, settings)
     tables = {
         "recommendation": recommendation_table(
-            ranks, gain_overall, ert, versus, powers, spent, axes, settings
+            ranked_used,
+            gain_overall,
+            ert,
+            versus,
+            powers,
+            used,
+            matrices,
+            decision,
+            axes,
+            settings,
         ),
+        "decision": decision,
+        "equal_budget": used,
         "choice": choose.choice_table(ranked, runs, records.studies, settings),
         "skipped": guard.skipped_table(matrices, settings.baseline),
         "risk": risk.risk_table(runs, settings),
@@ -149,11 +170,11 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
         "gain_overall": compute.beside(gain_overall, spent),
         "gain_by_model": gain.gain_table(runs, ["budget", "strategy", "model"], settings),
         "gain": gain.gain_table(runs, ["budget", "strategy", "model", "dataset"], settings),
-        "ranks": compute.beside(ranks, spent),
+        "ranks": ranked_used,
         "ranks_by_dataset": significance.mean_ranks(ranked, ["budget", "strategy", "dataset"]),
         "friedman": significance.friedman_table(matrices),
         "nemenyi": significance.nemenyi_table(matrices),
-        "versus_baseline": compute.beside(versus, spent),
+        "versus_baseline": equal_budget.beside(versus, used),
         "time_summary": timing.time_summary(split),
         "time_split": split,
         "overhead": timing.overhead_by_trial(trajectories),

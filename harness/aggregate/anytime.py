@@ -91,8 +91,9 @@ def seconds_table(
     """Each run's best-so-far and regret on a log-spaced grid of seconds (`clock`: the
     trajectories' column of wall-clock or compute seconds spent).
 
-    Before a run's first trial ends, the user still has the defaults: regret 1 (best-so-far
-    NaN). After its search ends, the last value holds.
+    Best-so-far is defined as on the trials axis: from the first full-fidelity trial on
+    (NaN before it ends), so it only improves; the defaults are not a trial. After its search
+    ends, the last value holds.
     """
     frames = []
     for _, block in trajectories.groupby("budget", sort=False):
@@ -114,9 +115,7 @@ def seconds_table(
     columns = [*RUN, *LABELS, "seconds", "best_so_far"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     table = table.sort_values([*RUN, "seconds"]).reset_index(drop=True)
-    defaults = table[INSTANCE].merge(instances[[*INSTANCE, "default_inner"]], how="left")
-    incumbent = table.best_so_far.fillna(pd.Series(defaults.default_inner.to_numpy(), table.index))
-    table["regret"] = regret(table.assign(best_so_far=incumbent), instances)
+    table["regret"] = regret(table, instances)
     return table
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from harness.aggregate import verdict
 from harness.aggregate.equivalence import METHOD, decision, probabilities
 from harness.aggregate.load import INSTANCE
+from harness.aggregate.power import smallest_p
 from harness.aggregate.settings import Settings
 
 AXES = ["model", "space_size", "rows_band", "budget"]
@@ -46,26 +48,40 @@ def choice_table(
         best = means.index[0]
         instances = group.drop_duplicates(["budget", *INSTANCE])
         row = dict(zip(axes, key, strict=True)) | {
-            "instances": len(instances), "strategies": len(means), "strategy": best,
+            "strategies": len(means), "strategy": best,
             "mean_rank": float(means.iloc[0]), "baseline": settings.baseline,
         }  # fmt: skip
         row |= _against_baseline(best, instances, scores, settings)
         rows.append(row)
     columns = [*axes, "instances", "strategies", "strategy", "mean_rank", "baseline",
-               "p_better", "decision", "method"]  # fmt: skip
+               "p_better", "decision", *verdict.COLUMNS, "decidable", "instances_needed", "why",
+               "method"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
 def _against_baseline(
     best: str, instances: pd.DataFrame, scores: pd.DataFrame, settings: Settings
 ) -> dict:
+    unjudged = verdict.row(np.nan, np.nan, np.nan, settings.rope, np.inf, len(instances))
     if best == settings.baseline:
-        return {"p_better": np.nan, "decision": "is the baseline", "method": ""}
+        return unjudged | {"p_better": np.nan, "decision": "is the baseline", "method": "",
+                           "why": "the baseline ranks best: nothing to claim"}  # fmt: skip
     if settings.baseline not in scores:
-        return {"p_better": np.nan, "decision": "baseline did not run", "method": ""}
+        return unjudged | {"p_better": np.nan, "decision": "baseline did not run", "method": "",
+                           "why": "the baseline did not run"}  # fmt: skip
     keys = pd.MultiIndex.from_frame(instances[["budget", *INSTANCE]])
     pair = scores.reindex(keys)[[best, settings.baseline]].dropna()
+    ours, base = pair[best].to_numpy(), pair[settings.baseline].to_numpy()
+    nonzero = int(np.count_nonzero(ours - base))
+    floor = smallest_p(nonzero)  # one test here: the best against the baseline
+    undecidable = (
+        f"{len(pair)} instances ({nonzero} with a non-zero difference) cannot separate "
+        f"{best} from {settings.baseline}: the smallest p they can give is {floor:.3g}"
+        if floor >= settings.alpha
+        else ""
+    )
+    judged = verdict.paired_difference(ours, base, settings.rope, np.inf, settings, undecidable)
     if len(pair) < 2:
-        return {"p_better": np.nan, "decision": "too few instances (< 2)", "method": ""}
-    p = probabilities(pair[best].to_numpy(), pair[settings.baseline].to_numpy(), settings)
-    return {"p_better": p[0], "decision": decision(*p), "method": METHOD}
+        return judged | {"p_better": np.nan, "decision": "too few instances (< 2)", "method": ""}
+    p = probabilities(ours, base, settings)
+    return judged | {"p_better": p[0], "decision": decision(*p), "method": METHOD}

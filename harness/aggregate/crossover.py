@@ -10,6 +10,11 @@ the leader held fixed; a resample in which the leader is not ahead at the end co
 "beyond the budget" (shown as inf).
 
 Before its first full-fidelity trial a run has the defaults: regret 1.
+
+The verdict (harness.aggregate.verdict) is on the claim "the leader takes the lead for good
+within the budget": the crossover's interval against [first point, last point]. An interval
+that runs past the budget (inf) is inconclusive at best; the report draws a crossover only
+where its interval is finite.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from harness.aggregate import guard
+from harness.aggregate import guard, verdict
 from harness.aggregate.gain import interval
 from harness.aggregate.load import INSTANCE
 from harness.aggregate.settings import Settings
@@ -65,7 +70,8 @@ def crossover_table(
             for a, b in combinations(sorted(by_strategy), 2):
                 rows.append(_pair(by_strategy, a, b, settings) | {"budget": budget, "unit": unit})
     columns = ["budget", "unit", "leader", "other", "instances", "crossover", "crossover_low",
-               "crossover_high", "leads_throughout", "method"]  # fmt: skip
+               "crossover_high", "leads_throughout", *verdict.COLUMNS, "instances_needed",
+               "why", "method"]  # fmt: skip
     return pd.DataFrame(rows).reindex(columns=columns) if rows else pd.DataFrame(columns=columns)
 
 
@@ -75,18 +81,21 @@ def _pair(by_strategy: dict[str, pd.DataFrame], a: str, b: str, settings: Settin
     points = np.asarray(by_strategy[a].columns, dtype=float)
     end_a, end_b = np.median(ra[:, -1]), np.median(rb[:, -1])
     row = {"instances": len(both), "method": METHOD}
+    span = (float(points[0]), float(points[-1])) if len(points) else (np.nan, np.nan)
     if len(both) == 0 or end_a == end_b:
-        return row | {"leader": a, "other": b, "leads_throughout": False}
+        judged = verdict.row(np.nan, np.nan, np.nan, *span, len(both))
+        judged["why"] = "no leader: equal median regret at the end"
+        return row | judged | {"leader": a, "other": b, "leads_throughout": False}
     (leader, lead), (other, trail) = sorted(
         [(a, ra), (b, rb)], key=lambda p: np.median(p[1][:, -1])
     )
     at = int(first_lead(lead, trail))
     low, high = interval((lead, trail), _resampled, settings)
     value = _point(points)
-    return row | {
-        "leader": leader, "other": other, "crossover": value(at),
-        "crossover_low": value(np.floor(low)), "crossover_high": value(np.ceil(high)),
-        "leads_throughout": at == 1,
+    found = value(at), value(np.floor(low)), value(np.ceil(high))
+    return row | verdict.row(*found, *span, len(both)) | {
+        "leader": leader, "other": other, "crossover": found[0], "crossover_low": found[1],
+        "crossover_high": found[2], "leads_throughout": at == 1,
     }  # fmt: skip
 
 

@@ -6,6 +6,10 @@ signed-rank test (Benavoli et al. 2014) gives, from the paired outer-test scores
 instances both ran, the posterior probabilities that the strategy is better by more than the
 ROPE, within it, or worse by more than it. A probability above 0.95 is a decision; otherwise
 the data leave it open.
+
+Beside the probabilities, the verdict of harness.aggregate.verdict on the claim "the
+strategy is as good as the baseline": the mean paired difference and its 95% bootstrap
+interval against [-ROPE, ROPE]. The two agree in spirit; the table shows both.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import numpy as np
 import pandas as pd
 from baycomp import SignedRankTest
 
-from harness.aggregate import guard
+from harness.aggregate import guard, verdict
 from harness.aggregate.risk import pooled
 from harness.aggregate.settings import Settings
 from harness.aggregate.significance import score_matrices
@@ -55,15 +59,20 @@ def equivalence_table(runs: pd.DataFrame, settings: Settings) -> pd.DataFrame:
                 continue
             base = matrix[settings.baseline].to_numpy()
             for strategy in matrix.columns.drop(settings.baseline):
-                p = probabilities(matrix[strategy].to_numpy(), base, settings)
+                scores = matrix[strategy].to_numpy()
+                p = probabilities(scores, base, settings)
+                judged = verdict.paired_difference(
+                    scores, base, -settings.rope, settings.rope, settings
+                )
                 rows.append(
                     {
                         "budget": budget, "model": model, "strategy": strategy,
-                        "baseline": settings.baseline, "instances": len(matrix),
-                        "rope": settings.rope, "p_better": p[0], "p_equivalent": p[1],
-                        "p_worse": p[2], "decision": decision(*p), "method": METHOD,
-                    }
+                        "baseline": settings.baseline, "rope": settings.rope, "p_better": p[0],
+                        "p_equivalent": p[1], "p_worse": p[2], "decision": decision(*p),
+                        "method": METHOD,
+                    } | judged
                 )  # fmt: skip
     columns = ["budget", "model", "strategy", "baseline", "instances", "rope", "p_better",
-               "p_equivalent", "p_worse", "decision", "method"]  # fmt: skip
+               "p_equivalent", "p_worse", "decision", *verdict.COLUMNS, "instances_needed",
+               "why", "method"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)

@@ -2,15 +2,12 @@
 on the sweep and judged.
 
 Every claim names a figure, the range the claim puts it in, and how the figure is computed;
-its 95% interval is a percentile bootstrap over the units it averages (instances or runs;
-scipy.stats.bootstrap). The verdict:
-
-- *supported*: the estimate lies in the claimed range (the reason says when its interval
-  also reaches outside it);
-- *contradicted*: the whole interval lies outside the claimed range;
-- *not testable on this sweep*: the strategies, budgets or metric the claim needs did not
-  run, fewer than two units were measured, or the estimate lies outside the range while its
-  interval still reaches into it (too few instances to tell); the table says which.
+its 95% interval is a percentile bootstrap over the units it averages (instances or runs,
+`counted` says which; scipy.stats.bootstrap). The verdict is the one rule of
+harness.aggregate.verdict: supported only when the whole interval lies inside the claimed
+range, contradicted only when it lies wholly outside, otherwise inconclusive, with the
+instances that would decide it; a claim whose strategies, budgets or metric did not run is
+inconclusive, and `why` says what it needs.
 
 Comparisons are made within a budget, on the instances both sides ran. The claims name
 kinds of strategy; the families below say which strategies of conf/strategy/ count as such.
@@ -24,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.aggregate import verdict
 from harness.aggregate.gain import interval
 from harness.aggregate.load import INSTANCE
 from harness.aggregate.settings import Settings
@@ -50,6 +48,7 @@ class Finding:
     high: float = np.nan
     units: int = 0
     untestable: str = ""  # why the claim cannot be tested here, if it cannot
+    counted: str = "instances"  # what the units are
 
 
 @dataclass(frozen=True)
@@ -66,37 +65,19 @@ def folklore_table(tables: Tables, settings: Settings) -> pd.DataFrame:
     rows = []
     for claim in claims(settings):
         found = claim.compute(tables, settings)
-        verdict, why = judge(found, *claim.claimed)
+        judged = verdict.row(found.estimate, found.low, found.high, *claim.claimed, found.units)
+        if found.untestable:
+            judged |= {"verdict": verdict.INCONCLUSIVE, "instances_needed": np.nan,
+                       "why": f"not testable on this sweep: {found.untestable}"}  # fmt: skip
+        judged["n"] = judged.pop("instances")
         rows.append(
-            {
-                "claim": claim.name, "statement": claim.statement, "measure": claim.measure,
-                "estimate": found.estimate, "low": found.low, "high": found.high,
-                "claimed_low": claim.claimed[0], "claimed_high": claim.claimed[1],
-                "units": found.units, "verdict": verdict, "why": why,
-                "method": "percentile bootstrap (scipy.stats.bootstrap)",
-            }
-        )  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def judge(found: Finding, low: float, high: float) -> tuple[str, str]:
-    """The verdict on a finding against the claimed range [low, high], and why."""
-    if found.untestable:
-        return "not testable on this sweep", found.untestable
-    if not np.isfinite(found.estimate):
-        return "not testable on this sweep", "the figure is undefined here (no successes)"
-    span = f"[{found.low:.3g}, {found.high:.3g}]"
-    if found.high < low or found.low > high:
-        return "contradicted", f"the whole interval {span} lies outside [{low:g}, {high:g}]"
-    if low <= found.estimate <= high:
-        inside = low <= found.low and found.high <= high
-        also = "" if inside else f"; its interval {span} also reaches outside it"
-        return "supported", f"{found.estimate:.3g} lies in [{low:g}, {high:g}]{also}"
-    return (
-        "not testable on this sweep",
-        f"{found.estimate:.3g} lies outside [{low:g}, {high:g}] but its interval {span} reaches "
-        "into it: too few instances to tell",
-    )
+            {"claim": claim.name, "statement": claim.statement, "measure": claim.measure}
+            | judged
+            | {"counted": found.counted, "method": "percentile bootstrap (scipy.stats.bootstrap)"}
+        )
+    columns = ["claim", "statement", "measure", *verdict.COLUMNS, "n", "counted",
+               "instances_needed", "why", "method"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
 
 
 def claims(settings: Settings) -> list[Claim]:
@@ -211,8 +192,10 @@ def early_share(tables: Tables, settings: Settings) -> Finding:
     share = (merged.early.fillna(merged.default_inner) - merged.default_inner) / improvement
     values = share[improvement > 0].to_numpy(dtype=float)
     if len(values) < 2:
-        return Finding(units=len(values), untestable="fewer than 2 long runs improved at all")
-    return Finding(float(values.mean()), *interval((values,), np.mean, settings), len(values))
+        return Finding(units=len(values), untestable="fewer than 2 long runs improved at all",
+                       counted="runs")  # fmt: skip
+    mean = float(values.mean())
+    return Finding(mean, *interval((values,), np.mean, settings), len(values), counted="runs")
 
 
 def accuracy_points(tables: Tables, settings: Settings) -> Finding:

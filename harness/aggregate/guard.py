@@ -24,7 +24,7 @@ NEEDS = {
     "Friedman test (scipy)": Needs(3, 2),
     "Nemenyi post-hoc test (scikit-posthocs)": Needs(3, 2),
     "Bayesian signed-rank test with ROPE (baycomp)": Needs(2, 2, baseline=True),
-    "power of the paired t-test (statsmodels)": Needs(2, 2, baseline=True),
+    "power of the exact Wilcoxon test (scipy, simulated)": Needs(2, 2, baseline=True),
     "interquartile mean and performance profiles (scipy bootstrap)": Needs(1, 2),
     "budget crossover (scipy bootstrap)": Needs(2, 2),
 }

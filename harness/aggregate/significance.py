@@ -74,7 +74,8 @@ def friedman_table(matrices: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def nemenyi_table(matrices: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per budget and pair of strategies: the Nemenyi post-hoc p-value (long form)."""
+    """Per budget and pair of strategies (each pair once, no strategy with itself): the
+    Nemenyi post-hoc p-value."""
     frames = []
     for budget, matrix in matrices.items():
         if not guard.runnable(guard.NEMENYI, matrix, ""):
@@ -84,7 +85,8 @@ def nemenyi_table(matrices: dict[str, pd.DataFrame]) -> pd.DataFrame:
             p = sp.posthoc_nemenyi_friedman(matrix.to_numpy())
         p.index = p.columns = matrix.columns
         long = p.rename_axis(index="strategy", columns="other").stack().rename("p_value")
-        frames.append(long.fillna(1.0).reset_index().assign(budget=budget))
+        long = long.fillna(1.0).reset_index()
+        frames.append(long[long.strategy < long.other].assign(budget=budget))  # each pair once
     columns = ["strategy", "other", "p_value", "budget"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
@@ -92,8 +94,8 @@ def nemenyi_table(matrices: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def baseline_table(matrices: dict[str, pd.DataFrame], baseline: str, alpha: float) -> pd.DataFrame:
     """Per budget and strategy: paired comparison with the baseline on outer-test scores.
 
-    Wins, ties and losses count instances; `p_holm` is the two-sided Wilcoxon signed-rank
-    p-value (zero differences dropped; 1 when every difference is zero) after Holm's
+    Wins, ties and losses count instances; `p_holm` is the two-sided exact Wilcoxon
+    signed-rank p-value (zero differences dropped; 1 when every difference is zero) after Holm's
     correction over the strategies of that budget. `beats_baseline` needs `p_holm < alpha`
     and a positive mean difference.
     """
@@ -132,4 +134,6 @@ def baseline_table(matrices: dict[str, pd.DataFrame], baseline: str, alpha: floa
 def _wilcoxon(diff: np.ndarray) -> float:
     if not np.any(diff != 0):
         return 1.0
-    return float(wilcoxon(diff, zero_method="wilcox", alternative="two-sided").pvalue)
+    return float(
+        wilcoxon(diff, zero_method="wilcox", alternative="two-sided", method="exact").pvalue
+    )

@@ -29,6 +29,20 @@ def target_table(instances: pd.DataFrame, fractions: tuple[float, ...]) -> pd.Da
     return table[[*INSTANCE, "dataset", "model", "target", "target_score", "span"]]
 
 
+def same_as_best(goals: pd.DataFrame, curves: pd.DataFrame) -> pd.Series:
+    """Per target: the share of instances on which it means the same as "the best known": no
+    run's best-so-far ever lay at or above the target yet below the best known (scores are
+    discrete, e.g. accuracy on a few hundred rows, so a near target can equal the best)."""
+    scores = curves[[*INSTANCE, "best_so_far"]].dropna().drop_duplicates()
+    merged = goals.merge(scores, on=INSTANCE, how="left")
+    best = merged.target_score + (1 - merged.target) * merged.span
+    between = (merged.best_so_far >= merged.target_score - TOLERANCE) & (
+        merged.best_so_far < best - TOLERANCE
+    )
+    per_instance = merged.assign(between=between).groupby([*INSTANCE, "target"]).between.any()
+    return 1 - per_instance.groupby("target").mean()
+
+
 def hit_table(
     trajectories: pd.DataFrame, runs: pd.DataFrame, targets: pd.DataFrame
 ) -> pd.DataFrame:

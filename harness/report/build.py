@@ -15,14 +15,23 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
 from harness.aggregate import TABLES, aggregate
 from harness.aggregate.load import Records, damage_text, load_records
 from harness.aggregate.settings import Settings
+from harness.aggregate.verdict import MIN_UNITS
 from harness.report.document import Image, Section, Table, render_html, render_markdown
-from harness.report.figures import PLOTS, palette
+from harness.report.figures import (
+    DPI,
+    PLOTS,
+    discriminating_targets,
+    has_data,
+    palette,
+    readable,
+)
 from harness.store.records import notice, write_atomic
 
 REPORT = "report"
@@ -36,6 +45,21 @@ APPENDIX = (
 ONLY_WITH_WORKERS = ("workers_convergence", "workers_speedup", "workers_ert")
 # the schedule of population-based training's members: shown only for studies that ran it
 ONLY_WITH_PBT = ("pbt_schedule",)
+# the decision table as the first screen shows it (tables/decision.* hold every column)
+DECISION_SHOWN = [
+    "budget", "strategy", "mean_rank", "estimate", "low", "high", "verdict", "instances_needed",
+    "p_holm", "p_equivalent", "trials_used", "compute_seconds", "optimiser_seconds", "flag",
+]  # fmt: skip
+ALWAYS = ("Summary",)
+# long text columns the open tables leave to the text beside them (the files keep them)
+LONG = (
+    "sentence",
+    "why",
+    "power",
+    "method",
+    "measure",
+    "statement",
+)  # sections shown even without tables or figures
 
 
 def build_report(source: Path, out: Path | None = None, settings: Settings | None = None) -> Path:
@@ -51,8 +75,8 @@ def build_report(source: Path, out: Path | None = None, settings: Settings | Non
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _write_tables(tables, staging / "tables")
-        _write_figures(tables, staging / "figures")
-        sections = outline(records, tables, settings)
+        drawn = _write_figures(tables, staging / "figures")
+        sections = outline(records, tables, settings, drawn)
         title = f"tunebench report: {source.resolve().name}"
         write_atomic(staging / "report.md", render_markdown(title, sections))
         write_atomic(staging / "report.html", render_html(title, sections, staging / "figures"))
@@ -65,14 +89,32 @@ def build_report(source: Path, out: Path | None = None, settings: Settings | Non
 def recommendation_lines(out: Path) -> list[str]:
     """The recommendation in a line per budget, for the console."""
     table = pd.read_parquet(out / "tables" / "recommendation.parquet")
-    return [f"{row.budget}: {row.strategy}; {row.verdict}" for row in table.itertuples()]
+    return [str(row.sentence) for row in table.itertuples()]
 
 
-def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Settings) -> list[Section]:
-    """The report's sections, in reading order; every table and figure appears once (those
-    of ONLY_WITH_WORKERS only when studies differ only in workers, of ONLY_WITH_PBT only
-    when some ran population-based training)."""
+def outline(
+    records: Records,
+    tables: dict[str, pd.DataFrame],
+    settings: Settings,
+    drawn: set[str] | None = None,
+) -> list[Section]:
+    """The report's sections, in reading order: the decision first (a sentence per budget,
+    the forest plot, the decision table), then the evidence, then collapsed data tables and
+    provenance. Every table and figure appears once; empty tables, figures not drawn
+    (`drawn`: the figures written; None: all) and sections left with nothing are omitted
+    (those of ONLY_WITH_WORKERS show only when studies differ only in workers, of
+    ONLY_WITH_PBT only when some ran population-based training)."""
     t = {name: Table(name, TABLES[name], frame) for name, frame in tables.items()}
+    wrapped = {  # verdict tables, open; long text columns (in the text above) left out
+        name: Table(
+            name,
+            TABLES[name],
+            tables[name].drop(columns=list(LONG), errors="ignore"),
+            wrap=True,
+            shut=False,
+        )
+        for name in ("recommendation", "folklore", "equal_budget", "choice", "power")
+    }
     fig = {plot.name: Image(plot.name, plot.title, plot.caption) for plot in PLOTS}
     at_checkpoints = {
         name: Table(
@@ -83,42 +125,72 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
         )
         for name, column in (("anytime", "spent"), ("overhead", "trial"))
     }
-    appendix = [Table(n, TABLES[n], tables[n], full=len(tables[n]) <= 60) for n in APPENDIX]
+    appendix = [Table(n, TABLES[n], _short(tables[n]), full=len(tables[n]) <= 60) for n in APPENDIX]
     target = f"{settings.recommend_target:g}"
     workers = _workers_section(t, fig) if len(tables["workers_speedup"]) else []
     population = _population_section(t, fig) if len(tables["pbt_schedule"]) else []
-    return [
+    decision = tables["decision"]
+    shown = [c for c in DECISION_SHOWN if c != "budget" or decision.budget.nunique() > 1]
+    sections = [
+        Section(
+            "Decision",
+            [str(row.sentence) for row in tables["recommendation"].itertuples()],
+            [
+                fig["forest"],
+                Table("decision", TABLES["decision"], decision[shown], wrap=True, shut=False),
+            ],
+            lead=True,
+        ),
         Section("Summary", _summary(records, tables, settings)),
         Section(
             "Recommendation",
             [
                 "Per budget, the strategy with the best mean rank of outer-test score across "
-                f"problem instances; its mean gain over the defaults (95% bootstrap CI), its "
-                "mean compute per run (fit + score seconds over all workers), its expected "
-                f"running time to the {target} target in trials and in compute seconds and "
-                f"success rate, and the Holm-corrected Wilcoxon p-value against "
-                f"{settings.baseline}. `axis`: what the strategies were given equal amounts "
-                "of: compute where the budget was in compute seconds (budget.compute_s), "
-                "trials otherwise (then compare `compute_seconds` too).",
+                "problem instances, and the claim that it beats the baseline "
+                f"({settings.baseline}) by at least the ROPE ({settings.rope:g}): `estimate` is "
+                "its mean outer-test score minus the baseline's, `low` and `high` the 95% "
+                "bootstrap interval over instances, `verdict` the one rule (supported only when "
+                "the whole interval lies above the ROPE, contradicted only when wholly below, "
+                "else inconclusive, with `instances_needed` to decide it). Beside it: the exact "
+                "Wilcoxon test's Holm p (`p_holm`) and the smallest Holm p these instances "
+                "could give (`p_floor`), baycomp's probability that the two are within the ROPE "
+                "(`p_equivalent`; above 0.95 the report calls them practically equivalent), its "
+                f"mean gain over the defaults, ERT to the {target} target, and what it used.",
                 *[
                     f"{row.budget}: ranked at equal {row.axis}."
                     for row in tables["recommendation"].itertuples()
                 ],
             ],
-            [t["recommendation"]],
+            [wrapped["recommendation"]],
+        ),
+        Section(
+            "Were the budgets equal",
+            [
+                "Strategies are ranked at equal trials (or at equal fit + score seconds under a "
+                "compute budget), but grid search can run out of grid before the budget, a "
+                "multi-fidelity strategy runs many partial trials, and an optimiser can spend "
+                "more seconds choosing than the models spend fitting. Per strategy: trials "
+                "run, full-evaluation equivalents, fit + score seconds and the optimiser's own "
+                f"seconds per run, against {settings.baseline}'s. `flag`: fewer trials than "
+                "the budget, partial trials, or more than 1.5x the baseline's seconds. Ranks "
+                "use trials (or fit + score seconds); the optimiser's seconds are shown, not "
+                "ranked on.",
+            ],
+            [wrapped["equal_budget"]],
         ),
         Section("Skipped tests", _skipped_text(tables["skipped"]), [t["skipped"]]),
         Section(
             "Folklore, checked",
             [
                 "Each claim is stated as a figure measured on this sweep, with its 95% "
-                "percentile-bootstrap interval (scipy) and the range the claim puts it in. "
-                "Supported: the estimate lies in the range; contradicted: the whole interval "
-                "lies outside it; not testable on this sweep: what it needs did not run, or the "
-                "interval is too wide to tell (the `why` column says which).",
+                "percentile-bootstrap interval (scipy) and the range the claim puts it in, "
+                "judged by one rule: supported only when the whole interval lies inside the "
+                "claimed range, contradicted only when it lies wholly outside, otherwise "
+                f"inconclusive (also with fewer than {MIN_UNITS} instances, or when what the "
+                "claim needs did not run), with the instances that would decide it.",
                 *_folklore_lines(tables["folklore"]),
             ],
-            [t["folklore"]],
+            [wrapped["folklore"]],
         ),
         Section(
             "Risk and equivalence",
@@ -130,7 +202,8 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
                 "Practical equivalence: baycomp's Bayesian signed-rank test gives the "
                 f"probabilities that each strategy is better than {settings.baseline} by more "
                 f"than the ROPE ({settings.rope:g}), within it, or worse, on outer-test scores; "
-                "above 0.95 is a decision.",
+                'above 0.95 is a decision. Beside it, the verdict rule on "as good as the '
+                'baseline": the whole 95% interval of the difference within the ROPE.',
                 "Robust aggregates (as rliable recommends): the interquartile mean with "
                 "bootstrap intervals, and performance profiles of each run's improvement.",
             ],
@@ -152,20 +225,29 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
             [
                 "For each pair of strategies: which one ends ahead (lower median normalised "
                 "regret across instances), and from which trial (or second) on it stays "
-                "ahead; inf: in some resamples it is not ahead at the end."
+                "ahead, with a 95% bootstrap interval; inf: in some resamples it is not ahead "
+                "at the end.",
+                *_crossover_lines(tables["crossover"]),
             ],
-            [fig["crossover"], t["crossover"]],
+            [
+                fig["crossover"],
+                Table("crossover", TABLES["crossover"], tables["crossover"], full=False),
+            ],
         ),
         Section(
             "Power",
             [
-                "From the spread of the paired outer-test differences against "
-                f"{settings.baseline}, the smallest mean difference this sweep detects with "
-                f"80% power at alpha = {settings.alpha:g}, and the instances needed to detect "
-                f"{settings.detect:g} (statsmodels TTestPower, paired t-test).",
+                "The test run against the baseline is the exact Wilcoxon signed-rank test "
+                "(scipy; zero differences dropped) with Holm's correction. `p_floor` is the "
+                "smallest Holm p the non-zero differences at hand could give; where it is not "
+                f"below alpha = {settings.alpha:g}, no outcome could have been significant. "
+                "`detectable` is the shift of the differences that test detects with 80% "
+                "power on these instances, and `needed_instances` the instances it needs for "
+                f"{settings.detect:g}, both by simulating that test (ties kept at their "
+                "observed share).",
                 *[f"{row.budget}: {row.power}." for row in tables["recommendation"].itertuples()],
             ],
-            [t["power"]],
+            [wrapped["power"]],
         ),
         Section(
             "What matters in a space",
@@ -182,10 +264,10 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
             [
                 "The rule of thumb, filled from this sweep: per model, search-space size "
                 "(parameters), dataset size band and budget, the strategy with the best mean "
-                f"rank, and whether it is practically better than {settings.baseline} "
-                "(baycomp, ROPE as above)."
+                f"rank, baycomp's decision against {settings.baseline}, and the verdict rule "
+                "on its beating the baseline by at least the ROPE."
             ],
-            [t["choice"]],
+            [wrapped["choice"]],
         ),
         Section(
             "Trials to target",
@@ -195,7 +277,8 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
                 "best-so-far never reaches a target. ERT (expected running time, as in COCO) "
                 "is everything all runs spent divided by the number that succeeded: infinite "
                 "when none did. `ert_cost` counts full-evaluation equivalents (multi-fidelity), "
-                "`ert_compute` compute seconds (fit + score over all workers)."
+                "`ert_compute` compute seconds (fit + score over all workers).",
+                *_target_lines(tables),
             ],
             [fig["ttt_ecdf"], fig["ttt_compute"], t["ert"]],
         ),
@@ -203,10 +286,11 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
             "Anytime performance",
             [
                 "Best-so-far inner score as budget is spent (`spent`: trials, or full-evaluation "
-                "equivalents for multi-fidelity strategies)."
+                "equivalents for multi-fidelity strategies), from the first trial on."
             ],
             [
                 fig["convergence"],
+                fig["convergence_compute"],
                 fig["normalised_score"],
                 fig["rank_over_time"],
                 at_checkpoints["anytime"],
@@ -218,10 +302,9 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
             "Compute",
             [
                 "Compute is what the evaluations cost: their fit + score seconds, summed over "
-                "workers (wall-clock with k workers is shorter; compute is not). Tables that "
-                "compare strategies at a budget show each one's mean compute per run "
-                "(`compute_seconds`) beside its other figures; convergence, mean rank and "
-                "targets are drawn against compute seconds as well as trials."
+                "workers (wall-clock with k workers is shorter; compute is not). The "
+                "optimiser's own seconds are in the budgets table above and in the wall-clock "
+                "section."
             ],
             [t["compute"]],
         ),
@@ -240,9 +323,10 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
             [
                 "Strategies ranked per problem instance by outer-test score (1 = best, ties "
                 "averaged), on instances where every strategy of the budget ran. Friedman's "
-                "test (scipy), Nemenyi post-hoc (scikit-posthocs), and Wilcoxon signed-rank "
-                f"tests against {settings.baseline} with Holm's correction (statsmodels), at "
-                f"alpha = {settings.alpha:g}."
+                "test (scipy), Nemenyi post-hoc (scikit-posthocs; each pair once), and exact "
+                f"Wilcoxon signed-rank tests against {settings.baseline} with Holm's "
+                f"correction (statsmodels), at alpha = {settings.alpha:g}. `flag`, "
+                "`trials_used` and the seconds: what each strategy really used."
             ],
             [
                 fig["critical_difference"],
@@ -258,8 +342,9 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
             "Wall-clock time",
             [
                 "Each study's time split into model evaluation (inner CV), optimiser overhead "
-                "(the strategy choosing configurations), harness bookkeeping, and refitting "
-                "on the outer folds."
+                "(the strategy's ask and tell of each trial), harness bookkeeping (journaling, "
+                "and the optimiser's thinking no trial carries: the ask the budget refused and "
+                "the last tell), and refitting on the outer folds."
             ],
             [
                 fig["time_decomposition"],
@@ -268,12 +353,74 @@ def outline(records: Records, tables: dict[str, pd.DataFrame], settings: Setting
                 at_checkpoints["overhead"],
             ],
         ),
-        Section("Sweep", _sweep_text(records), [*_sweep_configs(records), t["versions"]]),
+        Section(
+            "Sweep",
+            _sweep_text(records),
+            [*_sweep_configs(records), t["versions"]],
+            collapsed=True,
+        ),
         Section(
             "Data tables",
             ["Per-run and per-step tables the sections above are computed from."],
             appendix,
+            collapsed=True,
         ),
+    ]
+    return _present(sections, drawn)
+
+
+def _present(sections: list[Section], drawn: set[str] | None) -> list[Section]:
+    """The sections without empty tables and undrawn figures; a section left with no table
+    or figure is dropped (but those in ALWAYS, and lead sections)."""
+    kept = []
+    for section in sections:
+        items = [
+            item
+            for item in section.items
+            if not (isinstance(item, Table) and item.frame.empty)
+            and not (isinstance(item, Image) and drawn is not None and item.name not in drawn)
+        ]
+        if items or section.lead or section.title in ALWAYS or _only_text(section):
+            kept.append(Section(section.title, section.text, items, section.lead,
+                                section.collapsed))  # fmt: skip
+    return kept
+
+
+def _only_text(section: Section) -> bool:
+    """Sections whose text is what they say (e.g. why every crossover was left out)."""
+    return section.title == "Budget crossover" and len(section.text) > 1
+
+
+def _short(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table for the page: JSON columns (the studies' package versions) as a short note."""
+    if "versions" not in frame:
+        return frame
+    count = frame.versions.map(lambda v: f"{str(v).count(':')} packages (versions table)")
+    return frame.assign(versions=count)
+
+
+def _crossover_lines(crossover: pd.DataFrame) -> list[str]:
+    finite = crossover[np.isfinite(crossover.crossover_high.astype(float))]
+    if crossover.empty or len(finite):
+        return []
+    return [
+        f"No crossover has a finite interval here: for each of the {len(crossover)} pairs, "
+        "some resamples of the instances do not have the leader ahead at the end of the "
+        "budget, so this sweep cannot say from which trial on one strategy stays ahead. "
+        "The figure is left out; the table has the point estimates."
+    ]
+
+
+def _target_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
+    kept = discriminating_targets(tables)
+    dropped = [t for t in sorted(tables["targets"].target.unique()) if t not in kept]
+    if not dropped:
+        return []
+    return [
+        f"Target(s) {', '.join(f'{t:g}' for t in dropped)} not drawn: on most instances they "
+        "mean the same as the best known score (no run's best-so-far ever lay between the "
+        "target and the best; scores are discrete), so their curves would repeat the "
+        "highest target's. Their numbers stay in the tables."
     ]
 
 
@@ -358,18 +505,11 @@ def _skipped_text(skipped: pd.DataFrame) -> list[str]:
 
 
 def _folklore_lines(folklore: pd.DataFrame) -> list[str]:
-    lines = []
-    for row in folklore.itertuples():
-        figure = (
-            f"{row.estimate:.3g} [{row.low:.3g}, {row.high:.3g}]"
-            if pd.notna(row.estimate)
-            else "not measured"
-        )
-        lines.append(
-            f'"{row.statement}": {row.measure}; claimed [{row.claimed_low:g}, '
-            f"{row.claimed_high:g}]; measured {figure}: {row.verdict} ({row.why})."
-        )
-    return lines
+    """One line per claim in words; the table beside them holds the figures."""
+    return [
+        f'`{row.claim}`, "{row.statement}": {row.measure}. *{row.verdict}*: {row.why}.'
+        for row in folklore.itertuples()
+    ]
 
 
 def _sweep_text(records: Records) -> list[str]:
@@ -409,13 +549,20 @@ def _write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
         frame.to_csv(folder / f"{name}.csv", index=False)
 
 
-def _write_figures(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+def _write_figures(tables: dict[str, pd.DataFrame], folder: Path) -> set[str]:
+    """Every figure with data, its text readable at the HTML's width; returns their names."""
     folder.mkdir(parents=True)
     colours = palette(sorted(tables["studies"].strategy.unique()))
+    drawn = set()
     for plot in PLOTS:
         figure = plot.draw(tables, colours)
+        if not has_data(figure):
+            continue
+        readable(figure)
         for suffix in ("png", "svg"):
-            figure.savefig(folder / f"{plot.name}.{suffix}", dpi=110)
+            figure.savefig(folder / f"{plot.name}.{suffix}", dpi=DPI)
+        drawn.add(plot.name)
+    return drawn
 
 
 def _swap_in(staging: Path, out: Path) -> None:
