@@ -4,13 +4,17 @@ Bad input of any kind ends with one line on stderr and exit code 2, and leaves n
 directory behind. A study that fails after validation (a bug, a full disk) ends with one
 line and exit code 1, its study.json saying `failed` with the error. Config composition
 errors (an unknown dataset, a misspelt key) are caught by composing every requested
-combination with Hydra's own compose API before any job starts.
+combination with Hydra's own compose API before any job starts; what `+` and `~` may touch is
+checked too (harness.overrides). Up to then only Hydra is imported, so a refused command
+returns in a fraction of a second; the engine (scikit-learn, pandas, ...) is imported when the
+study runs.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -23,16 +27,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException, MissingConfigException
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from harness.engine import parallel
-from harness.engine import study as studies
-from harness.engine.objective import error_text
+from harness import overrides as rules
 from harness.errors import UsageError
-from harness.store.records import link_study
-from harness.summary import fold_table, headline
-from harness.sweep import sweep_jobs
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 RAY_LAUNCHER = "hydra_plugins.tunebench_ray_launcher.ray_launcher.RayLauncher"
@@ -54,9 +53,11 @@ def preflight(overrides: list[str], multirun: bool) -> None:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as e:
         fail(_unparsable(overrides) or _one_line(e))
+    task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
     try:
-        task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
+        rules.check_added(task, CONF)
         with initialize_config_dir(str(CONF), version_base=None):
+            _check_deleted(task)
             combos = _sweep(parsed, task) if multirun else [[o.input_line for o in task]]
             for combo in combos:
                 compose(config_name="config", overrides=combo)
@@ -67,13 +68,41 @@ def preflight(overrides: list[str], multirun: bool) -> None:
     except MissingConfigException as e:
         fail(_missing_message(e))
     except (HydraException, OmegaConfBaseException) as e:
-        fail(_one_line(e))
+        fail(_not_a_key(e, task) or _one_line(e))
     except UsageError as e:
         fail(str(e))
 
 
+def _check_deleted(task: list[Override]) -> None:
+    """`~key` of a key every study reads is refused, quoting the value it has now."""
+    deletes = [o for o in task if o.is_delete()]
+    if not deletes:
+        return
+    kept = [o.input_line for o in task if not o.is_delete() and not o.is_sweep_override()]
+    cfg = compose(config_name="config", overrides=kept)
+    absent = object()
+    values = {o.key_or_group: OmegaConf.select(cfg, o.key_or_group, default=absent) for o in deletes}
+    rules.check_deleted(deletes, CONF, {k: v for k, v in values.items() if v is not absent})
+
+
+def _not_a_key(e: Exception, task: list[Override]) -> str | None:
+    """Hydra's "Key 'n_trails' is not in struct" for a plain override of a key conf/ does not
+    declare: the nearest declared key instead (None where `+` would be the right advice)."""
+    text = f"{e} {e.__cause__ or ''}"
+    found = re.search(r"Could not override '([^']+)'", text)
+    if not found or "not in struct" not in text:
+        return None
+    key = found.group(1)
+    if rules.is_free(key, CONF) or key in rules.Keys.of(CONF).known:
+        return None
+    line = next((o.input_line for o in task if o.key_or_group == key), key)
+    return f"{line}: {rules.unknown(key, CONF)}"
+
+
 def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:
     """Every job of a multirun: a conf/sweep/ preset's params and the command line's."""
+    from harness.sweep import sweep_jobs
+
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     params = compose(config_name="config", overrides=fixed, return_hydra_config=True).hydra
     check_launcher(params.launcher)
@@ -99,6 +128,12 @@ def fail(message: str) -> None:
 
 @hydra.main(version_base=None, config_path=str(CONF), config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    from harness.engine import parallel
+    from harness.engine import study as studies
+    from harness.engine.objective import error_text
+    from harness.store.records import link_study
+    from harness.summary import fold_table, headline
+
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         study = studies.prepare(cfg)
