@@ -81,7 +81,8 @@ def _check_deleted(task: list[Override]) -> None:
     kept = [o.input_line for o in task if not o.is_delete() and not o.is_sweep_override()]
     cfg = compose(config_name="config", overrides=kept)
     absent = object()
-    values = {o.key_or_group: OmegaConf.select(cfg, o.key_or_group, default=absent) for o in deletes}
+    keys = [o.key_or_group for o in deletes]
+    values = {k: OmegaConf.select(cfg, k, default=absent) for k in keys}
     rules.check_deleted(deletes, CONF, {k: v for k, v in values.items() if v is not absent})
 
 

@@ -70,7 +70,8 @@ def check_deleted(overrides: list[Override], conf: Path, values: dict[str, Any])
 
 
 def unknown(key: str, conf: Path) -> str:
-    """"budget has no key 'ntrials'; did you mean budget.n_trials?" and the like."""
+    """Why a key is unknown and the nearest known one: "budget has no key 'ntrials'; did you
+    mean budget.n_trials?" for +budget.ntrials."""
     keys = Keys.of(conf)
     parent, _, leaf = key.rpartition(".")
     siblings = sorted(k for k in keys.known if k.rpartition(".")[0] == parent)
@@ -91,7 +92,10 @@ def is_free(key: str, conf: Path) -> bool:
 
 
 def _yaml(value: Any) -> str:
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    """A value as it is written on the command line."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value)
 
 
 class Keys:
@@ -123,7 +127,7 @@ class Keys:
 
 def _load(path: Path) -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(path.read_text(), Loader=loader) or {}  # noqa: S506 (a safe loader)
+    return yaml.load(path.read_text(), Loader=loader) or {}
 
 
 def _flatten(node: dict[str, Any], prefix: str = "") -> list[str]:
