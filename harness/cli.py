@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException, MissingConfigException
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from harness import overrides as rules
@@ -55,9 +54,8 @@ def preflight(overrides: list[str], multirun: bool) -> None:
         fail(_unparsable(overrides) or _one_line(e))
     task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
     try:
-        rules.check_added(task, CONF)
+        rules.check(task, CONF)  # reads conf/'s YAML only: no compose yet
         with initialize_config_dir(str(CONF), version_base=None):
-            _check_deleted(task)
             combos = _sweep(parsed, task) if multirun else [[o.input_line for o in task]]
             for combo in combos:
                 compose(config_name="config", overrides=combo)
@@ -68,36 +66,9 @@ def preflight(overrides: list[str], multirun: bool) -> None:
     except MissingConfigException as e:
         fail(_missing_message(e))
     except (HydraException, OmegaConfBaseException) as e:
-        fail(_not_a_key(e, task) or _one_line(e))
+        fail(_one_line(e))
     except UsageError as e:
         fail(str(e))
-
-
-def _check_deleted(task: list[Override]) -> None:
-    """`~key` of a key every study reads is refused, quoting the value it has now."""
-    deletes = [o for o in task if o.is_delete()]
-    if not deletes:
-        return
-    kept = [o.input_line for o in task if not o.is_delete() and not o.is_sweep_override()]
-    cfg = compose(config_name="config", overrides=kept)
-    absent = object()
-    keys = [o.key_or_group for o in deletes]
-    values = {k: OmegaConf.select(cfg, k, default=absent) for k in keys}
-    rules.check_deleted(deletes, CONF, {k: v for k, v in values.items() if v is not absent})
-
-
-def _not_a_key(e: Exception, task: list[Override]) -> str | None:
-    """Hydra's "Key 'n_trails' is not in struct" for a plain override of a key conf/ does not
-    declare: the nearest declared key instead (None where `+` would be the right advice)."""
-    text = f"{e} {e.__cause__ or ''}"
-    found = re.search(r"Could not override '([^']+)'", text)
-    if not found or "not in struct" not in text:
-        return None
-    key = found.group(1)
-    if rules.is_free(key, CONF) or key in rules.Keys.of(CONF).known:
-        return None
-    line = next((o.input_line for o in task if o.key_or_group == key), key)
-    return f"{line}: {rules.unknown(key, CONF)}"
 
 
 def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:
