@@ -40,7 +40,9 @@ log = logging.getLogger("harness")
 
 def main() -> None:
     """Entry point: pre-flight the overrides, then hand over to Hydra."""
-    args, _ = get_args_parser().parse_known_args()
+    parser = get_args_parser()
+    parser.error = _argument_error  # Hydra's own flags, in one line rather than a usage block
+    args = parser.parse_args()
     if not (args.help or args.hydra_help or args.info or args.cfg or args.shell_completion):
         preflight(args.overrides, multirun=args.multirun)
     _hydra_main()
@@ -91,6 +93,12 @@ def check_launcher(launcher: DictConfig) -> None:
         value = launcher.get(key)
         if value is not None and value < 1:
             raise UsageError(f"hydra.launcher.{key}={value}: give a number of CPUs >= 1")
+
+
+def _argument_error(message: str) -> None:
+    if message.startswith("unrecognized arguments"):  # argparse ends the overrides at a flag
+        message += "; flags (-m, --cfg, ...) go before the overrides, e.g. -m strategy=tpe,random"
+    fail(f"{message} (see `python -m harness --help`)")
 
 
 def fail(message: str) -> None:
