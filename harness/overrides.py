@@ -49,6 +49,8 @@ def check(overrides: list[Override], conf: Path) -> None:
             continue
         if o.is_delete():
             _check_delete(o, overrides, conf_keys)
+        elif key in conf_keys.groups and not (o.is_add() or o.is_force_add()):
+            _check_option(o, conf_keys)
         elif not is_free(key, conf) and key not in conf_keys.known(key):
             rule = f" ({ADD})" if o.is_add() or o.is_force_add() else ""
             raise UsageError(f"{o.input_line}: {unknown(key, conf)}{rule}")
@@ -72,6 +74,21 @@ def _check_delete(o: Override, overrides: list[Override], conf_keys: Keys) -> No
             f"~{key}: {key} cannot be removed, every study reads it; set it instead (its "
             f"default: {key}={_text(value)}); {DELETE}"
         )
+
+
+def _check_option(o: Override, conf_keys: Keys) -> None:
+    """`strategy=nope` (or one of a sweep's `strategy=random,nope`): the options conf/ holds."""
+    value, group = o.value(), o.key_or_group
+    options = conf_keys.options(group)
+    if value is None:  # Hydra would raise a ValueError
+        fix = f"choose one of: {', '.join(options)}"
+        if group not in conf_keys.required:
+            fix = f"leave {group} out for none (or ~{group}), or {fix}"
+        raise UsageError(f"{group}=null: a group takes an option's name; {fix}")
+    names = [value] if isinstance(value, str) else getattr(value, "list", [])
+    for name in names:
+        if isinstance(name, str) and name not in options:
+            raise UsageError(f"unknown {group} '{name}'; choose one of: {', '.join(options)}")
 
 
 def unknown(key: str, conf: Path) -> str:

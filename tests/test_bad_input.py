@@ -177,6 +177,9 @@ BAD_OVERRIDES = [
     (["~model.estimator._target_"], "~model.estimator._target_: model.estimator._target_ cannot"),
     (["~model"], "~model: every study needs a model; choose one instead: model=<one of elasticnet"),
     (["~nothere"], "Could not delete from config. 'nothere' does not exist"),
+    (["sweep=null"], "sweep=null: a group takes an option's name; leave sweep out for none"),
+    (["model=null"], "model=null: a group takes an option's name; choose one of: elasticnet,"),
+    (["-m", "sweep=quick,nope"], "unknown sweep 'nope'; choose one of: quick, standard"),
     (
         ["strategy=tpe", "+strategy.adapter.sampler.bogus=1"],
         "strategy.adapter.sampler.bogus: optuna.samplers.TPESampler takes no argument 'bogus'; "
