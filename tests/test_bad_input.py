@@ -336,14 +336,13 @@ def test_a_store_that_is_a_file_is_refused(tmp_path, files) -> None:
     assert_refused(done, "a-file is a file, not a folder; point run.store at a folder", tmp_path)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        (["dataset.path=/tmp/my", "data.csv"], """e.g. 'dataset.path="/tmp/my data.csv"'"""),
-        (["dataset.path=/tmp/données.csv"], """e.g. 'dataset.path="/tmp/données.csv"'"""),
-    ],
-    ids=["space", "non-ascii"],
-)
+UNQUOTED = [
+    (["dataset.path=/tmp/my", "data.csv"], """e.g. 'dataset.path="/tmp/my data.csv"'"""),
+    (["dataset.path=/tmp/données.csv"], """e.g. 'dataset.path="/tmp/données.csv"'"""),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), UNQUOTED, ids=["space", "non-ascii"])
 def test_an_unquoted_value_gets_told_to_quote_it(tmp_path, overrides, message) -> None:
     assert_refused(run_inline(*CSV, *overrides, cwd=tmp_path), message, tmp_path)
 
