@@ -49,7 +49,7 @@ def check(overrides: list[Override], conf: Path) -> None:
             continue
         if o.is_delete():
             _check_delete(o, overrides, conf_keys)
-        elif key in conf_keys.groups and not (o.is_add() or o.is_force_add()):
+        elif key in conf_keys.groups:
             _check_option(o, conf_keys)
         elif not is_free(key, conf) and key not in conf_keys.known(key):
             rule = f" ({ADD})" if o.is_add() or o.is_force_add() else ""
