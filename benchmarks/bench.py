@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -648,11 +649,15 @@ def refusal() -> list[dict[str, Any]]:
     commands = {name: [sys.executable, "-c", code] for name, code in FLOORS.items()}
     commands |= {o: [sys.executable, "-m", "harness", *o] for o in (*REFUSED, value)}
     times: dict[Any, list[float]] = {name: [] for name in commands}
+    cpu: dict[Any, list[float]] = {name: [] for name in commands}  # user + sys, less load-bound
     for r in range(REFUSAL_ROUNDS):
         for name, command in list(commands.items())[:: 1 if r % 2 == 0 else -1]:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
             times[name].append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             wanted = 2 if name in REFUSED or name == value else 0
             assert done.returncode == wanted and len(done.stderr.splitlines()) == wanted // 2, (
                 name, done.stderr,
@@ -677,6 +682,16 @@ def refusal() -> list[dict[str, Any]]:
         rows.append(figure(f"floor: {name} / `python -c pass`", median[name] / base,
                            "reported", True, ("python -c", name), ours_s=median[name],
                            theirs_s=base))  # fmt: skip
+    cpus = {name: statistics.median(t) for name, t in cpu.items()}
+    refused_cpu = statistics.median(cpus[o] for o in REFUSED)
+    rows.append(figure("the same in CPU seconds (user + sys; what the wall time is on an idle "
+                       "core)", refused_cpu / cpus["python -c pass"], "reported; < 1 s",
+                       max(cpus[o] for o in REFUSED) < 1.0, ("python -m harness", "<bad override>"),
+                       ours_s=refused_cpu, theirs_s=cpus["python -c pass"],
+                       note=f"floors in CPU s: importing Hydra {cpus['importing Hydra']:.3f}, "
+                       f"one Hydra compose {cpus['one Hydra compose']:.3f}; budget.n_trials=0 "
+                       f"{cpus[value]:.3f}; the slowest bad override "
+                       f"{max(cpus[o] for o in REFUSED):.3f}"))  # fmt: skip
     hydra = median["importing Hydra"]
     rows.append(figure("a refused bad override / importing Hydra", refused / hydra, "reported",
                        True, ("python -m harness", "<bad override>"), ours_s=refused,
