@@ -43,17 +43,21 @@ def main() -> None:
     parser = get_args_parser()
     parser.error = _argument_error  # Hydra's own flags, in one line rather than a usage block
     args = parser.parse_args()
-    if not (args.help or args.hydra_help or args.info or args.cfg or args.shell_completion):
+    if args.shell_completion and not args.overrides:  # Hydra raises a ValueError
+        fail("--shell-completion needs a subcommand: install=bash (or zsh, fish), uninstall=bash")
+    if args.cfg or args.info:  # printing the config: still no key conf/ has no place for
+        try:
+            rules.check(_parse(args.overrides), CONF)
+        except UsageError as e:
+            fail(str(e))
+    elif not (args.help or args.hydra_help or args.shell_completion):
         preflight(args.overrides, multirun=args.multirun)
     _hydra_main()
 
 
 def preflight(overrides: list[str], multirun: bool) -> None:
     """Compose every combination a command asks for; exit 2 with one line on the first error."""
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except HydraException as e:
-        fail(_unparsable(overrides) or _one_line(e))
+    parsed = _parse(overrides)
     task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
     try:
         rules.check(task, CONF)  # reads conf/'s YAML only: no compose yet
@@ -71,6 +75,15 @@ def preflight(overrides: list[str], multirun: bool) -> None:
         fail(_one_line(e))
     except UsageError as e:
         fail(str(e))
+
+
+def _parse(overrides: list[str]) -> list[Override]:
+    """Hydra's parse of the overrides; exit 2 with one line if it fails."""
+    try:
+        return OverridesParser.create().parse_overrides(overrides)
+    except HydraException as e:
+        fail(_unparsable(overrides) or _one_line(e))
+        raise  # not reached: fail exits
 
 
 def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:

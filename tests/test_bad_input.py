@@ -225,6 +225,8 @@ BAD_FLAGS = [
     ),
     (["--cfg", "bogus"], "argument --cfg/-c: invalid choice: 'bogus'"),
     (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--cfg", "job", "+budget.ntrials=5"], "did you mean budget.n_trials?"),  # printing only
+    (["--shell-completion"], "--shell-completion needs a subcommand: install=bash"),
 ]
 
 
