@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -623,11 +624,90 @@ def _comparable(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=[c for c in table if c.endswith("_seconds") or c in flags])
 
 
+REFUSED = (
+    ("+budget.ntrials=5",), ("+protocol.outer_fold=3",), ("+run.bogus=1",), ("+foo=1",),
+    ("~seed",), ("budget.n_trails=3",), ("strategy=nope",),
+)  # fmt: skip
+FLOORS = {
+    "python -c pass": "pass",
+    "importing Hydra": "import hydra.core.override_parser.overrides_parser",
+    "one Hydra compose": "from hydra import compose, initialize_config_dir\n"
+    f"with initialize_config_dir({str(ROOT / 'conf')!r}, version_base=None):\n"
+    "    compose('config')",
+}
+REFUSAL_ROUNDS = 5
+
+
+def refusal() -> list[dict[str, Any]]:
+    """Wall seconds of `python -m harness` refusing a bad override (REFUSED, each must exit 2)
+    against `python -c pass`, and the floors under it: importing Hydra (any Hydra CLI pays it)
+    and one compose of the config. Rounds alternate the order of the commands; a value that
+    only the engine checks (`budget.n_trials=0`, past scikit-learn's import) is reported too."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    cwd = Path(tempfile.mkdtemp(prefix="bench-"))
+    value = ("budget.n_trials=0",)
+    commands = {name: [sys.executable, "-c", code] for name, code in FLOORS.items()}
+    commands |= {o: [sys.executable, "-m", "harness", *o] for o in (*REFUSED, value)}
+    times: dict[Any, list[float]] = {name: [] for name in commands}
+    cpu: dict[Any, list[float]] = {name: [] for name in commands}  # user + sys, less load-bound
+    for r in range(REFUSAL_ROUNDS):
+        for name, command in list(commands.items())[:: 1 if r % 2 == 0 else -1]:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+            times[name].append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            wanted = 2 if name in REFUSED or name == value else 0
+            assert done.returncode == wanted and len(done.stderr.splitlines()) == wanted // 2, (
+                name, done.stderr,
+            )  # fmt: skip
+    assert not any(p.is_file() for p in cwd.rglob("*"))  # nothing written
+    median = {name: statistics.median(t) for name, t in times.items()}
+    refused = statistics.median(statistics.median(times[o]) for o in REFUSED)
+    slowest = max(median[o] for o in REFUSED)
+    base = median["python -c pass"]
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    note = (
+        "each bad override's median wall s: "
+        + ", ".join(f"{' '.join(o)} {median[o]:.3f}" for o in REFUSED)
+        + f"; the slowest {slowest:.3f}; {REFUSAL_ROUNDS} rounds; uptime load {load}"
+    )
+    rows = [
+        figure("a refused bad override / `python -c pass` (wall s, median of the 7 commands)",
+               refused / base, "reported; the refusal < 1 s", slowest < 1.0,
+               ("python -m harness", "<bad override>"), ours_s=refused, theirs_s=base, note=note),
+    ]  # fmt: skip
+    for name in ("importing Hydra", "one Hydra compose"):
+        rows.append(figure(f"floor: {name} / `python -c pass`", median[name] / base,
+                           "reported", True, ("python -c", name), ours_s=median[name],
+                           theirs_s=base))  # fmt: skip
+    cpus = {name: statistics.median(t) for name, t in cpu.items()}
+    refused_cpu = statistics.median(cpus[o] for o in REFUSED)
+    rows.append(figure("the same in CPU seconds (user + sys; what the wall time is on an idle "
+                       "core)", refused_cpu / cpus["python -c pass"], "reported; < 1 s",
+                       max(cpus[o] for o in REFUSED) < 1.0, ("python -m harness", "<bad override>"),
+                       ours_s=refused_cpu, theirs_s=cpus["python -c pass"],
+                       note=f"floors in CPU s: importing Hydra {cpus['importing Hydra']:.3f}, "
+                       f"one Hydra compose {cpus['one Hydra compose']:.3f}; budget.n_trials=0 "
+                       f"{cpus[value]:.3f}; the slowest bad override "
+                       f"{max(cpus[o] for o in REFUSED):.3f}"))  # fmt: skip
+    hydra = median["importing Hydra"]
+    rows.append(figure("a refused bad override / importing Hydra", refused / hydra, "reported",
+                       True, ("python -m harness", "<bad override>"), ours_s=refused,
+                       theirs_s=hydra))  # fmt: skip
+    rows.append(figure("a value the engine checks, refused / `python -c pass` (scikit-learn & co "
+                       "imported first)", median[value] / base, "reported", True,
+                       ("python -m harness", *value), ours_s=median[value],
+                       theirs_s=base))  # fmt: skip
+    return rows
+
+
 FIGURES = {
     "grid": grid_vs_sklearn, "tpe": tpe_vs_optuna, "bookkeeping": bookkeeping,
     "isolation": isolation_overhead, "sweep": sweep, "memory": peak_memory, "load": under_load,
     "preprocessing": preprocessing_once, "cache": evaluation_cache,
-    "continuation": continuation, "workers": workers,
+    "continuation": continuation, "workers": workers, "refusal": refusal,
 }  # fmt: skip
 
 

@@ -1,12 +1,20 @@
-"""Type and range checks of numeric options, with one message form for every key.
+"""Checks of what a user sets, with one message form for every key.
 
 Every number a user sets (budget, protocol, dataset, seed, strategy options) goes through
-`number`, so a bad value always reads "<key> is <value>; set it to <what fits>".
+`number`, so a bad value always reads "<key> is <value>; set it to <what fits>". Every
+argument a config passes to a library callable (an estimator, an optuna sampler) can go through
+`arguments` before the callable is called, so a misspelt one reads "<key>: <callable> takes no
+argument '<name>'; did you mean <nearest>?" before anything is written.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
+from collections.abc import Mapping
 from typing import Any
+
+from hydra.utils import get_object
 
 from harness.errors import UsageError
 
@@ -48,3 +56,24 @@ def number(
     raise UsageError(
         f"{key} is {value!r}; set it to {wanted}{', or null' if optional else ''}{why}"
     )
+
+
+def arguments(target: str, node: Mapping[str, Any], where: str) -> None:
+    """UsageError for the first key of `node` (a config node, `_target_` and the like aside)
+    that the callable named `target` takes no argument of.
+
+    A target that cannot be imported (a missing extra) or inspected is left to its call.
+    """
+    try:
+        parameters = inspect.signature(get_object(target)).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    names = [n for n, p in parameters.items() if p.kind is not p.VAR_POSITIONAL]
+    for name in (str(k) for k in node if not str(k).startswith("_")):
+        if name in names:
+            continue
+        near = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f"did you mean {where}.{near[0]}?" if near else f"it takes {', '.join(names)}"
+        raise UsageError(f"{where}.{name}: {target} takes no argument '{name}'; {hint}")

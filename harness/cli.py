@@ -4,7 +4,10 @@ Bad input of any kind ends with one line on stderr and exit code 2, and leaves n
 directory behind. A study that fails after validation (a bug, a full disk) ends with one
 line and exit code 1, its study.json saying `failed` with the error. Config composition
 errors (an unknown dataset, a misspelt key) are caught by composing every requested
-combination with Hydra's own compose API before any job starts.
+combination with Hydra's own compose API before any job starts; what `+` and `~` may touch is
+checked too (harness.overrides). Up to then only Hydra is imported, so a refused command
+returns in a fraction of a second; the engine (scikit-learn, pandas, ...) is imported when the
+study runs.
 """
 
 from __future__ import annotations
@@ -26,13 +29,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from harness.engine import parallel
-from harness.engine import study as studies
-from harness.engine.objective import error_text
+from harness import overrides as rules
 from harness.errors import UsageError
-from harness.store.records import link_study
-from harness.summary import fold_table, headline
-from harness.sweep import sweep_jobs
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 RAY_LAUNCHER = "hydra_plugins.tunebench_ray_launcher.ray_launcher.RayLauncher"
@@ -42,20 +40,27 @@ log = logging.getLogger("harness")
 
 def main() -> None:
     """Entry point: pre-flight the overrides, then hand over to Hydra."""
-    args, _ = get_args_parser().parse_known_args()
-    if not (args.help or args.hydra_help or args.info or args.cfg or args.shell_completion):
+    parser = get_args_parser()
+    parser.error = _argument_error  # Hydra's own flags, in one line rather than a usage block
+    args = parser.parse_args()
+    if args.shell_completion and not args.overrides:  # Hydra raises a ValueError
+        fail("--shell-completion needs a subcommand: install=bash (or zsh, fish), uninstall=bash")
+    if args.cfg or args.info:  # printing the config: still no key conf/ has no place for
+        try:
+            rules.check(_parse(args.overrides), CONF)
+        except UsageError as e:
+            fail(str(e))
+    elif not (args.help or args.hydra_help or args.shell_completion):
         preflight(args.overrides, multirun=args.multirun)
     _hydra_main()
 
 
 def preflight(overrides: list[str], multirun: bool) -> None:
     """Compose every combination a command asks for; exit 2 with one line on the first error."""
+    parsed = _parse(overrides)
+    task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except HydraException as e:
-        fail(_unparsable(overrides) or _one_line(e))
-    try:
-        task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
+        rules.check(task, CONF)  # reads conf/'s YAML only: no compose yet
         with initialize_config_dir(str(CONF), version_base=None):
             combos = _sweep(parsed, task) if multirun else [[o.input_line for o in task]]
             for combo in combos:
@@ -72,8 +77,19 @@ def preflight(overrides: list[str], multirun: bool) -> None:
         fail(str(e))
 
 
+def _parse(overrides: list[str]) -> list[Override]:
+    """Hydra's parse of the overrides; exit 2 with one line if it fails."""
+    try:
+        return OverridesParser.create().parse_overrides(overrides)
+    except HydraException as e:
+        fail(_unparsable(overrides) or _one_line(e))
+        raise  # not reached: fail exits
+
+
 def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:
     """Every job of a multirun: a conf/sweep/ preset's params and the command line's."""
+    from harness.sweep import sweep_jobs
+
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     params = compose(config_name="config", overrides=fixed, return_hydra_config=True).hydra
     check_launcher(params.launcher)
@@ -92,6 +108,12 @@ def check_launcher(launcher: DictConfig) -> None:
             raise UsageError(f"hydra.launcher.{key}={value}: give a number of CPUs >= 1")
 
 
+def _argument_error(message: str) -> None:
+    if message.startswith("unrecognized arguments"):  # argparse ends the overrides at a flag
+        message += "; flags (-m, --cfg, ...) go before the overrides, e.g. -m strategy=tpe,random"
+    fail(f"{message} (see `python -m harness --help`)")
+
+
 def fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
@@ -99,6 +121,12 @@ def fail(message: str) -> None:
 
 @hydra.main(version_base=None, config_path=str(CONF), config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    from harness.engine import parallel
+    from harness.engine import study as studies
+    from harness.engine.objective import error_text
+    from harness.store.records import link_study
+    from harness.summary import fold_table, headline
+
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         study = studies.prepare(cfg)

@@ -10,13 +10,15 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import assert_refused, run_inline, stored_studies, untimed, written
+from tests.helpers import ROOT, assert_refused, run_inline, stored_studies, untimed, written
 
 CORES = len(os.sched_getaffinity(0))
 CSV = ["dataset=vehicle", "dataset.target=y", "dataset.name=mycsv"]  # a local file study
@@ -33,7 +35,11 @@ def _frame(rows: int, seed: int, classes: int = 2) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small file per way a data file can be broken, and two good ones."""
-    d = tmp_path_factory.mktemp("files")
+    return make_files(tmp_path_factory.mktemp("files"))
+
+
+def make_files(d: Path) -> Path:
+    """The files of `files`, written into folder `d`."""
     (d / "empty.csv").write_text("")
     (d / "header.csv").write_text("a,b,y\n")
     (d / "three.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n")
@@ -146,6 +152,159 @@ BAD_VALUES = [
 ]
 
 
+WHERE = "(`+` adds keys only under model.estimator, model.space or strategy.adapter"
+# Overrides naming a key the config has no place for (harness/overrides.py), and library
+# arguments no library takes (bound to its signature before a study: harness/checks.py).
+BAD_OVERRIDES = [
+    (["+budget.ntrials=5"], "budget has no key 'ntrials'; did you mean budget.n_trials? " + WHERE),
+    (["++budget.ntrials=5"], "budget has no key 'ntrials'; did you mean budget.n_trials?"),
+    (["+protocol.outer_fold=3"], "protocol has no key 'outer_fold'; did you mean protocol.outer_f"),
+    (["+run.bogus=1"], "run has no key 'bogus'; its keys are run.cache, run.retry, run.store"),
+    (["+foo=1"], "+foo=1: the config has no key 'foo'; its keys are budget, dataset, metric,"),
+    (["+seeed=1"], "the config has no key 'seeed'; did you mean seed?"),
+    (["+budgt.n_trials=5"], "the config has no group 'budgt'; did you mean budget.n_trials?"),
+    (["+dataset.max_row=50"], "dataset has no key 'max_row'; did you mean dataset.max_rows?"),
+    (["+model.fidelity.contineu=true"], "did you mean model.fidelity.continue?"),
+    (["protocol.outer_fold=3"], "protocol.outer_fold=3: protocol has no key 'outer_fold'; did you"),
+    (["run.stor=x"], "run has no key 'stor'; did you mean run.store?"),
+    (["-m", "strategy=random,tpe", "+budget.ntrials=5"], "did you mean budget.n_trials?"),
+    (["~seed"], "~seed: seed cannot be removed, every study reads it; set it instead (its de"),
+    (["~budget.n_trials"], "set it instead (its default: budget.n_trials=20)"),
+    (["protocol=thorough", "~protocol.repeats"], "(its default: protocol.repeats=3)"),
+    (["~run.store"], "~run.store: run.store cannot be removed"),
+    (["~metric"], "(its default: metric=null)"),
+    (["model=knn", "~model.fidelity"], "(its default: model.fidelity={resource: rows, low: 0.3})"),
+    (["~model.estimator._target_"], "~model.estimator._target_: model.estimator._target_ cannot"),
+    (["~model"], "~model: every study needs a model; choose one instead: model=<one of elasticnet"),
+    (["~nothere"], "Could not delete from config. 'nothere' does not exist"),
+    (["sweep=null"], "sweep=null: a group takes an option's name; leave sweep out for none"),
+    (["model=null"], "model=null: a group takes an option's name; choose one of: elasticnet,"),
+    (["-m", "sweep=quick,nope"], "unknown sweep 'nope'; choose one of: quick, standard"),
+    (
+        ["strategy=tpe", "+strategy.adapter.sampler.bogus=1"],
+        "strategy.adapter.sampler.bogus: optuna.samplers.TPESampler takes no argument 'bogus'; "
+        "it takes consider_prior,",
+    ),
+    (
+        ["strategy=tpe", "+strategy.adapter.sampler.n_startup_trails=3"],
+        "did you mean strategy.adapter.sampler.n_startup_trials?",
+    ),
+    (
+        ["strategy=hyperband", "+strategy.adapter.pruner.min_resorce=3"],
+        "optuna.pruners.HyperbandPruner takes no argument 'min_resorce'; "
+        "did you mean strategy.adapter.pruner.min_resource?",
+    ),
+    (
+        ["strategy=hyperopt_tpe", "+strategy.adapter.algo.n_startup_trials=3"],
+        "hyperopt.tpe.suggest takes no argument 'n_startup_trials'; "
+        "did you mean strategy.adapter.algo.n_startup_jobs?",
+    ),
+    (["+strategy.adapter.bogus=1"], "Strategy.__init__() got an unexpected keyword argument 'bog"),
+    (
+        ["+model.estimator.bogus=1"],
+        "model.estimator.bogus: sklearn.linear_model.LogisticRegression takes no argument 'bogus'",
+    ),
+    (["+model.estimator.max_itr=50"], "did you mean model.estimator.max_iter?"),
+    (["model=svc", "+model.estimator.gama=0.1"], "did you mean model.estimator.gamma?"),
+    (["model.estimator._target_=sklearn.nope.X"], "Error locating target 'sklearn.nope.X'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"), BAD_OVERRIDES, ids=[" ".join(o)[:50] for o, _ in BAD_OVERRIDES]
+)
+def test_an_override_naming_no_known_key_is_refused(tmp_path, overrides, message) -> None:
+    assert_refused(run_inline(*overrides, "budget.n_trials=2", cwd=tmp_path), message, tmp_path)
+
+
+BAD_FLAGS = [
+    (
+        ["budget.n_trials=2", "-m", "strategy=random,tpe"],
+        "unrecognized arguments: strategy=random,tpe; flags (-m, --cfg, ...) go before the "
+        "overrides, e.g. -m strategy=tpe,random",
+    ),
+    (["--cfg", "bogus"], "argument --cfg/-c: invalid choice: 'bogus'"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--cfg", "job", "+budget.ntrials=5"], "did you mean budget.n_trials?"),  # printing only
+    (["--shell-completion"], "--shell-completion needs a subcommand: install=bash"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_FLAGS, ids=[" ".join(a) for a, _ in BAD_FLAGS])
+def test_a_bad_flag_is_one_line(tmp_path, argv, message) -> None:
+    """Hydra's own flags are parsed by argparse, whose usage block is replaced by one line."""
+    assert_refused(run_inline(*argv, cwd=tmp_path), message, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["+model.estimator.max_iter=30"],
+        ["+model.space.tol={type:float,low:1e-5,high:1e-2,log:true}"],
+        ["~model.space.class_weight", "~model.estimator.random_state"],
+        ["strategy=tpe", "+strategy.adapter.sampler.n_ei_candidates=12"],
+        ["strategy=tpe", "~strategy.adapter.sampler.n_startup_trials"],
+        ["model=knn", "+model.fidelity.continue=false"],
+        ["~sweep", "+hydra.callbacks.report.resamples=200", "~hydra.callbacks.mlflow"],
+    ],
+    ids=["estimator", "space", "remove", "library", "library default", "declared", "hydra"],
+)
+def test_an_override_in_an_open_place_passes_the_checks(overrides) -> None:
+    """`+`/`~` where the config has a place for them: the pre-flight lets them through (each is
+    checked later by what takes it, as the refusals above show)."""
+    from harness import cli
+
+    cli.preflight(overrides, multirun=False)  # exit 2 (SystemExit) if refused
+
+
+def test_a_refused_override_imports_no_heavy_library(tmp_path) -> None:
+    """The override checks run on Hydra and conf/'s YAML alone (benchmarks/: their time)."""
+    heavy = ("sklearn", "pandas", "numpy", "scipy", "pyarrow", "optuna", "hyperopt", "matplotlib")
+    script = (
+        "import sys\nfrom harness import cli\n"
+        "for argv in (['+budget.ntrials=5'], ['~seed'], ['budget.n_trails=3'], ['model=nope']):\n"
+        "    sys.argv = ['harness', *argv]\n"
+        "    try:\n        cli.main()\n    except SystemExit as e:\n        print(e.code)\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.stdout.split("\n") == ["2", "2", "2", "2", "[]", ""], done.stderr
+    assert len(done.stderr.strip().splitlines()) == 4 and "Traceback" not in done.stderr
+
+
+def test_a_data_path_that_is_a_folder_says_so(tmp_path) -> None:
+    done = run_inline(*CSV, *SMALL, f"dataset.path={tmp_path}", cwd=tmp_path)
+    assert_refused(
+        done, f"dataset mycsv: {tmp_path} is a folder, not a file; set dataset.path", tmp_path
+    )
+
+
+REPORT_ARGS = [
+    (["--rope", "abc", "."], "error: argument --rope: invalid float value: 'abc'"),
+    (["--detect", "x", "."], "error: argument --detect: invalid float value: 'x'"),
+    (["--rope", "2", "."], "error: rope is 2.0; set it in (0, 1)"),
+    (["--detect", "0", "."], "error: detect is 0.0; set it in (0, 1)"),
+    (["--bogus", "."], "error: unrecognized arguments: --bogus"),
+    (["--rope"], "error: argument --rope: expected one argument"),
+    ([], "error: the following arguments are required: results"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"), REPORT_ARGS, ids=[" ".join(a) for a, _ in REPORT_ARGS]
+)
+def test_a_bad_report_argument_is_one_line(argv, message, capsys) -> None:
+    from harness.report.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and err.startswith(message), err
+
+
 @pytest.mark.parametrize(("name", "message"), BAD_FILES, ids=[n for n, _ in BAD_FILES])
 def test_a_broken_data_file_is_refused(tmp_path, files, name, message) -> None:
     assert_refused(
@@ -179,14 +338,13 @@ def test_a_store_that_is_a_file_is_refused(tmp_path, files) -> None:
     assert_refused(done, "a-file is a file, not a folder; point run.store at a folder", tmp_path)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        (["dataset.path=/tmp/my", "data.csv"], """e.g. 'dataset.path="/tmp/my data.csv"'"""),
-        (["dataset.path=/tmp/données.csv"], """e.g. 'dataset.path="/tmp/données.csv"'"""),
-    ],
-    ids=["space", "non-ascii"],
-)
+UNQUOTED = [
+    (["dataset.path=/tmp/my", "data.csv"], """e.g. 'dataset.path="/tmp/my data.csv"'"""),
+    (["dataset.path=/tmp/données.csv"], """e.g. 'dataset.path="/tmp/données.csv"'"""),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), UNQUOTED, ids=["space", "non-ascii"])
 def test_an_unquoted_value_gets_told_to_quote_it(tmp_path, overrides, message) -> None:
     assert_refused(run_inline(*CSV, *overrides, cwd=tmp_path), message, tmp_path)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_refused, run_cli, written
+from tests.helpers import ROOT, assert_refused, run_cli, run_inline, written
 
 
 def test_default_study_prints_its_table_and_writes_records(tmp_path) -> None:
@@ -38,7 +38,7 @@ BAD_INPUT = [
     (["budget.n_trials=-3"], "budget.n_trials is -3"),
     (["budget.time_s=-1"], "budget.time_s is -1"),
     (["protocol.outer_folds=1"], "protocol.outer_folds is 1"),
-    (["budget.n_trails=3"], "Key 'n_trails' is not in struct; To append to your config use +"),
+    (["budget.n_trails=3"], "budget has no key 'n_trails'; did you mean budget.n_trials?"),
     (["seed=abc"], "seed is 'abc'; set it to an integer from 0 to 4,294,967,295"),
     (["dataset=[1,2"], "no viable alternative at input"),
     (["model.space.C.low=1e5"], "conf/model/logreg.yaml: search space parameter 'C': low"),
@@ -70,4 +70,27 @@ def test_openml_id_missing_from_the_cache_while_offline(tmp_path, openml_cache) 
     (line,) = done.stderr.strip().splitlines()
     assert "OpenML dataset 31 is not in the OpenML cache" in line
     assert "OPENML_CACHE_DIR" in line
+    assert written(tmp_path) == []
+
+
+def test_help_is_this_tools_with_every_group_and_option_of_conf(tmp_path) -> None:
+    """`--help`: what the tool does, each config group with the options conf/ holds (Hydra
+    lists them from the folders, so a new option shows up by itself), five example commands,
+    where the docs are, and Hydra's own help one flag away; no config dump."""
+    done = run_inline("--help", cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    text = done.stdout
+    assert text.startswith("tunebench: hyperparameter-tuning strategies compared under repeated")
+    conf = ROOT / "conf"
+    for group in sorted(p for p in conf.iterdir() if p.is_dir() and p.name != "hydra"):
+        options = ", ".join(sorted(f.stem for f in group.glob("*.yaml")))
+        assert f"\n{group.name}: {options}\n" in text
+    section = text.split("== Examples ==\n")[1].split("\n\n")[0].splitlines()
+    examples = [line for line in section if line.startswith("python -m harness")]
+    assert len(examples) == 5 and "python -m harness --hydra-help" in text
+    for shown in ("sweep=quick", "budget.workers=2", "hydra/launcher=slurm", "harness.report"):
+        assert sum(shown in line for line in examples) == 1, shown
+    assert "README.md" in text and "docs/" in text and "_target_" not in text
+    hydras = run_inline("--hydra-help", cwd=tmp_path)
+    assert hydras.returncode == 0 and "== Flags ==" in hydras.stdout
     assert written(tmp_path) == []

@@ -33,6 +33,11 @@ OPTIONS = {
     "seed": (["0", "7"], ["-1", "abc", "4294967296"]),
     "run.store": (["store"], ["/proc/x"]),
     "budget.n_trails": ([], ["3"]),  # a misspelt key
+    "+budget.ntrials": ([], ["5"]),  # a misspelt key added: no place for it (issue 19)
+    "+protocol.outer_fold": ([], ["3"]),
+    "+foo": ([], ["1"]),
+    "~seed": ([], ["0"]),  # a key every study reads, removed
+    "+model.estimator.bogus": ([], ["1"]),  # no estimator takes it
 }
 MODELS = {"classification": ["logreg", "tree", "knn"], "regression": ["ridge", "knn_reg"]}
 METRICS = {"classification": ["null", "accuracy", "f1_macro"], "regression": ["null", "r2", "mae"]}

@@ -1,8 +1,11 @@
-"""Ranges of the numeric library options the strategy configs set, checked before a study.
+"""The library options the strategy configs set, checked before a study.
 
-The libraries take most of these without complaint when they are out of range (optuna's TPE
-runs with `n_startup_trials: -1`), so a typo would silently change the method. One table,
-keyed by option name, serves every library: a name means the same wherever it appears.
+Ranges: the libraries take most numeric options without complaint when they are out of range
+(optuna's TPE runs with `n_startup_trials: -1`), so a typo would silently change the method.
+One table, keyed by option name, serves every library: a name means the same wherever it
+appears. Names: a library object the adapter makes only when its search starts (a `_partial_`
+node: an optuna sampler or pruner, hyperopt's `suggest`) would meet a misspelt argument only
+then, after records are written; `check_arguments` binds them to its signature first.
 """
 
 from __future__ import annotations
@@ -54,3 +57,13 @@ def check(options: Mapping[str, Any], prefix: str = "strategy.adapter") -> None:
             check(value, f"{prefix}.{key}")
         elif key in RANGES:
             checks.number(f"{prefix}.{key}", value, **RANGES[key])
+
+
+def check_arguments(adapter: Mapping[str, Any], prefix: str = "strategy.adapter") -> None:
+    """Raise UsageError for an argument, at any depth, that its `_partial_` target does not take."""
+    for key, node in adapter.items():
+        if not isinstance(node, Mapping):
+            continue
+        if node.get("_partial_") and "_target_" in node:
+            checks.arguments(node["_target_"], node, f"{prefix}.{key}")
+        check_arguments(node, f"{prefix}.{key}")

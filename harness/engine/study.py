@@ -128,6 +128,7 @@ def prepare(cfg: DictConfig) -> Study:
             f"strategy {cfg.strategy.name}: {_first_line(e)}; check the strategy.adapter "
             f"options against conf/strategy/{cfg.strategy.name}.yaml"
         ) from None
+    options.check_arguments(cfg.strategy.adapter)  # the library objects it makes when searching
     if strategy.multi_fidelity and fidelity is None:
         raise UsageError(
             f"strategy {cfg.strategy.name} needs a fidelity, and model {model.name} declares "

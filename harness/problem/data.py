@@ -117,6 +117,11 @@ def _from_openml(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
 
 def _from_file(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
     path = Path(cfg.path).expanduser()
+    if path.is_dir():
+        raise UsageError(
+            f"dataset {cfg.name}: {path} is a folder, not a file; set dataset.path to the "
+            "data file in it (CSV, parquet or ARFF)"
+        )
     if not path.is_file():
         raise UsageError(f"dataset {cfg.name}: file {path} does not exist; set dataset.path")
     frame = _read_table(path, cfg.name)

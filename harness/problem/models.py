@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.base import BaseEstimator
@@ -19,6 +20,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from harness import checks
 from harness.errors import UsageError
 from harness.problem.space import SearchSpace
 
@@ -45,7 +47,12 @@ def load_model(cfg: Any, task: str) -> ModelSpec:
         )
     space_cfg = OmegaConf.to_container(cfg.space, resolve=True) if cfg.get("space") else {}
     space = SearchSpace.from_config(space_cfg, where)
-    estimator = instantiate(cfg.estimator)
+    checks.arguments(cfg.estimator._target_, cfg.estimator, "model.estimator")
+    try:
+        estimator = instantiate(cfg.estimator)
+    except InstantiationException as e:
+        first = str(e).strip().splitlines()[0]
+        raise UsageError(f"{where}: model.estimator: {first}; fix model.estimator") from None
     spec = ModelSpec(cfg.name, cfg.task, estimator, space, bool(cfg.get("scale", True)))
     known = estimator.get_params(deep=False)
     unknown = [name for name in space.names if name not in known and not _is_prep(name)]

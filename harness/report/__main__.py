@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from harness.aggregate.settings import Settings
 from harness.errors import UsageError
@@ -12,8 +13,16 @@ from harness.errors import UsageError
 DEFAULTS = Settings()
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, whose errors are one line (not its usage block) and exit 2 like the harness's."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m harness.report",
         description="Aggregate every finished study under a results folder (searched "
         "recursively) into report.html, report.md, figures/ and tables/.",
