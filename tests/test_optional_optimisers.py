@@ -169,6 +169,8 @@ def test_flaml_space_keeps_every_shipped_space(path: Path) -> None:
         ("ax", "ax", 'pip install torch==2.13.0 && pip install -e ".[ax]"'),
         ("flaml_cfo", "flaml", "flaml"),
         ("flaml_bs", "flaml", "flaml"),
+        ("hypergrad", "jaxopt", "hypergrad"),
+        ("hypergrad", "optax", "hypergrad"),
     ],
 )
 def test_a_missing_extra_stops_the_study_with_its_install_command(

@@ -58,7 +58,7 @@ def drive(strategy: AskTell, objective: Objective) -> None:
         proposal = in_flight.pop(done.job.number)
         loss = objective.record(done, proposal)
         record = objective.trials[-1]  # what else the strategy asked to be told of it
-        told = {name: record[name] for name in getattr(strategy, "told", ())}
+        told = {name: record.get(name) for name in getattr(strategy, "told", ())}
         started = time.perf_counter()
         strategy.tell(proposal, loss, **told)
         thinking += _thought(clock, started)

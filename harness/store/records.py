@@ -24,7 +24,7 @@ from harness.errors import UsageError
 from harness.store import schema
 
 TRIALS, FOLDS, STUDY, LOCK = "trials", "folds", "study.json", ".lock"
-JSON_COLUMNS = ("params", "best_params")
+JSON_COLUMNS = ("params", "best_params", "hypergradient")
 
 
 class Journal:
