@@ -87,8 +87,7 @@ class FlamlSearch(Strategy):
             low_cost_partial_config=self.start_config or None, cost_attr=self.cost,
             num_samples=handle.n_trials,  # as flaml.tune.run tells it (BlendSearch weighs it)
         )  # fmt: skip
-        self.asked = 0
-        self.in_flight = 0
+        self.asked, self.in_flight = 0, 0
 
     def ask(self, n: int) -> list[Proposal]:
         proposals = []
@@ -115,11 +114,10 @@ class FlamlSearch(Strategy):
         trial_id, config = proposal.token
         self.in_flight -= 1
         if math.isnan(loss):
-            self.flaml.on_trial_complete(trial_id, None, error=True)
-            return
+            return self.flaml.on_trial_complete(trial_id, None, error=True)
         # As flaml.tune.run reports a result: its one report is training iteration 0.
         result = {METRIC: loss, "fit_seconds": fit_seconds, "config": config}
-        result["training_iteration"] = 0
+        result |= {"training_iteration": 0}
         self.flaml.on_trial_result(trial_id, result)
         self.flaml.on_trial_complete(trial_id, result)
 
@@ -137,17 +135,15 @@ def flaml_space(space: SearchSpace, parent: tuple[str, Any] | None = None) -> di
         return {p.name: _domain(p, space) for p in space.params if not p.condition}
     under = dict([parent])
     return {
-        p.name: _domain(p, space)
-        for p in space.params
+        p.name: _domain(p, space) for p in space.params
         if parent[0] in p.condition and space.is_active(p, under)
-    }
+    }  # fmt: skip
 
 
 def _domain(p: Param, space: SearchSpace) -> Any:
-    children = [q for q in space.params if p.name in q.condition]
-    if p.type == "categorical":
-        if not children:
-            return tune.choice(list(p.choices))
+    if p.type == "categorical" and not any(p.name in q.condition for q in space.params):
+        return tune.choice(list(p.choices))
+    if p.type == "categorical":  # a parent: one dict per value, with what it makes active
         return tune.choice([{p.name: c} | flaml_space(space, (p.name, c)) for c in p.choices])
     if p.type == "int":
         return (tune.lograndint if p.log else tune.randint)(int(p.low), int(p.high) + 1)
@@ -157,16 +153,12 @@ def _domain(p: Param, space: SearchSpace) -> Any:
 def flat(config: Mapping[str, Any], space: SearchSpace) -> dict[str, Any]:
     """A FLAML configuration (nested dicts for conditional parameters) as a configuration of
     the space: the active parameters in declaration order, each of its own type."""
-    values: dict[str, Any] = {}
-
-    def collect(node: Mapping[str, Any]) -> None:
-        for name, value in node.items():
-            if isinstance(value, Mapping):
-                collect(value)
-            else:
-                values[name] = value
-
-    collect(config)
+    values = {}
+    nodes = [config]
+    while nodes:  # the chosen branches' dicts, nested as deep as the conditions go
+        node = nodes.pop()
+        nodes += [value for value in node.values() if isinstance(value, Mapping)]
+        values |= {k: v for k, v in node.items() if not isinstance(v, Mapping)}
     return space.walk(lambda p: value_of(p, values[p.name]))
 
 

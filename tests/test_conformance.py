@@ -57,6 +57,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from adapters.base import Strategy
+from harness.engine.asktell import SearchHandle
 from harness.engine.clocks import Job, Simulated
 from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
 from harness.engine.study import prepare
@@ -477,3 +478,35 @@ def test_hypergrad_stops_at_a_failure_it_cannot_step_back_from() -> None:
     assert len(trials) == 1 and spent == 1
     assert trials[0]["status"] == "failed" and "positive" in trials[0]["error"]
     assert trials[0]["hypergradient"] is None
+
+
+def test_hypergrad_steps_back_from_a_failure_at_half_its_rate() -> None:
+    """A failure among successes (told here by hand after three real steps on ridge): the next
+    proposal is the best point so far, and Adam restarts there at half its learning rate."""
+    study = prepare(compose_config("strategy=hypergrad", *HYPERGRAD["ridge"]))
+    X, y, task = study.dataset.X, study.dataset.y, study.dataset.task
+    splits = list(study.protocol.inner_splitter(task, study.seed).split(X, y))
+    inner = InnerCV(build_pipeline(study.model), X, y, splits, study.metric.scorer,
+                    hypergradient=study.hypergradient)  # fmt: skip
+    strategy = study.make_strategy(0)
+    strategy.start(SearchHandle(10))
+
+    def step(fail: bool = False) -> dict:
+        [proposal] = strategy.ask(1)
+        assert strategy.ask(1) == []  # sequential: nothing more until told
+        evaluation = inner.evaluate(proposal.params)
+        if fail:
+            strategy.tell(proposal, math.nan, hypergradient=None)
+        else:
+            strategy.tell(proposal, -evaluation.scores.mean(), evaluation.hypergradient)
+        return evaluation.hypergradient
+
+    seen = [step() for _ in range(3)]
+    step(fail=True)
+    best = min(seen, key=lambda h: h["loss"])
+    back = step()
+    assert back["at"] == best["at"]
+    [after] = strategy.ask(1)
+    moved = math.log(after.params["alpha"]) - math.log(back["at"]["alpha"])
+    rate = study.config.strategy.adapter.learning_rate
+    assert math.isclose(abs(moved), rate / 2, rel_tol=1e-4)

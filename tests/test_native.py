@@ -6,9 +6,9 @@ log-scaled C, a kernel choice, gamma for rbf and poly only, degree for poly only
 choice with None, and a log-scaled integer), driven by the library's own loop: optuna's
 `study.optimize`, hyperopt's `fmin`, scikit-optimize's `Optimizer.ask/tell`, Nevergrad's
 and SMAC3's `ask`/`tell`, HEBO's `suggest`/`observe`, Ax's `Client`, Ray Tune's `Tuner`,
-syne-tune's schedulers and Keras Tuner's tuners. Both sides score configurations on the same
-inner CV of real data; startup phases are shortened so most of the trials come from each
-library's model, not its random start.
+syne-tune's schedulers, Keras Tuner's tuners and FLAML's `tune.run`. Both sides score
+configurations on the same inner CV of real data; startup phases are shortened so most of the
+trials come from each library's model, not its random start.
 """
 
 from __future__ import annotations
