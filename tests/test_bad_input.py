@@ -319,6 +319,40 @@ def test_a_bad_value_is_refused(tmp_path, overrides, message) -> None:
     assert_refused(run_inline("budget.n_trials=2", *overrides, cwd=tmp_path), message, tmp_path)
 
 
+HYPERGRAD = [
+    (
+        ["model=rf"],
+        "strategy hypergrad needs a model whose inner-CV loss is differentiable in a continuous "
+        "hyperparameter of its search space, and model rf has none; use model=ridge (alpha) or "
+        "logreg (C)",
+    ),
+    (
+        ["model=ridge", "dataset=diabetes", "budget.workers=2", "budget.clock=simulated"],
+        "strategy hypergrad is sequential (each step follows the last gradient) and "
+        "budget.workers is 2; set budget.workers=1",
+    ),
+    (
+        ["model=logreg", "+model.estimator.l1_ratio=0.5"],
+        "model logreg at its optimum, and its penalty is not L2 (l1_ratio must be 0)",
+    ),
+    (
+        ["model=ridge", "dataset=diabetes", "model.space.alpha.log=false"],
+        "strategy hypergrad descends in log space and alpha is not log-scaled",
+    ),
+    (
+        ["model=ridge", "dataset=diabetes", "strategy.adapter.learning_rate=0"],
+        "strategy.adapter.learning_rate is 0; set it to a number > 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), HYPERGRAD, ids=[o[-1] for o, _ in HYPERGRAD])
+def test_hypergrad_without_a_gradient_to_follow_is_refused(tmp_path, overrides, message) -> None:
+    pytest.importorskip("jaxopt", reason="the hypergrad extra is not installed")
+    done = run_inline("strategy=hypergrad", "budget.n_trials=2", *overrides, cwd=tmp_path)
+    assert_refused(done, message, tmp_path)
+
+
 def test_pbt_on_a_model_without_step_wise_training_names_the_models_that_have_one(
     tmp_path,
 ) -> None:

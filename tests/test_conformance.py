@@ -27,6 +27,15 @@ searchers stop once every candidate of a batch failed (there is nothing to go on
 Population-based training (`stepwise`: `ray_pbt`, `st_pbt`) continues its members' models,
 so it searches SGD's iterations with `continue` (a study without it is refused), and is not
 given a row fidelity, which cannot continue.
+
+`hypergrad` follows the gradient of the inner-CV loss, which only a model with differentiable
+hyperparameters has (SGD's space is refused): it keeps the contract on ridge (diabetes) and
+logistic regression (breast_cancer), each with its shipped space, in the `hypergrad` tests at the
+end, which check what the shared ones check (budget, space, seeds, outer-test rows, time limit,
+failures). It is sequential, so a study with k = 4 workers is refused (tests/test_bad_input.py),
+and it is deterministic (it starts at the model's defaults; Adam draws nothing), so another
+seed gives the same trials. With nothing but failures it stops after the first (it has no
+gradient to follow).
 """
 
 from __future__ import annotations
@@ -48,11 +57,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from adapters.base import Strategy
+from harness.engine.asktell import SearchHandle
 from harness.engine.clocks import Job, Simulated
 from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
+from harness.engine.study import prepare
 from harness.problem.data import load_dataset
 from harness.problem.fidelity import Fidelity
-from harness.problem.models import STEP
+from harness.problem.models import STEP, build_pipeline
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, compose_config
@@ -87,6 +98,7 @@ EXTRAS = {
     "adapters.synetune_": ("syne_tune", "synetune"),
     "adapters.kerastuner_search.": ("keras_tuner", "kerastuner"),
     "adapters.ax_search.": ("ax", "ax"),
+    "adapters.flaml_search.": ("flaml", "flaml"),
 }
 NEEDS_MORE = {"st_mobster": ("botorch", "synetune-gp")}  # beyond its module's extra
 STARTUP = {
@@ -222,6 +234,8 @@ def _search(
     workers: int = 1,
 ) -> tuple:
     """The strategy's trials and the rows its search saw (cached: runs are reused by checks)."""
+    if name == "hypergrad":
+        pytest.skip("hypergrad runs on ridge and logreg: the hypergrad tests below")
     seen: set[int] = set()
     clock = "simulated" if workers > 1 else "real"
     budget = Budget(n_trials, time_s, workers=workers, clock=clock)
@@ -378,3 +392,122 @@ def test_readme_lists_every_strategy_and_shows_lhs_as_shipped() -> None:
     blocks = [b.split("\n", 1)[1] for b in example.split("```")[1:4:2]]
     assert blocks[0] == (ROOT / "adapters" / "scipy_qmc.py").read_text()
     assert blocks[1] == (ROOT / "conf" / "strategy" / "lhs.yaml").read_text()
+
+
+# --- hypergrad: on models whose inner-CV loss is differentiable (module docstring) ---
+HYPERGRAD = {
+    "ridge": ("model=ridge", "dataset=diabetes", "dataset.max_rows=150"),
+    "logreg": ("model=logreg", "dataset=breast_cancer", "dataset.max_rows=150"),
+}
+
+
+@functools.cache
+def _hypergrad_search(
+    model: str, seed: int, n_trials: int = N_TRIALS, time_s: float | None = None, *more: str
+) -> tuple:
+    """hypergrad's trials on `model`'s first outer fold, the rows it saw, and the outer-test
+    rows; the whole pipeline refits per trial behind a spy step (`more`: config overrides)."""
+    study = prepare(compose_config("strategy=hypergrad", *HYPERGRAD[model], *more))
+    X, y, task = study.dataset.X, study.dataset.y, study.dataset.task
+    split = next(study.protocol.outer_splits(X, y, task, study.seed))
+    X_train, y_train = X.iloc[split.train], y.iloc[split.train]
+    splits = list(study.protocol.inner_splitter(task, study.seed).split(X_train, y_train))
+    seen: set[int] = set()
+
+    def spy(X):
+        seen.update(X.index)
+        return X
+
+    pipeline = build_pipeline(study.model)
+    pipeline.steps.insert(0, ("spy", FunctionTransformer(spy)))
+    inner = InnerCV(
+        pipeline, X_train, y_train, splits, study.metric.scorer, hypergradient=study.hypergradient
+    )
+    objective = Objective(inner, Budget(n_trials, time_s), on_trial=lambda _: None)
+    strategy = study.make_strategy(seed)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    return study, objective.trials, objective.spent, frozenset(seen), set(X.index[split.test])
+
+
+@pytest.mark.parametrize("model", HYPERGRAD)
+def test_hypergrad_runs_its_budget_down_the_gradient_inside_the_space(model: str) -> None:
+    study, trials, spent, _, _ = _hypergrad_search(model, 0)
+    assert len(trials) == N_TRIALS and spent == N_TRIALS
+    assert all(t["status"] == "ok" and t["fidelity"] == 1 for t in trials)
+    [name] = study.hypergradient.names
+    param = study.model.space[name]
+    assert trials[0]["params"] == {}  # the model's defaults
+    for t in trials[1:]:
+        assert list(t["params"]) == [name] and type(t["params"][name]) is float
+        assert param.low <= t["params"][name] <= param.high
+    surrogate = {"ridge": "r2", "logreg": "log_loss"}[model]  # r2 itself; accuracy's surrogate
+    assert all(t["hypergradient"]["surrogate"] == surrogate for t in trials)
+    at = [t["hypergradient"]["at"][name] for t in trials]
+    assert at[1:] == [t["params"][name] for t in trials[1:]]
+    # Adam's first step moves each log hyperparameter by its learning rate against the
+    # gradient (g / (|g| + 1e-8): up to 1e-4 of it for these gradients).
+    step = math.log(at[1]) - math.log(at[0])
+    rate = study.config.strategy.adapter.learning_rate
+    slope = trials[0]["hypergradient"]["gradient"][name]
+    assert math.isclose(step, -rate * math.copysign(1, slope), rel_tol=1e-4)
+    losses = [t["hypergradient"]["loss"] for t in trials]
+    assert min(losses) < losses[0]
+
+
+@pytest.mark.parametrize("model", HYPERGRAD)
+def test_hypergrad_is_deterministic_and_never_sees_outer_test_rows(model: str) -> None:
+    _, trials, _, seen, outer_test = _hypergrad_search(model, 0)
+    assert _sequence(trials) == _sequence(_hypergrad_search.__wrapped__(model, 0)[1])
+    assert _sequence(trials) == _sequence(_hypergrad_search(model, 1)[1])  # seed changes nothing
+    assert seen and not seen & outer_test
+
+
+@pytest.mark.parametrize("model", HYPERGRAD)
+def test_hypergrad_honours_the_time_limit(model: str) -> None:
+    _, trials, _, _, _ = _hypergrad_search(model, 0, 2000, TIME_S)
+    assert 0 < len(trials) < 2000
+    assert max(t["start"] for t in trials) < TIME_S
+
+
+def test_hypergrad_stops_at_a_failure_it_cannot_step_back_from() -> None:
+    """Ridge with the lbfgs solver (which needs positive=True) fails every fit: the failure is
+    recorded with the model's error, and with no point to go back to the search ends."""
+    _, trials, spent, _, _ = _hypergrad_search(
+        "ridge", 0, N_TRIALS, None, "+model.estimator.solver=lbfgs"
+    )
+    assert len(trials) == 1 and spent == 1
+    assert trials[0]["status"] == "failed" and "positive" in trials[0]["error"]
+    assert trials[0]["hypergradient"] is None
+
+
+def test_hypergrad_steps_back_from_a_failure_at_half_its_rate() -> None:
+    """A failure among successes (told here by hand after three real steps on ridge): the next
+    proposal is the best point so far, and Adam restarts there at half its learning rate."""
+    study = prepare(compose_config("strategy=hypergrad", *HYPERGRAD["ridge"]))
+    X, y, task = study.dataset.X, study.dataset.y, study.dataset.task
+    splits = list(study.protocol.inner_splitter(task, study.seed).split(X, y))
+    inner = InnerCV(build_pipeline(study.model), X, y, splits, study.metric.scorer,
+                    hypergradient=study.hypergradient)  # fmt: skip
+    strategy = study.make_strategy(0)
+    strategy.start(SearchHandle(10))
+
+    def step(fail: bool = False) -> dict:
+        [proposal] = strategy.ask(1)
+        assert strategy.ask(1) == []  # sequential: nothing more until told
+        evaluation = inner.evaluate(proposal.params)
+        if fail:
+            strategy.tell(proposal, math.nan, hypergradient=None)
+        else:
+            strategy.tell(proposal, -evaluation.scores.mean(), evaluation.hypergradient)
+        return evaluation.hypergradient
+
+    seen = [step() for _ in range(3)]
+    step(fail=True)
+    best = min(seen, key=lambda h: h["loss"])
+    back = step()
+    assert back["at"] == best["at"]
+    [after] = strategy.ask(1)
+    moved = math.log(after.params["alpha"]) - math.log(back["at"]["alpha"])
+    rate = study.config.strategy.adapter.learning_rate
+    assert math.isclose(abs(moved), rate / 2, rel_tol=1e-4)

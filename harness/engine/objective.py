@@ -29,7 +29,8 @@ from harness.engine.continuation import Continuation, Models, Rung, Start, kept
 from harness.engine.parallel import usable_cores
 from harness.errors import UsageError
 from harness.problem.fidelity import Fidelity
-from harness.problem.models import pipeline_params, plain
+from harness.problem.hypergradient import Hypergradient
+from harness.problem.models import pipeline_name, pipeline_params, plain
 from harness.store.cache import Scope
 from harness.store.records import canonical
 
@@ -116,6 +117,7 @@ class Evaluation:
     seconds: float | None = None  # then: the seconds it took when it was computed
     models: Models | None = None  # fitted per split, for the next rung to continue; not stored
     cpu_seconds: float = math.nan  # CPU time of the fits and scoring, in the processes they ran
+    hypergradient: dict[str, Any] | None = None  # when the study differentiates its loss
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -124,13 +126,14 @@ class Evaluation:
             "score_seconds": self.score_seconds,
             "warning": self.warning,
             "cpu_seconds": self.cpu_seconds,
-        }
+        } | ({"hypergradient": self.hypergradient} if self.hypergradient else {})
 
     @classmethod
     def answered(cls, value: dict[str, Any], cache: str, seconds: float) -> Evaluation:
         return cls(
             np.array(value["scores"], dtype=float), value["fit_seconds"], value["score_seconds"],
             value["warning"], cache, seconds, cpu_seconds=value.get("cpu_seconds", math.nan),
+            hypergradient=value.get("hypergradient"),
         )  # fmt: skip
 
 
@@ -145,6 +148,7 @@ class InnerCV:
     scorer: Callable[..., float]
     n_jobs: int | None = None
     fidelity: Fidelity | None = None  # the model's declared resource, for partial evaluations
+    hypergradient: Hypergradient | None = None  # set: every evaluation is differentiated too
 
     def evaluate(
         self, params: Mapping[str, Any], fidelity: float | None = None, start: Start | None = None
@@ -154,6 +158,7 @@ class InnerCV:
         Warnings (convergence and the like) are kept with the trial, not printed. `fidelity`
         (a fraction of `self.fidelity`) gives a partial evaluation; a fidelity declared to
         continue fits each split as a `Rung` (harness.engine.continuation), from `start`'s models.
+        With `hypergradient` each split's fitted pipeline is differentiated too (`differentiated`).
         """
         estimator = clone(self.pipeline).set_params(**pipeline_params(params))
         splits = self.splits
@@ -167,6 +172,14 @@ class InnerCV:
                 delayed(measured)(rung, k, estimator, self.X, self.y, split, self.scorer)
                 for k, split in enumerate(splits)
             )
+        elif self.hypergradient is not None and fidelity is None:
+            jobs = (
+                delayed(measured)(
+                    differentiated, self.hypergradient, estimator, self.X, self.y, split,
+                    self.scorer,
+                )
+                for split in splits
+            )  # fmt: skip
         else:
             jobs = (
                 delayed(measured)(
@@ -177,6 +190,13 @@ class InnerCV:
             )  # fmt: skip
         done = Parallel(n_jobs=self.n_jobs)(jobs)
         results = [result for result, *_ in done]
+        hypergradient = None
+        if self.hypergradient is not None and fidelity is None:
+            at = estimator.get_params()
+            hypergradient = self.hypergradient.combine(
+                [r.pop("hypergradient") for r in results],
+                {n: at[pipeline_name(n)] for n in self.hypergradient.names},
+            )
         return Evaluation(
             scores=np.concatenate([r["test_score"] for r in results]),
             fit_seconds=float(sum(r["fit_time"].sum() for r in results)),
@@ -184,7 +204,28 @@ class InnerCV:
             warning=warning_text([w for _, ws, _ in done for w in ws]),
             models=kept(results),
             cpu_seconds=float(sum(cpu for *_, cpu in done)),
+            hypergradient=hypergradient,
         )
+
+
+def differentiated(
+    hypergradient: Hypergradient,
+    estimator: Pipeline,
+    X: pd.DataFrame,
+    y: pd.Series,
+    split: tuple[np.ndarray, np.ndarray],
+    scorer: Callable[..., float],
+) -> dict[str, Any]:
+    """`cross_validate` on one split, as for any trial, and the hypergradient of the pipeline
+    it fitted there (harness.problem.hypergradient), with the seconds it took."""
+    result = cross_validate(
+        estimator, X, y, cv=[split], scoring=scorer, error_score="raise", return_estimator=True
+    )
+    started = time.perf_counter()
+    train, test = ((X.iloc[rows], y.iloc[rows]) for rows in split)
+    result["hypergradient"] = hypergradient.split(result.pop("estimator")[0], train, test)
+    result["hypergradient"]["seconds"] = time.perf_counter() - started
+    return result
 
 
 @dataclass(frozen=True)
@@ -196,6 +237,7 @@ class Evaluator:
     evaluate: Callable[..., Evaluation]
     cache: Scope | None = None
     fidelity: Fidelity | None = None
+    differentiated: str | None = None  # the loss whose hypergradient evaluations carry
 
     def __call__(
         self, params: Mapping[str, Any], fidelity: float | None = None, start: Start | None = None
@@ -215,6 +257,8 @@ class Evaluator:
             "params": canonical(plain(params)),
             "fidelity": 1.0 if fidelity is None else self.fidelity.fraction(fidelity),
         } | ({"continued_from": start.fraction} if start else {})
+        if self.differentiated:  # an answer without the hypergradient would not do
+            question["hypergradient"] = self.differentiated
         answer = self.cache.once(question, compute)
         return replace(  # a cached answer has no models: the next rung starts afresh
             Evaluation.answered(answer.value, answer.source, answer.seconds),
@@ -245,7 +289,10 @@ class Objective:
         stale); `cache`, this outer fold's evaluation cache (harness.store.cache), answers
         what was evaluated before; `clock` defaults to the budget's (harness.engine.clocks)."""
         self.inner = inner
-        self.evaluator = Evaluator(evaluate or inner.evaluate, cache, inner.fidelity)
+        differentiated = inner.hypergradient.surrogate if inner.hypergradient else None
+        self.evaluator = Evaluator(
+            evaluate or inner.evaluate, cache, inner.fidelity, differentiated
+        )
         self.budget = budget
         self.clock = clock or budget.make_clock()
         self.trials: list[dict[str, Any]] = []  # in the order they were told
@@ -423,7 +470,11 @@ class Objective:
             "member": proposal.member,
             "exploited_from": (done.job.start.trial if exploited else proposal.exploited_from),
             "cache": getattr(done.outcome, "cache", None),
-        }
+        } | (  # a differentiated study's trials say which loss, its value and its gradient
+            {"hypergradient": evaluation.hypergradient if evaluation else None}
+            if self.inner.hypergradient
+            else {}
+        )
 
     def best(self) -> dict[str, Any] | None:
         """The first proposed full-fidelity trial with the highest inner mean, as

@@ -47,6 +47,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "alpha": POSITIVE,
     "beta": {"integer": False, "low": 0},
     "hyperband_iterations": {"integer": True, "low": 1, "optional": True},
+    "learning_rate": POSITIVE,  # hypergrad's Adam
 }
 
 

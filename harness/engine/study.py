@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -40,6 +40,7 @@ from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
 from harness.problem.data import Dataset, load_dataset
 from harness.problem.fidelity import Fidelity, stepwise_models
+from harness.problem.hypergradient import Hypergradient
 from harness.problem.metrics import Metric, get_metric
 from harness.problem.models import ModelSpec, build_pipeline, load_model, pipeline_params, plain
 from harness.problem.preprocessing import Prepared, fallback, once_per_split
@@ -68,6 +69,7 @@ class Study:
     seed: int
     retry: frozenset[str] = frozenset()  # trial statuses whose folds a re-run redoes
     fidelity: Fidelity | None = None  # the model's resource for multi-fidelity strategies
+    hypergradient: Hypergradient | None = None  # for a strategy told hypergradients
 
     @property
     def home(self) -> Path:
@@ -141,7 +143,22 @@ def prepare(cfg: DictConfig) -> Study:
             "has no step-wise training resource (a fidelity with continue: true); use a model "
             f"that has one: {', '.join(stepwise_models(dataset.task))}"
         )
+    if "hypergradient" in getattr(strategy, "told", ()):
+        return replace(study, hypergradient=_hypergradient(cfg, study))
     return study
+
+
+def _hypergradient(cfg: DictConfig, study: Study) -> Hypergradient:
+    """What a strategy that follows hypergradients is told; it refuses what it cannot run:
+    a model without differentiable hyperparameters, or more than one worker (each step
+    follows the last gradient, so there is nothing to run in parallel)."""
+    hypergradient = Hypergradient.of(study.model, study.metric.name, cfg.strategy.name)
+    if study.budget.workers > 1:
+        raise UsageError(
+            f"strategy {cfg.strategy.name} is sequential (each step follows the last "
+            f"gradient) and budget.workers is {study.budget.workers}; set budget.workers=1"
+        )
+    return hypergradient
 
 
 def study_key(cfg: DictConfig, data_fingerprint: str) -> str:
@@ -256,7 +273,7 @@ def run_fold(
     n_jobs = inner_jobs(study.protocol.n_jobs, pool.k) if pool else study.protocol.n_jobs
     inner = InnerCV(
         tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.metric.scorer, n_jobs,
-        study.fidelity,
+        study.fidelity, study.hypergradient,
     )  # fmt: skip
     place = study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
     journal = resume.journal(records, place)

@@ -39,7 +39,7 @@ from harness.store import schema
 from harness.store.provenance import digest
 
 TRIALS, FOLDS, STUDY, LOCK = "trials", "folds", "study.json", ".lock"
-JSON_COLUMNS = ("params", "best_params")
+JSON_COLUMNS = ("params", "best_params", "hypergradient")
 CHECKSUM = "checksum"  # the key of every journal line's checksum
 DAMAGED = ".damaged"  # damaged lines are moved to <journal>.damaged, a damaged study.json too
 
