@@ -307,7 +307,8 @@ def run_fold(
     tuned_test, tuned_error, tuned_warning, tuned_cache = tuned
     chosen = family_of(study.model, best["params"] if best else {})
     defaulted = {f"default_{k}": v for k, v in family_of(study.model, default_params).items()}
-    return place | chosen | defaulted | {
+    labelled = place | chosen | defaulted
+    return labelled | {
         "best_params": best["params"] if best else None,
         "best_trial": best["trial"] if best else None,
         "best_inner": best["inner_mean"] if best else float("nan"),

@@ -104,4 +104,3 @@ def _family_names(families: Any, models_dir: Any) -> list[str]:
     if twice:
         raise UsageError(f"model.families lists {twice} more than once; list each family once")
     return list(families)
-
