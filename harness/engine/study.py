@@ -135,6 +135,9 @@ def prepare(cfg: DictConfig) -> Study:
             f"strategy {cfg.strategy.name}: {_first_line(e)}; check the strategy.adapter "
             f"options against conf/strategy/{cfg.strategy.name}.yaml"
         ) from None
+    why = strategy.cannot_run(budget.n_trials) if hasattr(strategy, "cannot_run") else None
+    if why:
+        raise UsageError(f"strategy {cfg.strategy.name}: {why}")
     if strategy.multi_fidelity and fidelity is None:
         raise UsageError(
             f"strategy {cfg.strategy.name} needs a fidelity, and model {model.name} declares "
