@@ -14,6 +14,10 @@ fidelity is refused before it starts. `parallel` says how it uses k workers: `as
 or `none` (its library evaluates one at a time). Population-based training trains models step
 by step and copies them between members: it says so with `stepwise = True`, so a
 study whose model's fidelity does not continue training (`continue: true`) is refused.
+
+A strategy that needs more of a trial than its loss names the trial-record columns it wants in
+`told` (FLAML's searchers: `fit_seconds`, a trial's cost; `hypergrad`: `hypergradient`, which
+the problem then computes with each evaluation); `tell` gets them as keyword arguments.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Strategy(ABC):
     needs_continuation: ClassVar[bool] = False
     parallel: ClassVar[str] = "asynchronous"
     stepwise: ClassVar[bool] = False
+    told: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, space: SearchSpace, seed: int) -> None:
         self.space = space
@@ -45,9 +50,10 @@ class Strategy(ABC):
     def ask(self, n: int) -> list[Proposal]:
         """Up to `n` new proposals; none while waiting for results, or when done."""
 
-    def tell(self, proposal: Proposal, loss: float) -> None:  # noqa: B027 (most listen)
-        """The loss of an evaluated proposal (NaN: the trial failed); ignored by default, as
-        grid, random and quasi-random designs propose without looking."""
+    def tell(self, proposal: Proposal, loss: float, **told: object) -> None:  # noqa: B027
+        """The loss of an evaluated proposal (NaN: the trial failed), and the record's columns
+        named in `told`; ignored by default, as grid, random and quasi-random designs propose
+        without looking."""
 
     def search(self, objective: Objective) -> None:
         """Run a whole search on `objective` through the harness's trial loop."""

@@ -93,6 +93,7 @@ EXTRAS = {
     "adapters.synetune_": ("syne_tune", "synetune"),
     "adapters.kerastuner_search.": ("keras_tuner", "kerastuner"),
     "adapters.ax_search.": ("ax", "ax"),
+    "adapters.flaml_search.": ("flaml", "flaml"),
 }
 NEEDS_MORE = {"st_mobster": ("botorch", "synetune-gp")}  # beyond its module's extra
 STARTUP = {

@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -644,3 +645,51 @@ def test_ax_proposes_what_its_client_loop_does() -> None:
     objective = Objective(_inner(), Budget(n_trials), on_trial=lambda _: None)
     options = ("strategy=ax", f"strategy.adapter.initialization_budget={startup}")
     assert _adapter_trials(*options, objective=objective, space=HEBO_SPACE) == native
+
+
+def flaml_space(tune: ModuleType) -> dict:
+    """The space as a FLAML user writes it: the kernel a choice of dicts, each holding the
+    parameters that kernel uses; integer upper bounds exclusive."""
+    return {
+        "C": tune.loguniform(1e-2, 1e2),
+        "kernel": tune.choice(
+            [
+                {"kernel": "rbf", "gamma": tune.loguniform(1e-4, 1.0)},
+                {
+                    "kernel": "poly",
+                    "gamma": tune.loguniform(1e-4, 1.0),
+                    "degree": tune.randint(2, 5),
+                },
+                {"kernel": "linear"},
+            ]
+        ),
+        "class_weight": tune.choice([None, "balanced"]),
+        "max_iter": tune.lograndint(50, 5001),
+    }
+
+
+@pytest.mark.parametrize("name", ["flaml_cfo", "flaml_bs"])
+def test_flaml_proposes_what_its_tune_run_does(name: str) -> None:
+    """`flaml.tune.run` with the searcher made as a FLAML user makes it (same seed, the yaml's
+    cost), each configuration scored on the same inner CV; its fit seconds are its own, so CFO's
+    equal proposals also show that its search does not depend on the cost it is told."""
+    pytest.importorskip("flaml", reason="the flaml extra is not installed")
+    from flaml import tune
+    from flaml.tune.searcher import CFO, BlendSearch
+
+    adapter = compose_config(f"strategy={name}").strategy.adapter
+    searcher = {"CFO": CFO, "BlendSearch": BlendSearch}[adapter.searcher]
+    space = flaml_space(tune)
+    native: list[dict] = []
+
+    def evaluate(config: dict) -> dict:
+        params = {k: v for k, v in config.items() if k != "kernel"} | config["kernel"]
+        native.append({k: params[k] for k in SPACE.names if k in params})
+        started = time.perf_counter()
+        loss = _loss(native[-1])
+        return {"loss": loss, "fit_seconds": time.perf_counter() - started}
+
+    algorithm = searcher(metric="loss", mode="min", space=space, seed=SEED, cost_attr=adapter.cost)
+    tune.run(evaluate, config=space, metric="loss", mode="min", num_samples=N_TRIALS,
+             search_alg=algorithm, verbose=0)  # fmt: skip
+    _same(_adapter_trials(f"strategy={name}"), native)

@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 # Imported before a test hides a library, so that they bind it where it is installed.
 from adapters import (  # noqa: F401
     ax_search,
+    flaml_search,
     hebo_search,
     kerastuner_search,
     nevergrad_search,
@@ -134,6 +135,25 @@ def test_ax_space_keeps_every_shipped_space(path: Path) -> None:
     _every_choice_and_condition_drawn(space, configs)
 
 
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_flaml_space_keeps_every_shipped_space(path: Path) -> None:
+    """FLAML's own random sampler over the translated space (conditional parameters inside
+    their parent's choice of dicts) draws valid configurations: every choice, conditional
+    parameters both active and not."""
+    pytest.importorskip("flaml", reason="the flaml extra is not installed")
+    from flaml.tune.searcher.blendsearch import RandomSearch
+
+    space = _space(path)
+    searcher = RandomSearch(
+        metric="loss", mode="min", space=flaml_search.flaml_space(space), seed=0
+    )
+    configs = [flaml_search.flat(searcher.suggest(str(i)), space) for i in range(DRAWS)]
+    _every_choice_and_condition_drawn(space, configs)
+    for p in space.params:  # in its own type
+        kind = {"int": int, "float": float}.get(p.type)
+        assert kind is None or all(type(c[p.name]) is kind for c in configs if p.name in c)
+
+
 @pytest.mark.parametrize(
     ("strategy", "module", "extra"),
     [
@@ -147,6 +167,8 @@ def test_ax_space_keeps_every_shipped_space(path: Path) -> None:
         ("kt_bayes", "keras_tuner", "kerastuner"),
         ("kt_hyperband", "jax", "kerastuner"),  # Keras's numpy backend imports it
         ("ax", "ax", 'pip install torch==2.13.0 && pip install -e ".[ax]"'),
+        ("flaml_cfo", "flaml", "flaml"),
+        ("flaml_bs", "flaml", "flaml"),
     ],
 )
 def test_a_missing_extra_stops_the_study_with_its_install_command(
@@ -196,6 +218,31 @@ def test_a_missing_extra_stops_the_study_with_its_install_command(
             "'tol' has conditions on solver, class_weight; Keras Tuner's conditional_scope",
         ),
         ("ax", ["strategy=ax", "strategy.adapter.method=best"], "set it to one of fast, quality"),
+        (
+            "flaml",
+            ["strategy=flaml_cfo", "strategy.adapter.searcher=BOHB"],
+            "searcher is 'BOHB'; set it to one of CFO, BlendSearch",
+        ),
+        (
+            "flaml",
+            ["strategy=flaml_bs", "strategy.adapter.cost=seconds"],
+            "cost is 'seconds'; set it to fit_seconds or null",
+        ),
+        (
+            "flaml",
+            ["strategy=flaml_cfo", "strategy.adapter.low_cost_partial_config={l1_ratio:0.5}"],
+            "low_cost_partial_config gives l1_ratio=0.5; give values inside the space for "
+            "unconditional numeric parameters: C",
+        ),
+        (
+            "flaml",
+            [
+                "strategy=flaml_cfo",
+                "+model.space.tol={type:float,low:1e-5,high:1e-2,"
+                "condition:{solver:saga,class_weight:balanced}}",
+            ],
+            "'tol' has conditions on solver, class_weight; FLAML nests a conditional parameter",
+        ),
     ],
 )
 def test_an_unknown_optimiser_is_refused(

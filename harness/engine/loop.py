@@ -20,7 +20,7 @@ from harness.engine.objective import Objective, StopSearch
 class AskTell(Protocol):
     def start(self, handle: SearchHandle) -> None: ...
     def ask(self, n: int) -> list[Proposal]: ...
-    def tell(self, proposal: Proposal, loss: float) -> None: ...
+    def tell(self, proposal: Proposal, loss: float, **told: object) -> None: ...
 
 
 def drive(strategy: AskTell, objective: Objective) -> None:
@@ -29,7 +29,8 @@ def drive(strategy: AskTell, objective: Objective) -> None:
     A strategy may propose fewer than asked for (none while it waits for results in flight);
     the search ends when it proposes nothing and nothing is in flight. Proposals the budget
     cannot pay for are dropped, and the evaluations in flight are told before it returns.
-    The strategy's time in `ask` and `tell` is its thinking time (`choose_seconds`).
+    The strategy's time in `ask` and `tell` is its thinking time (`choose_seconds`). A
+    strategy that declares `told` (adapters.base) is told those columns of its trial's record.
     """
     clock = objective.clock
     clock.start()
@@ -56,8 +57,10 @@ def drive(strategy: AskTell, objective: Objective) -> None:
         done = clock.next()
         proposal = in_flight.pop(done.job.number)
         loss = objective.record(done, proposal)
+        record = objective.trials[-1]  # what else the strategy asked to be told of it
+        told = {name: record[name] for name in getattr(strategy, "told", ())}
         started = time.perf_counter()
-        strategy.tell(proposal, loss)
+        strategy.tell(proposal, loss, **told)
         thinking += _thought(clock, started)
 
 
