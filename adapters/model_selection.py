@@ -32,6 +32,7 @@ class Recipe(Strategy):
     def __init__(self, space: SearchSpace, seed: int, inner: Any) -> None:
         super().__init__(space, seed)
         self.inner = inner  # the inner strategy's adapter config (`_target_` and options)
+        self.told = getattr(instantiate(inner, _partial_=True).func, "told", ())  # passed on
         first = space.params[0] if len(space) else None
         self.choice = first.name if first is not None and first.type == "categorical" else None
 
@@ -73,10 +74,10 @@ class Recipe(Strategy):
         """The inner proposal as a configuration of the whole space; the token says whose."""
         return Proposal({self.choice: family} | proposal.params, token=(family, proposal))
 
-    def tell(self, proposal: Proposal, loss: float) -> None:
+    def tell(self, proposal: Proposal, loss: float, **told: object) -> None:
         family, inner = proposal.token
         if inner is not None:
-            self.tuners[family].tell(inner, loss)
+            self.tuners[family].tell(inner, loss, **told)
 
 
 class SelectThenTune(Recipe):
@@ -104,11 +105,11 @@ class SelectThenTune(Recipe):
         [(family, tuner)] = self.tuners.items()
         return [self.wrap(family, p) for p in tuner.ask(n)]
 
-    def tell(self, proposal: Proposal, loss: float) -> None:
+    def tell(self, proposal: Proposal, loss: float, **told: object) -> None:
         family, inner = proposal.token
         if inner is None:
             self.scores[family] = loss
-        super().tell(proposal, loss)
+        super().tell(proposal, loss, **told)
 
 
 class TuneEach(Recipe):
