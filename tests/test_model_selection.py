@@ -15,6 +15,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from sklearn.base import clone
 from sklearn.model_selection import cross_validate
 
@@ -23,7 +24,8 @@ from harness.aggregate.settings import Settings
 from harness.engine.study import prepare, run
 from harness.problem.models import build_pipeline, load_model, pipeline_params
 from harness.problem.preprocessing import Prepared, once_per_split
-from tests.helpers import assert_refused, compose_config, first_inner_cv, run_inline
+from harness.sweep import sweep_jobs
+from tests.helpers import ROOT, assert_refused, compose_config, first_inner_cv, run_inline
 
 SMALL = ["dataset.max_rows=200", "protocol.outer_folds=2", "protocol.inner_folds=2"]
 FAMILIES = "model.families=[logreg,svc,knn,rf,hgb]"
@@ -159,3 +161,11 @@ def test_the_folklore_claim_pairs_each_recipe_with_its_inner_search() -> None:
     assert found.units == 6 and found.estimate == pytest.approx(expected.mean())
     assert found.low <= found.estimate <= found.high
     assert "no run" in select_first({"runs": runs("random", [0.8, 0.7])}, Settings()).untestable
+
+
+def test_the_selection_preset_composes_every_study() -> None:
+    preset = OmegaConf.load(ROOT / "conf" / "sweep" / "selection.yaml").hydra.sweeper.params
+    jobs = sweep_jobs(preset, [])
+    assert len(jobs) == 18
+    for job in jobs:  # each composes, and the recipes get their inner search
+        assert compose_config(*job).model.name == "cash"
