@@ -15,15 +15,23 @@ COLUMNS = {
 }
 
 
+FAMILIES = {"family": "family", "default_family": "default family"}  # model=cash's choices
+
+
 def fold_table(folds: pd.DataFrame) -> str:
-    """Outer-test scores of the tuned and default configurations, fold by fold."""
+    """Outer-test scores of the tuned and default configurations, fold by fold; with
+    model=cash, the family each chose."""
     table = folds.set_index(["repeat", "outer_fold"])[list(COLUMNS)].rename(columns=COLUMNS)
     table = table.astype(float)
     mean, sd = table.mean(), table.std()
     rows = [[_fmt(v, c) for c, v in row.items()] for _, row in table.iterrows()]
     rows.append([f"{_fmt(mean[c], c)} +- {_fmt(sd[c], c, signed=False)}" for c in table.columns])
     index = [f"r{r} f{f}" for r, f in table.index] + ["mean +- sd"]
-    return pd.DataFrame(rows, index=index, columns=table.columns).to_string()
+    shown = pd.DataFrame(rows, index=index, columns=table.columns)
+    for column, title in FAMILIES.items():
+        if column in folds:
+            shown[title] = [*folds[column].fillna("-"), ""]
+    return shown.to_string()
 
 
 def _fmt(value: float, column: str, signed: bool = True) -> str:

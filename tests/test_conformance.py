@@ -15,7 +15,10 @@ Every check runs with one worker, and again with four on the simulated clock, ea
 taking a fixed virtual time (so results come back out of order, and reproducibly): a strategy
 must then keep its contract with proposals in flight.
 
-Stated exceptions: `default` runs no trial. HEBO's start is not shortened: each proposal of
+Stated exceptions: `default` runs no trial. `select_then_tune` first proposes each family's
+defaults (here the first parameter, `loss`, alone), which the space check leaves aside; it then
+tunes one family (one loss), so a condition on the first parameter is seen on both sides only
+through those defaults. HEBO's start is not shortened: each proposal of
 its model takes tens of seconds here (its NSGA-II acquisition search runs in pure-Python
 pymoo), so its 10 trials here are its Sobol start, and tests/test_native.py drives its model.
 Ax's start is 7 Sobol trials, so that its GP (seconds a proposal here) proposes the last 3.
@@ -77,6 +80,9 @@ MULTI_FIDELITY = [name for name in STRATEGIES if get_class(TARGETS[name]).multi_
 # Population-based training continues each member's models: its studies need a fidelity that
 # continues training (others are refused), so it searches SGD's iterations continued.
 STEPWISE = {name for name in STRATEGIES if getattr(get_class(TARGETS[name]), "stepwise", False)}
+# select_then_tune's first trials are each family's defaults (here: each loss), the first
+# parameter alone and the rest at the library's defaults, so not a configuration of the space.
+DEFAULTS_FIRST = {n for n in STRATEGIES if getattr(get_class(TARGETS[n]), "defaults_first", False)}
 # scikit-learn's searchers fit a whole batch (a halving rung) before the harness sees a trial.
 SKLEARN = ("adapters.sklearn_search.", "adapters.sklearn_halving.")
 BATCHED = {name for name in STRATEGIES if TARGETS[name].startswith(SKLEARN)}
@@ -288,7 +294,14 @@ def test_runs_its_budget(name: str, workers: int) -> None:
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_suggestions_stay_in_the_space_and_respect_conditions(name: str, workers: int) -> None:
     trials = _search(name, 0, workers=workers)[1] + _search(name, 1, workers=workers)[1]
+    if name in DEFAULTS_FIRST:  # each family's defaults, first: the first parameter alone
+        first, choices = SPACE.names[0], SPACE.params[0].choices
+        defaults = [t for t in trials if set(t["params"]) == {first}]
+        assert sorted(t["trial"] for t in defaults) == sorted([*range(len(choices))] * 2)
+        assert sorted(t["params"][first] for t in defaults) == sorted(choices * 2)
     for t in trials:
+        if name in DEFAULTS_FIRST and set(t["params"]) == {SPACE.names[0]}:
+            continue
         assert SPACE.validate_config(t["params"]) == [], t["params"]
         for key, value in t["params"].items():
             kind = SPACE[key].type

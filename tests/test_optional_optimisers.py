@@ -26,6 +26,7 @@ from adapters import (  # noqa: F401
     synetune_search,
 )
 from harness.engine.asktell import SearchHandle
+from harness.problem import cash
 from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, assert_refused, run_inline
 
@@ -34,7 +35,11 @@ DRAWS = 40
 
 
 def _space(path: Path) -> SearchSpace:
-    space = OmegaConf.to_container(OmegaConf.load(path).space, resolve=True)
+    """The model's space; model=cash's composed from its default families' configs."""
+    model = OmegaConf.load(path)
+    if cash.is_cash(model):
+        model = OmegaConf.create(cash.compose(model, path.parent))
+    space = OmegaConf.to_container(model.space, resolve=True)
     return SearchSpace.from_config(space, str(path))
 
 
@@ -61,8 +66,9 @@ def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
     space = _space(path)
     parametrization = nevergrad_search.nevergrad_space(space)
     parametrization.random_state.seed(0)
-    optimizer = ng.optimizers.RandomSearch(parametrization=parametrization, budget=DRAWS)
-    configs = [nevergrad_search.flat(optimizer.ask().value, space) for _ in range(DRAWS)]
+    draws = DRAWS * len(list(space.subspaces()))  # so that each branch gets about DRAWS
+    optimizer = ng.optimizers.RandomSearch(parametrization=parametrization, budget=draws)
+    configs = [nevergrad_search.flat(optimizer.ask().value, space) for _ in range(draws)]
     assert all(space.validate_config(c) == [] for c in configs)
     for p in space.params:  # every choice is drawn, and the numbers span their range
         values = [c[p.name] for c in configs if p.name in c]
@@ -312,6 +318,12 @@ def test_a_keras_tuner_option_out_of_range_is_refused(
     assert_refused(done, message, tmp_path)
 
 
+def _ancestors(space: SearchSpace, p) -> set[str]:
+    """The parameters `p`'s condition names, theirs, and so on: Keras Tuner's nested scopes
+    (model=cash: `logreg__l1_ratio` under `logreg__solver` under `family`)."""
+    return {a for parent in p.condition for a in {parent} | _ancestors(space, space[parent])}
+
+
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
 def test_keras_tuner_hyperparameters_keep_every_shipped_space(path: Path) -> None:
     kt = kerastuner_search.kt
@@ -330,7 +342,7 @@ def test_keras_tuner_hyperparameters_keep_every_shipped_space(path: Path) -> Non
             assert isinstance(hp, kind[p.type])
             sampling = "log" if p.log else "linear"
             assert (hp.min_value, hp.max_value, hp.sampling) == (p.low, p.high, sampling)
-        assert {c.name for c in hp.conditions} == set(p.condition)
+        assert {c.name for c in hp.conditions} == _ancestors(space, p)
     # The random oracle, through the adapter, proposes valid configurations: every choice is
     # drawn, read back as the space's own value.
     strategy = kerastuner_search.KerasTunerSearch(space, seed=0)

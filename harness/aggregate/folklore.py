@@ -34,6 +34,7 @@ FAMILIES = {
     "grid search": ("grid", "sklearn_grid"),
     "Hyperband": ("hyperband",),
 }  # fmt: skip
+SELECT_FIRST = "select_then_tune_"  # select_then_tune_<inner> is paired with <inner>'s runs
 EARLY = 50  # trials, in "the first 50 trials find 90% of the improvement"
 CHEAP_SECONDS = 1.0  # a cheap model: its median trial (inner CV of one configuration) is faster
 BIG = 1e12  # stands for an infinite ratio (no success) inside the bootstrap
@@ -132,6 +133,15 @@ def claims(settings: Settings) -> list[Claim]:
                 t, s, "Bayesian optimisation", "random search", "score", cheap=True
             ),
         ),
+        Claim(
+            "select_family_first",
+            "Select the model family before tuning its hyperparameters",
+            "select_then_tune's outer-test score minus the joint search's by the same inner "
+            "strategy (select_then_tune_<inner> against <inner>, model=cash), per paired "
+            "instance (above -ROPE: selecting first loses nothing)",
+            (-settings.rope, np.inf),
+            select_first,
+        ),
     ]
 
 
@@ -228,6 +238,29 @@ def paired_difference(
     diff = (sides[0] - sides[1]).dropna().to_numpy(dtype=float)
     if len(diff) < 2:
         return Finding(units=len(diff), untestable="fewer than 2 instances ran both sides")
+    return Finding(float(diff.mean()), *interval((diff,), np.mean, settings), len(diff))
+
+
+def select_first(tables: Tables, settings: Settings) -> Finding:
+    """Mean over paired (budget, instance) units, pooled over inner strategies, of
+    select_then_tune_<inner>'s outer-test score minus the joint search <inner>'s."""
+    runs = tables["runs"]
+    labels = sorted(s for s in runs.strategy.unique() if s.startswith(SELECT_FIRST))
+    if not labels:
+        return Finding(untestable=f"no run of select_then_tune ({SELECT_FIRST}<inner>)")
+    diffs = []
+    for label in labels:
+        sides = [
+            runs[runs.strategy == s].groupby(PAIRED).tuned_test.mean()
+            for s in (label, label.removeprefix(SELECT_FIRST))
+        ]
+        diffs.append((sides[0] - sides[1]).dropna())
+    diff = pd.concat(diffs).to_numpy(dtype=float)
+    if len(diff) < 2:
+        return Finding(
+            units=len(diff),
+            untestable="fewer than 2 instances ran both select_then_tune and its inner search",
+        )
     return Finding(float(diff.mean()), *interval((diff,), np.mean, settings), len(diff))
 
 

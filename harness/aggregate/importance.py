@@ -34,7 +34,7 @@ from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 from harness.aggregate.gain import mean_interval
 from harness.aggregate.load import Records
 from harness.aggregate.settings import Settings
-from harness.problem.space import Param, SearchSpace
+from harness.problem.space import Param, SearchSpace, parents_first
 
 MAX_TRIALS = 2000  # per model and dataset, a seeded sample beyond this
 METHOD = "optuna PedAnovaImportanceEvaluator on the recorded trials"
@@ -62,9 +62,7 @@ def importance_table(records: Records, settings: Settings) -> pd.DataFrame:
                        if k in records.configs), None)  # fmt: skip
         if config is None:
             continue
-        # study.json stores keys sorted; parents (unconditional) must come before children
-        spec = sorted(config["model"]["space"].items(), key=lambda kv: bool(kv[1].get("condition")))
-        space = SearchSpace.from_config(dict(spec), f"model {model}")
+        space = SearchSpace.from_config(parents_first(config["model"]["space"]), f"model {model}")
         if len(group) > MAX_TRIALS:
             group = group.sample(MAX_TRIALS, random_state=settings.seed)
         for name, value in _importances(space, group, settings).items():

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
@@ -38,7 +38,9 @@ from harness.engine.objective import (
 from harness.engine.parallel import Parallelism, inner_jobs
 from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
+from harness.problem import cash
 from harness.problem.data import Dataset, load_dataset
+from harness.problem.family import FAMILY
 from harness.problem.fidelity import Fidelity, stepwise_models
 from harness.problem.hypergradient import Hypergradient
 from harness.problem.metrics import Metric, get_metric
@@ -107,12 +109,17 @@ def prepare(cfg: DictConfig) -> Study:
     """Validate the config and load the data; raises UsageError on anything a user can fix."""
     checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
     check_store(cfg.run.store)
+    if cash.is_cash(cfg.model):  # its families' configs, read now: part of the study key
+        from harness.cli import CONF  # the config folder; imported here, as cli imports this
+
+        with open_dict(cfg):
+            cfg.model = cash.compose(cfg.model, CONF / "model")
     budget = Budget.from_config(cfg.budget)
     protocol = Protocol.from_config(cfg.protocol)
     options.check(cfg.strategy.adapter)
     dataset = load_dataset(cfg.dataset)
     protocol.check_rows(dataset.y, dataset.task)
-    model = load_model(cfg.model, dataset.task)
+    model = (cash.load_cash if cash.is_cash(cfg.model) else load_model)(cfg.model, dataset.task)
     metric = get_metric(cfg.get("metric"), dataset.task, dataset.n_classes, model.estimator)
     retry = resume.retry_statuses(cfg.get("run", {}).get("retry"))
     cache = cfg.get("run", {}).get("cache", True)
@@ -131,6 +138,9 @@ def prepare(cfg: DictConfig) -> Study:
             f"options against conf/strategy/{cfg.strategy.name}.yaml"
         ) from None
     options.check_arguments(cfg.strategy.adapter)  # the library objects it makes when searching
+    why = strategy.cannot_run(budget.n_trials) if hasattr(strategy, "cannot_run") else None
+    if why:
+        raise UsageError(f"strategy {cfg.strategy.name}: {why}")
     if strategy.multi_fidelity and fidelity is None:
         raise UsageError(
             f"strategy {cfg.strategy.name} needs a fidelity, and model {model.name} declares "
@@ -279,7 +289,7 @@ def run_fold(
     journal = resume.journal(records, place)
 
     def on_trial(trial: dict[str, Any]) -> None:
-        journal(trial)
+        journal(trial | family_of(study.model, trial["params"]))
         if bar:
             bar.trial(trial)
 
@@ -309,16 +319,19 @@ def run_fold(
         answer = answers.once({"kind": "refit", "params": canonical(plain(params))}, compute)
         return (*(answer.value[k] for k in REFIT), answer.source)
 
-    default = refit({})
+    default_params, default_inner, default_inner_cache = baseline(
+        study.model.defaults, pool or objective
+    )
+    default = refit(default_params)
     default_test, default_error, default_warning, default_cache = default
-    tuned = refit(best["params"]) if best is not None and best["params"] else default
+    tuned = default
+    if best is not None and best["params"] != default_params:
+        tuned = refit(best["params"])
     tuned_test, tuned_error, tuned_warning, tuned_cache = tuned
-    try:
-        defaults = (pool or objective).evaluate({})  # under the limits, if any
-        default_inner, default_inner_cache = defaults.scores.mean(), defaults.cache
-    except Exception:  # defaults that crash or time out score NaN, as their failed refit does
-        default_inner, default_inner_cache = math.nan, None
-    return place | {
+    chosen = family_of(study.model, best["params"] if best else {})
+    defaulted = {f"default_{k}": v for k, v in family_of(study.model, default_params).items()}
+    labelled = place | chosen | defaulted
+    return labelled | {
         "best_params": best["params"] if best else None,
         "best_trial": best["trial"] if best else None,
         "best_inner": best["inner_mean"] if best else float("nan"),
@@ -341,6 +354,28 @@ def run_fold(
     }
 
 
+def baseline(
+    defaults: tuple[dict[str, Any], ...], evaluator: Any
+) -> tuple[dict[str, Any], float, str | None]:
+    """The default configuration scoring best on inner CV (under the limits, if any), its inner
+    score and cache flag: a model's library defaults, or with model=cash the best family's.
+    Defaults that crash or time out score NaN, as their failed refit does."""
+    scored = []
+    for params in defaults:
+        try:
+            evaluation = evaluator.evaluate(params)
+            scored.append((params, float(evaluation.scores.mean()), evaluation.cache))
+        except Exception:
+            scored.append((params, math.nan, None))
+    finite = [s for s in scored if not math.isnan(s[1])]
+    return max(finite, key=lambda s: s[1]) if finite else scored[0]
+
+
+def family_of(model: ModelSpec, params: dict[str, Any] | None) -> dict[str, Any]:
+    """`{"family": ...}`, the family a configuration chose, with model=cash; else nothing."""
+    return {FAMILY: (params or {}).get(FAMILY)} if model.families else {}
+
+
 def fold_scope(
     cache: EvaluationCache, study: Study, outer: list[tuple], inner: list[tuple]
 ) -> Scope:
@@ -349,6 +384,8 @@ def fold_scope(
     scorer and seed."""
     model = OmegaConf.to_container(study.config.model, resolve=True)
     model.pop("space", None)
+    for member in (model.get("members") or {}).values():  # model=cash: its families' too
+        member.pop("space", None)
     # Whether rungs continue changes no evaluation from scratch, and a continued evaluation's
     # question says which rung it continued from (Objective.evaluate): both share answers.
     (model.get("fidelity") or {}).pop("continue", None)

@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from harness.errors import UsageError
 from harness.problem.optuna_space import suggest
-from harness.problem.space import SearchSpace
+from harness.problem.space import SearchSpace, parents_first
 from harness.store.finished import FinishedStudy, finished_studies
 
 TRIAL_ATTRS = ("repeat", "outer_fold", "status", "error", "inner_std", "fidelity")
@@ -97,17 +97,6 @@ def frozen_trial(row: Any, space: SearchSpace) -> FrozenTrial:
         distributions=distributions,
         user_attrs={k: _plain(v) for k, v in attrs.items()},
     )
-
-
-def parents_first(spec: dict[str, Any]) -> dict[str, Any]:
-    """A space spec with every parameter after those its condition names, as SearchSpace
-    requires (study.json stores config keys sorted, not in declaration order)."""
-
-    def depth(name: str) -> int:
-        parents = (spec[name].get("condition") or {}).keys()
-        return 1 + max((depth(p) for p in parents if p in spec), default=-1)
-
-    return dict(sorted(spec.items(), key=lambda item: depth(item[0])))
 
 
 def _by_fold(study: FinishedStudy) -> list[tuple[tuple[int, int], pd.DataFrame]]:

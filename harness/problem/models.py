@@ -7,7 +7,7 @@ scaling and encoding from its own training rows only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from harness import checks
 from harness.errors import UsageError
+from harness.problem.family import Variants, variant
 from harness.problem.space import SearchSpace
 
 STEP = "model"  # the pipeline step that tuned parameters address, as in `model__C`
@@ -35,6 +36,10 @@ class ModelSpec:
     estimator: BaseEstimator
     space: SearchSpace
     scale: bool
+    families: tuple[str, ...] = ()  # model=cash: the families its estimator chooses among
+    # The default configurations: the study's baseline is the one that scores best on inner
+    # CV (one for a single model, its library defaults; one per family for model=cash).
+    defaults: tuple[dict[str, Any], ...] = field(default=({},))
 
 
 def load_model(cfg: Any, task: str) -> ModelSpec:
@@ -73,22 +78,31 @@ def load_model(cfg: Any, task: str) -> ModelSpec:
 
 
 def build_pipeline(spec: ModelSpec) -> Pipeline:
-    """Impute, scale numeric and one-hot encode other columns, then the estimator."""
+    """Impute, scale numeric and one-hot encode other columns, then the estimator; for
+    model=cash, each preprocessing its families need (harness.problem.family)."""
+    if spec.families:
+        scales = sorted({name == variant(True) for _, name in spec.estimator.preprocessing})
+        prep = Variants([(variant(scale), preprocessing(scale)) for scale in scales])
+        return Pipeline([(PREP, prep), (STEP, spec.estimator)])
+    return Pipeline([(PREP, preprocessing(spec.scale)), (STEP, spec.estimator)])
+
+
+def preprocessing(scale: bool) -> ColumnTransformer:
+    """Impute, scale numeric (if `scale`) and one-hot encode other columns."""
     numeric = [SimpleImputer(strategy="median", add_indicator=True)]
-    if spec.scale:
+    if scale:
         numeric.append(StandardScaler())
     categorical = make_pipeline(
         SimpleImputer(strategy="most_frequent"),
         OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=32, sparse_output=False),
     )
-    prep = ColumnTransformer(
+    return ColumnTransformer(
         [
             ("numeric", make_pipeline(*numeric), make_column_selector(dtype_include="number")),
             ("categorical", categorical, make_column_selector(dtype_exclude="number")),
         ],
         verbose_feature_names_out=False,
     )
-    return Pipeline([(PREP, prep), (STEP, spec.estimator)])
 
 
 def pipeline_params(params: Mapping[str, Any]) -> dict[str, Any]:

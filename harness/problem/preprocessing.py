@@ -15,6 +15,9 @@ its searchers run on that frame and those splits unchanged, every fit landing in
 split. Warnings the preprocessing raises are raised again where the whole pipeline raises them
 (when fitting, and when scoring the validation rows), so trial records read the same.
 
+With model=cash the preprocessing step is `Variants` (each family's preprocessing, side by
+side): each variant is fitted once per split the same way, and the chosen family reads its own.
+
 A study falls back to the whole pipeline (`fallback`) when its search space tunes a
 preprocessing parameter, or when a multi-fidelity strategy subsamples the rows a fit sees
 (`fidelity: {resource: rows}`), since the preprocessing is then fitted on those rows alone.
@@ -33,6 +36,7 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
 
+from harness.problem.family import Variants
 from harness.problem.fidelity import ROWS, Fidelity
 from harness.problem.models import PREP, STEP, pipeline_name
 from harness.problem.space import SearchSpace
@@ -69,7 +73,14 @@ def once_per_split(
     pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, splits: Sequence[Split]
 ) -> Prepared:
     """`pipeline`'s preprocessing fitted once per split of X; its estimator fitted per call."""
-    blocks = Blocks(pipeline.named_steps[PREP], X, y, list(splits))
+    prep = pipeline.named_steps[PREP]
+    if isinstance(prep, Variants):  # model=cash: each variant's blocks, the same row layout
+        variants = [(name, Blocks(step, X, y, list(splits))) for name, step in prep.variants]
+        blocks = variants[0][1]
+        step = Variants([(name, Precomputed(b)) for name, b in variants])
+    else:
+        blocks = Blocks(prep, X, y, list(splits))
+        step = Precomputed(blocks)
     order = np.concatenate([np.concatenate(split) for split in splits])
     frame = pd.DataFrame({POSITION: np.arange(len(order))}, index=X.index[order])
     positions = [
@@ -79,7 +90,7 @@ def once_per_split(
             blocks.starts[1:], strict=True,
         )
     ]  # fmt: skip
-    steps = [(PREP, Precomputed(blocks)), (STEP, pipeline.named_steps[STEP])]
+    steps = [(PREP, step), (STEP, pipeline.named_steps[STEP])]
     return Prepared(Pipeline(steps), frame, y.iloc[order], positions)
 
 

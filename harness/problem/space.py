@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -189,6 +189,23 @@ class SearchSpace:
             for fixed, free in self.subspaces()
         ]
 
+    def fixed(self, name: str, value: Value) -> SearchSpace:
+        """The space left once unconditional `name` takes `value`: the parameters active under
+        it, without `name` and without their condition on it (model=cash: one family's space,
+        its parameters still `<family>__<name>`)."""
+        assignment = {name: value}
+        kept = []
+        for p in self.params:
+            if p.name == name or not all(
+                parent in assignment or parent in {q.name for q in kept} for parent in p.condition
+            ):
+                continue
+            if name in p.condition and not self.is_active(p, assignment):
+                continue
+            condition = {k: v for k, v in p.condition.items() if k != name}
+            kept.append(replace(p, condition=condition))
+        return SearchSpace(tuple(kept))
+
     def _active_under(self, fixed: Mapping[str, Value]) -> list[Param]:
         # A parent only counts if it is itself active: resolve conditions in declaration order.
         assignment: dict[str, Value] = {}
@@ -226,6 +243,17 @@ class SearchSpace:
                         f"{where}: condition of '{p.name}' lists {bad}, not choices of "
                         f"'{parent}' {list(parent_param.choices)}"
                     )
+
+
+def parents_first(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A space spec with every parameter after those its condition names, as `from_config`
+    requires (study.json stores config keys sorted, not in declaration order)."""
+
+    def depth(name: str) -> int:
+        parents = (spec[name].get("condition") or {}).keys()
+        return 1 + max((depth(p) for p in parents if p in spec), default=-1)
+
+    return dict(sorted(spec.items(), key=lambda item: depth(item[0])))
 
 
 def _parse_param(name: str, body: dict[str, Any], where: str) -> Param:
