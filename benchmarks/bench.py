@@ -44,7 +44,7 @@ from harness.problem.models import PREP, STEP, build_pipeline, pipeline_params  
 from harness.problem.optuna_space import suggest  # noqa: E402
 from harness.problem.preprocessing import Prepared, once_per_split  # noqa: E402
 from harness.problem.protocol import derive_seed  # noqa: E402
-from harness.progress import StudyBar  # noqa: E402
+from harness.progress import StudyProgress  # noqa: E402
 from harness.store import resume  # noqa: E402
 from harness.store.records import StudyRecords  # noqa: E402
 
@@ -260,7 +260,7 @@ def objective_for(study: Study, directory: Path, n_trials: int) -> tuple[Objecti
 
     place = study.labels() | {"repeat": 0, "outer_fold": 0}
     journal = resume.journal(StudyRecords(directory), place)
-    bar = StudyBar(study.labels(), 1, n_trials, directory)
+    bar = StudyProgress(study.labels(), 1, n_trials, directory)
 
     def on_trial(trial: dict) -> None:
         journal(trial)

@@ -133,6 +133,11 @@ def assert_refused(done: subprocess.CompletedProcess, message: str, cwd: Path) -
     assert written(cwd) == []
 
 
+def besides_progress(stderr: str) -> list[str]:
+    """The lines of a run's stderr other than its progress lines (harness.progress)."""
+    return [line for line in stderr.splitlines() if not line.startswith("progress: ")]
+
+
 def written(cwd: Path) -> list[Path]:
     """Every file a run left under `cwd`/results."""
     results = cwd / "results"

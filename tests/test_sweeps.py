@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 
 from harness.engine.parallel import plan
 from harness.errors import UsageError
-from harness.progress import free_slot, sweep_size
+from harness.progress import sweep_size
 from harness.store.records import StudyRecords
 from tests.helpers import ROOT, run_cli, stored_studies, untimed
 
@@ -166,10 +166,3 @@ def test_slurm_launcher_config_composes_onto_submitits_slurm_launcher() -> None:
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
     assert (launcher.cpus_per_task, launcher.max_num_timeout) == (4, 3)
-
-
-def test_bars_of_studies_running_at_once_take_separate_lines(tmp_path) -> None:
-    first, second = free_slot(tmp_path), free_slot(tmp_path)
-    assert (first[0], second[0]) == (0, 1)
-    first[1].close()  # that study ended: its line is free again
-    assert free_slot(tmp_path)[0] == 0

@@ -169,7 +169,7 @@ def test_running_the_sweep_or_one_of_its_studies_again_adds_no_run_and_no_metric
     alone = [o for o in SWEEP if o != "-m"]
     alone[alone.index("strategy=random,grid,default")] = "strategy=grid"
     done = _tracked(*alone, cwd=cwd, uri=uri)  # one study, no sweep
-    assert "study" in done.stdout
+    assert "study" in done.stderr  # its log line: "study ... finished earlier"
     again = _runs(uri)
     assert sorted(again.id) == sorted(runs.id)
     assert {run_id: _history(uri, run_id) for run_id in again.id} == before

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hydra.types import RunMode
@@ -21,7 +28,7 @@ from harness.problem.data import load_dataset
 from harness.problem.models import ModelSpec, build_pipeline
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
-from tests.helpers import compose_config, misbehaving_study
+from tests.helpers import ROOT, compose_config, misbehaving_study
 from tests.misbehaving import FIT_LOG, Misbehaving
 
 pytestmark = pytest.mark.alone  # two worker processes must run at the same time, on both cores
@@ -222,3 +229,75 @@ def test_the_real_clock_hands_back_replayed_trials_first_then_live_ones() -> Non
         assert live.job.number == 1 and isinstance(live.outcome, Evaluation)
         assert 5.0 <= live.end <= clock.now() and live.start < live.end
         assert clock.idle() == 2
+
+
+PR_SET_CHILD_SUBREAPER = 36
+STUDY_MARK = "TUNEBENCH_TEST_STUDY"  # in the study's environment, so in its workers'
+
+
+def _marked(mark: str) -> set[int]:
+    """Processes whose environment holds STUDY_MARK=mark (a zombie's environment is empty)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and f"{STUDY_MARK}={mark}".encode() in (
+                (entry / "environ").read_bytes().split(b"\0")
+            ):
+                found.add(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def _adopting_orphans() -> Iterator[None]:
+    """This process adopts the orphans of its descendants (as init, a shell or a job manager
+    would), so the test can reap the study's workers and see how each ended."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1) == 0
+    try:
+        yield
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; adopts orphans by prctl")
+@pytest.mark.parametrize("moment", ["mid-search", "while the workers start"])
+def test_sigkill_of_a_real_clock_study_takes_its_workers_with_it(tmp_path, moment) -> None:
+    mark = f"{os.getpid()}-{time.monotonic_ns()}"
+    study = ("strategy=random", "budget.clock=real", "budget.workers=2", "budget.n_trials=300",
+             "protocol.outer_folds=2")  # fmt: skip
+    env = os.environ | {"PYTHONPATH": str(ROOT), "OPENML_SKIP_PARQUET": "true", STUDY_MARK: mark}
+    journals = tmp_path / "results" / "studies"
+    stderr = tmp_path / "stderr.txt"
+    with _adopting_orphans(), stderr.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "harness", *study], cwd=tmp_path, env=env,
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+        workers: set[int] = set()
+        while len(workers) < 2 or (
+            moment == "mid-search"
+            and sum(len(p.read_bytes().splitlines()) for p in journals.glob("*/trials.jsonl")) < 4
+        ):
+            assert process.poll() is None, "the study ended before it could be killed"
+            workers = _marked(mark) - {process.pid}
+            time.sleep(0.005)
+        process.kill()  # SIGKILL, to the study process only: its workers have groups of their own
+        process.wait()
+        killed = time.monotonic()
+        ended = {}  # worker -> wait status, once it exited and this process reaped it
+        while len(ended) < len(workers) and time.monotonic() - killed < 0.5:
+            for pid in workers - set(ended):
+                with contextlib.suppress(ChildProcessError):  # not adopted yet
+                    reaped, status = os.waitpid(pid, os.WNOHANG)
+                    if reaped:
+                        ended[pid] = status
+            time.sleep(0.005)
+        left = _marked(mark)
+    assert len(workers) == 2 and set(ended) == workers and not left, (workers, ended, left)
+    signals = {os.WTERMSIG(s) if os.WIFSIGNALED(s) else None for s in ended.values()}
+    # Mid-search the kernel kills them (the parent-death signal); at their start, one may find
+    # its parent gone before that signal was set, and leave at once.
+    assert (
+        signals == {signal.SIGKILL} if moment == "mid-search" else signals <= {signal.SIGKILL, None}
+    )
+    assert "Traceback" not in stderr.read_text() and "BrokenPipe" not in stderr.read_text()

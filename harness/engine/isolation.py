@@ -4,17 +4,16 @@ the study.
 A worker receives what it evaluates with (the inner CV) once per outer fold and then only
 parameters, so a trial costs a pipe round trip (well under a millisecond) on top of its
 evaluation. It runs in its own process group, killed as a whole (with any processes it
-started, such as joblib's), and the kernel kills it if the study process dies, even by
-SIGKILL. The memory cap is an address-space limit (RLIMIT_AS) on top of what the idle worker
-already uses, so an allocation past it fails inside the worker instead of exhausting the
-machine. harness.engine.workers runs
-k of them and owns the limits' outcomes; this module is one process and its protocol.
+started, such as joblib's), and dies with the study process, whatever kills it
+(harness.engine.lifeline). The memory cap is an address-space limit (RLIMIT_AS) on top of what the
+idle worker already uses, so an allocation past it fails inside the worker instead of
+exhausting the machine. harness.engine.workers runs k of them and owns the limits'
+outcomes; this module is one process and its protocol.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import pickle
 import resource
@@ -28,7 +27,6 @@ from multiprocessing.connection import Connection
 from harness.engine.objective import Evaluation
 
 READY_TIMEOUT_S = 120  # a worker that cannot import scikit-learn in this long is broken
-PR_SET_PDEATHSIG = 1
 
 
 class Worker:
@@ -48,9 +46,9 @@ class Worker:
     def spawn(cls, memory_mb: int | None, env: Mapping[str, str] | None = None) -> Worker:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        args = [sys.executable, "-m", __name__, str(to_child_r), str(from_child_w)]
+        lifeline = [sys.executable, "-m", "harness.engine.lifeline", str(os.getpid()), __name__]
         process = subprocess.Popen(
-            [*args, str(memory_mb or 0)],
+            [*lifeline, str(to_child_r), str(from_child_w), str(memory_mb or 0)],
             pass_fds=(to_child_r, from_child_w),
             start_new_session=True,  # its own process group, killed as a whole
             env=None if env is None else dict(env),
@@ -78,17 +76,20 @@ class Worker:
 
 def serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
     """The worker's loop: load `evaluate(params, fidelity)` (an outer fold's inner CV), evaluate
-    parameters with it, reply, until the pipe closes."""
+    parameters with it, reply, until the pipe closes. A pipe closed or broken (the study is
+    gone) ends it quietly: nothing is left to reply to, so no traceback either."""
+    with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
+        _serve(reader, writer, memory_mb)
+
+
+def _serve(reader: Connection, writer: Connection, memory_mb: int) -> None:
     evaluate: Callable[..., Evaluation] | None = None
     if memory_mb:
         base = _address_space()
         resource.setrlimit(resource.RLIMIT_AS, (base + memory_mb * 2**20, resource.RLIM_INFINITY))
     writer.send("ready")
     while True:
-        try:
-            kind, payload = reader.recv()
-        except EOFError:
-            return
+        kind, payload = reader.recv()
         if kind == "load":
             evaluate = payload
             continue
@@ -109,13 +110,6 @@ def _address_space() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this worker when the study process dies, even by SIGKILL."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-if __name__ == "__main__":
-    _die_with_parent()
+if __name__ == "__main__":  # run through harness.engine.lifeline, so dies with the study
     read_fd, write_fd, memory = (int(a) for a in sys.argv[1:4])
     serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False), memory)

@@ -47,7 +47,7 @@ from harness.problem.metrics import Metric, get_metric
 from harness.problem.models import ModelSpec, build_pipeline, load_model, pipeline_params, plain
 from harness.problem.preprocessing import Prepared, fallback, once_per_split
 from harness.problem.protocol import OuterSplit, Protocol, derive_seed
-from harness.progress import StudyBar
+from harness.progress import PROGRESS_S, StudyProgress
 from harness.store import resume
 from harness.store.cache import CACHE, EvaluationCache, Scope, split_digest
 from harness.store.provenance import declared_versions, digest
@@ -72,6 +72,7 @@ class Study:
     retry: frozenset[str] = frozenset()  # trial statuses whose folds a re-run redoes
     fidelity: Fidelity | None = None  # the model's resource for multi-fidelity strategies
     hypergradient: Hypergradient | None = None  # for a strategy told hypergradients
+    progress_s: float = PROGRESS_S  # run.progress_s: seconds between progress lines at most
 
     @property
     def home(self) -> Path:
@@ -125,10 +126,15 @@ def prepare(cfg: DictConfig) -> Study:
     cache = cfg.get("run", {}).get("cache", True)
     if not isinstance(cache, bool):
         raise UsageError(f"run.cache is {cache!r}; set it to true or false")
+    progress_s = checks.number(
+        "run.progress_s", cfg.get("run", {}).get("progress_s", PROGRESS_S), integer=False,
+        low=0, above=True, unit="seconds",
+    )  # fmt: skip
     fidelity = Fidelity.from_config(cfg.model.get("fidelity"), model, int(cfg.seed))
     key = study_key(cfg, dataset.fingerprint)
     study = Study(
-        key, cfg, dataset, model, metric, budget, protocol, int(cfg.seed), retry, fidelity
+        key, cfg, dataset, model, metric, budget, protocol, int(cfg.seed), retry, fidelity,
+        float(progress_s),
     )  # fmt: skip
     try:
         strategy = study.make_strategy(study.seed)
@@ -230,7 +236,9 @@ def _run_folds(
     """The outer folds not done yet, each journaled as it ends; then the parquet tables."""
     data = study.dataset
     splits = list(study.protocol.outer_splits(data.X, data.y, data.task, study.seed))
-    bar = StudyBar(study.labels(), len(splits), study.budget.n_trials, directory.parent)
+    bar = StudyProgress(
+        study.labels(), len(splits), study.budget.n_trials, directory.parent, study.progress_s
+    )
     pool = worker_pool(study.budget)
     try:
         for i, split in enumerate(splits):
@@ -262,7 +270,7 @@ def run_fold(
     records: StudyRecords,
     replay: list[dict[str, Any]] = (),
     pool: WorkerPool | None = None,
-    bar: StudyBar | None = None,
+    bar: StudyProgress | None = None,
     cache: EvaluationCache | None = None,
 ) -> dict[str, Any]:
     """Tune on the outer-training rows, then score tuned and default on the outer-test rows.
