@@ -134,7 +134,7 @@ def prepare(cfg: DictConfig) -> Study:
     key = study_key(cfg, dataset.fingerprint)
     study = Study(
         key, cfg, dataset, model, metric, budget, protocol, int(cfg.seed), retry, fidelity,
-        float(progress_s),
+        progress_s=float(progress_s),
     )  # fmt: skip
     try:
         strategy = study.make_strategy(study.seed)
