@@ -136,7 +136,9 @@ class _OneAtATime:
             score_seconds=float(row["mean_score_time"] * n),
             warning=warning,
             cpu_seconds=cpu,
-        )
+            ari=np.array([row[f"split{k}_test_ari"] for k in range(n)]) if "split0_test_ari" in row
+            else None,  # a clustering's outside check: recorded, not used by the searcher
+        )  # fmt: skip
 
 
 def points(candidates: list[dict[str, Any]]) -> list[dict[str, list[Any]]]:

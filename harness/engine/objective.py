@@ -29,6 +29,7 @@ from harness.engine.continuation import Continuation, Models, Rung, Start, kept
 from harness.engine.parallel import usable_cores
 from harness.errors import UsageError
 from harness.problem.fidelity import Fidelity
+from harness.problem.indices import UndefinedIndex
 from harness.problem.models import pipeline_params, plain
 from harness.store.cache import Scope
 from harness.store.records import canonical
@@ -116,6 +117,7 @@ class Evaluation:
     seconds: float | None = None  # then: the seconds it took when it was computed
     models: Models | None = None  # fitted per split, for the next rung to continue; not stored
     cpu_seconds: float = math.nan  # CPU time of the fits and scoring, in the processes they ran
+    ari: np.ndarray | None = None  # a clustering's ARI per split against hidden labels, if any
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -124,14 +126,22 @@ class Evaluation:
             "score_seconds": self.score_seconds,
             "warning": self.warning,
             "cpu_seconds": self.cpu_seconds,
-        }
+        } | ({} if self.ari is None else {"ari": self.ari.tolist()})
 
     @classmethod
     def answered(cls, value: dict[str, Any], cache: str, seconds: float) -> Evaluation:
+        ari = value.get("ari")
         return cls(
             np.array(value["scores"], dtype=float), value["fit_seconds"], value["score_seconds"],
             value["warning"], cache, seconds, cpu_seconds=value.get("cpu_seconds", math.nan),
+            ari=None if ari is None else np.array(ari, dtype=float),
         )  # fmt: skip
+
+    @property
+    def mean_ari(self) -> float:
+        """The outside check of a clustering trial (NaN without labels): recorded, never
+        returned to a strategy."""
+        return math.nan if self.ari is None else float(np.mean(self.ari))
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,9 @@ class InnerCV:
             warning=warning_text([w for _, ws, _ in done for w in ws]),
             models=kept(results),
             cpu_seconds=float(sum(cpu for *_, cpu in done)),
+            ari=np.concatenate([r["test_ari"] for r in results])
+            if "test_ari" in results[0]
+            else None,
         )
 
 
@@ -392,6 +405,8 @@ class Objective:
         status, error, evaluation = "ok", None, done.outcome
         if isinstance(evaluation, TrialStopped):
             evaluation, status, error = None, evaluation.status, str(evaluation)
+        elif isinstance(evaluation, UndefinedIndex):  # a degenerate clustering: no score
+            evaluation, status, error = None, "undefined", error_text(evaluation)
         elif isinstance(evaluation, Exception):
             evaluation, status, error = None, "failed", error_text(evaluation)
         elif not np.isfinite(evaluation.scores).all():
@@ -423,6 +438,7 @@ class Objective:
             "member": proposal.member,
             "exploited_from": (done.job.start.trial if exploited else proposal.exploited_from),
             "cache": getattr(done.outcome, "cache", None),
+            "inner_ari": evaluation.mean_ari if evaluation else math.nan,
         }
 
     def best(self) -> dict[str, Any] | None:
