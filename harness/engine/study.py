@@ -112,6 +112,20 @@ class Study:
         clustering = self.model.task == CLUSTERING
         return self.dataset.y if clustering and self.dataset.task == "classification" else None
 
+    @property
+    def target(self) -> pd.Series:
+        """The target every fit gets: the dataset's, or for a clustering a constant, so that
+        no fit, split or strategy sees a label."""
+        if self.model.task == CLUSTERING:
+            return pd.Series(0, index=self.dataset.X.index)
+        return self.dataset.y
+
+    @property
+    def scorer(self) -> Any:
+        """What scores a fitted pipeline: the metric's scorer, which for a clustering also
+        reports the ARI against the hidden labels (recorded; a strategy sees only the index)."""
+        return self.metric.hiding(self.hidden_labels)
+
     def make_strategy(self, seed: int) -> Searcher:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
         return factory(space=self.model.space, seed=seed)
@@ -273,9 +287,7 @@ def run_fold(
     (harness.problem.preprocessing) unless the study needs the whole pipeline refitted every trial.
     """
     started = time.perf_counter()
-    X, y = study.dataset.X, study.dataset.y
-    if study.model.task == CLUSTERING:  # no fit sees a label: the target is a constant
-        y = pd.Series(0, index=X.index)
+    X, y = study.dataset.X, study.target
     X_train, y_train = X.iloc[split.train], y.iloc[split.train]
     splitter = study.protocol.inner_splitter(study.split_task, study.seed)
     inner_splits = list(splitter.split(X_train, y_train))
@@ -285,9 +297,8 @@ def run_fold(
     tuning = prepared(pipeline, X_train, y_train, inner_splits)
     outer = prepared(pipeline, X, y, outer_split)
     n_jobs = inner_jobs(study.protocol.n_jobs, pool.k) if pool else study.protocol.n_jobs
-    scorer = study.metric.hiding(study.hidden_labels)  # a clustering's ARI, never its score
     inner = InnerCV(
-        tuning.pipeline, tuning.X, tuning.y, tuning.splits, scorer, n_jobs, study.fidelity
+        tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.scorer, n_jobs, study.fidelity
     )
     place = study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
     journal = resume.journal(records, place)
