@@ -50,12 +50,13 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from adapters.base import Strategy
 from harness.engine.clocks import Job, Simulated
 from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
+from harness.engine.study import prepare
 from harness.problem.data import load_dataset
 from harness.problem.fidelity import Fidelity
 from harness.problem.models import STEP
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
-from tests.helpers import ROOT, compose_config
+from tests.helpers import ROOT, compose_config, first_inner_cv
 
 STRATEGIES = sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml"))
 TARGETS = {
@@ -365,6 +366,46 @@ def test_a_row_fidelity_is_rationed_reproducibly(name: str, workers: int) -> Non
         _search.__wrapped__(name, 0, fidelity="rows", workers=workers)[1]
     )
     assert not seen & _data()[3]
+
+
+CLUSTERING = ("model=gmm", "dataset=iris", "metric=silhouette", "protocol.outer_folds=3",
+              "protocol.inner_folds=2")  # fmt: skip
+CLUSTERING_TRIALS = 6
+
+
+@functools.cache
+def _clustering_search(name: str) -> tuple:
+    """The strategy tuning GaussianMixture by silhouette on iris's first outer fold, with
+    the harness's own inner CV (labels hidden: a constant target; ARI recorded per trial).
+    The model's fidelity (EM iterations, continued) serves the multi-fidelity strategies."""
+    space = prepare(compose_config(*CLUSTERING)).model.space
+    inner = first_inner_cv(*CLUSTERING)
+    objective = Objective(inner, Budget(CLUSTERING_TRIALS), on_trial=lambda _: None)
+    strategy = _strategy(name, 0, space)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    return strategy, objective, space
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_tunes_a_clustering_model_by_its_index(name: str) -> None:
+    strategy, objective, space = _clustering_search(name)
+    trials, spent, n = objective.trials, objective.spent, CLUSTERING_TRIALS
+    assert set(objective.inner.y) == {0}  # the labels never reach the search
+    if name == "default":
+        assert trials == []
+        return
+    if strategy.multi_fidelity:
+        assert n - 2 < spent <= n + 1e-9
+    else:
+        assert len(trials) == n and spent == n
+    for t in trials:
+        assert space.validate_config(t["params"]) == [], t["params"]
+        if t["status"] == "ok":  # a silhouette, and the ARI against the hidden labels
+            assert -1 <= t["inner_mean"] <= 1 and -1 <= t["inner_ari"] <= 1
+        else:
+            assert math.isnan(t["inner_mean"]) and t["error"], t
+    assert objective.best() is not None
 
 
 def test_readme_lists_every_strategy_and_shows_lhs_as_shipped() -> None:

@@ -29,7 +29,7 @@ from harness.engine.continuation import Continuation, Models, Rung, Start, kept
 from harness.engine.parallel import usable_cores
 from harness.errors import UsageError
 from harness.problem.fidelity import Fidelity
-from harness.problem.indices import UndefinedIndex
+from harness.problem.indices import UndefinedIndex, single_metric
 from harness.problem.models import pipeline_params, plain
 from harness.store.cache import Scope
 from harness.store.records import canonical
@@ -155,6 +155,12 @@ class InnerCV:
     scorer: Callable[..., float]
     n_jobs: int | None = None
     fidelity: Fidelity | None = None  # the model's declared resource, for partial evaluations
+
+    @property
+    def single_scorer(self) -> Callable[..., float]:
+        """The scorer as one number (a clustering's index without its ARI), for searchers
+        that take a single metric (scikit-learn's successive halving)."""
+        return single_metric(self.scorer)
 
     def evaluate(
         self, params: Mapping[str, Any], fidelity: float | None = None, start: Start | None = None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -83,13 +83,25 @@ class ClusterScorer:
 
     index: str
     labels: pd.Series | None = None
+    single: bool = False  # the index alone, for searchers that take one metric
 
-    def __call__(self, pipeline: Pipeline, X: pd.DataFrame, y: Any = None) -> dict[str, float]:
+    def __call__(
+        self, pipeline: Pipeline, X: pd.DataFrame, y: Any = None
+    ) -> dict[str, float] | float:
         rows, assigned = assign(pipeline, X)
+        score = index(self.index, rows, assigned)
+        if self.single:
+            return score
         ari = math.nan
         if self.labels is not None:
             ari = float(adjusted_rand_score(self.labels.loc[X.index], assigned))
-        return {"score": index(self.index, rows, assigned), "ari": ari}
+        return {"score": score, "ari": ari}
+
+
+def single_metric(scorer: Callable[..., Any]) -> Callable[..., Any]:
+    """A scorer that returns one number: a ClusterScorer without its ARI, others as they are
+    (scikit-learn's successive halving takes a single metric only)."""
+    return replace(scorer, single=True) if isinstance(scorer, ClusterScorer) else scorer
 
 
 def outer_scores(
