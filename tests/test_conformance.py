@@ -399,12 +399,18 @@ def test_tunes_a_clustering_model_by_its_index(name: str) -> None:
         assert 0 < spent <= n + 1e-9
     elif strategy.multi_fidelity:
         assert n - 2 < spent <= n + 1e-9
-    else:
-        assert len(trials) == n and spent == n
+    else:  # a grid strategy runs its whole grid when it fits (here: 4 covariance types)
+        planned = len(strategy.candidates(n)) if hasattr(strategy, "candidates") else n
+        assert len(trials) == planned and spent == planned
     for t in trials:
         assert space.validate_config(t["params"]) == [], t["params"]
-        if t["status"] == "ok":  # a silhouette, and the ARI against the hidden labels
-            assert -1 <= t["inner_mean"] <= 1 and -1 <= t["inner_ari"] <= 1
+        if t["status"] == "ok":  # a silhouette, and the ARI against the hidden labels (but
+            # scikit-learn's successive halving takes one metric: the index)
+            assert -1 <= t["inner_mean"] <= 1
+            if name.startswith("halving"):
+                assert math.isnan(t["inner_ari"])
+            else:
+                assert -1 <= t["inner_ari"] <= 1
         else:
             assert math.isnan(t["inner_mean"]) and t["error"], t
     assert objective.best() is not None
