@@ -11,6 +11,11 @@ each proposal, two minutes of CI here, so tests/test_native.py checks those prop
 spy step in the pipeline records every row that reaches a fit or a prediction, so a strategy
 that saw outer-test rows is caught.
 
+Every strategy also tunes a clustering model (GaussianMixture on iris by silhouette, labels
+hidden, 6 trials; its continued EM-iteration fidelity serves the multi-fidelity and
+population-based strategies): it spends its budget inside the space, each scored trial has a
+silhouette and an ARI against the hidden labels, and an undefined one a reason.
+
 Every check runs with one worker, and again with four on the simulated clock, each evaluation
 taking a fixed virtual time (so results come back out of order, and reproducibly): a strategy
 must then keep its contract with proposals in flight.
