@@ -91,6 +91,7 @@ class Halving:
         searcher = search_with(
             kind,
             objective,
+            single_metric=True,
             resource=self.resource,
             min_resources=self.min_resources,
             max_resources=self.max_resources,

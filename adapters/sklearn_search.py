@@ -61,8 +61,13 @@ class SklearnRandom(RandomSearch):
         )
 
 
-def search_with(kind: type[BaseSearchCV], objective: Objective, **options: Any) -> BaseSearchCV:
-    """Run a scikit-learn searcher on the objective's inner CV, each candidate recorded."""
+def search_with(
+    kind: type[BaseSearchCV], objective: Objective, single_metric: bool = False, **options: Any
+) -> BaseSearchCV:
+    """Run a scikit-learn searcher on the objective's inner CV, each candidate recorded.
+
+    `single_metric`: the searcher takes one metric (successive halving), so a clustering's
+    trials are scored by their index alone, without the ARI recorded beside it."""
     if objective.budget.limits_trials:
         log.warning(
             "%s fits in this process: budget.trial_timeout_s and trial_memory_mb do not "
@@ -73,7 +78,7 @@ def search_with(kind: type[BaseSearchCV], objective: Objective, **options: Any) 
     searcher = _recorded(kind)(
         inner.pipeline,
         cv=inner.splits,
-        scoring=inner.scorer,
+        scoring=inner.single_scorer if single_metric else inner.scorer,
         n_jobs=inner.n_jobs,
         refit=False,
         error_score="raise",
@@ -136,7 +141,9 @@ class _OneAtATime:
             score_seconds=float(row["mean_score_time"] * n),
             warning=warning,
             cpu_seconds=cpu,
-        )
+            ari=np.array([row[f"split{k}_test_ari"] for k in range(n)]) if "split0_test_ari" in row
+            else None,  # a clustering's outside check: recorded, not used by the searcher
+        )  # fmt: skip
 
 
 def points(candidates: list[dict[str, Any]]) -> list[dict[str, list[Any]]]:

@@ -13,6 +13,14 @@ COLUMNS = {
     "search_seconds": "search s",  # the search's wall-clock: virtual with budget.clock=simulated
     "wall_seconds": "wall s",
 }
+# A clustering's outside check, shown when the dataset has labels: the tuned and default
+# configurations' agreement with them on the outer-test rows
+OUTSIDE = {
+    "tuned_ari": "tuned ARI",
+    "default_ari": "default ARI",
+    "tuned_ami": "tuned AMI",
+    "default_ami": "default AMI",
+}
 
 
 FAMILIES = {"family": "family", "default_family": "default family"}  # model=cash's choices
@@ -20,8 +28,9 @@ FAMILIES = {"family": "family", "default_family": "default family"}  # model=cas
 
 def fold_table(folds: pd.DataFrame) -> str:
     """Outer-test scores of the tuned and default configurations, fold by fold; with
-    model=cash, the family each chose."""
-    table = folds.set_index(["repeat", "outer_fold"])[list(COLUMNS)].rename(columns=COLUMNS)
+    model=cash, the family each chose; for a clustering with labels, ARI and AMI."""
+    columns = COLUMNS | (OUTSIDE if folds.get("tuned_ari", pd.Series()).notna().any() else {})
+    table = folds.set_index(["repeat", "outer_fold"])[list(columns)].rename(columns=columns)
     table = table.astype(float)
     mean, sd = table.mean(), table.std()
     rows = [[_fmt(v, c) for c, v in row.items()] for _, row in table.iterrows()]

@@ -147,12 +147,12 @@ def written(cwd: Path) -> list[Path]:
 def first_inner_cv(*overrides: str) -> InnerCV:
     """What a strategy searches in the first outer fold of a study (its fidelity included)."""
     study = prepare(compose_config(*overrides))
-    X, y, task = study.dataset.X, study.dataset.y, study.dataset.task
+    X, y, task = study.dataset.X, study.target, study.split_task
     split = next(study.protocol.outer_splits(X, y, task, study.seed))
     X, y = X.iloc[split.train], y.iloc[split.train]
     splits = list(study.protocol.inner_splitter(task, study.seed).split(X, y))
     pipeline = build_pipeline(study.model)
-    return InnerCV(pipeline, X, y, splits, study.metric.scorer, fidelity=study.fidelity)
+    return InnerCV(pipeline, X, y, splits, study.scorer, fidelity=study.fidelity)
 
 
 def engine_missing(message: str) -> NoReturn:

@@ -159,6 +159,33 @@ BAD_VALUES = [
         ["strategy=st_pbt", "strategy.adapter.resample_probability=2"],
         "resample_probability is 2; set it to",
     ),
+    (
+        ["model=kmeans", "metric=accuracy"],
+        "metric accuracy is a supervised metric and the model is a clustering model; use one of "
+        "['calinski_harabasz', 'davies_bouldin', 'silhouette'], or a classification model",
+    ),
+    (
+        ["model=logreg", "metric=silhouette"],
+        "metric silhouette is a clustering metric and the model is a classification model; use "
+        "one of ['accuracy', 'balanced_accuracy', 'f1_macro', 'log_loss', 'roc_auc'], or a "
+        "clustering model with metric silhouette",
+    ),
+    (
+        ["model=kmeans", "dataset=iris", "model.space.n_clusters.high=100"],
+        "model kmeans on iris: the search space's n_clusters goes up to 100, and the smallest "
+        "inner-training part has 80 rows; set model.space.n_clusters.high to at most 80",
+    ),
+    (
+        [
+            "model=gmm",
+            "dataset=iris",
+            "dataset.max_rows=30",
+            "model.estimator.n_components=25",
+            "~model.space.n_components",
+        ],
+        "model gmm on iris: the estimator's n_components is 25, and the smallest inner-training "
+        "part has 16 rows; set model.estimator.n_components to at most 16",
+    ),
 ]
 
 

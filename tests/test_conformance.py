@@ -11,6 +11,11 @@ each proposal, two minutes of CI here, so tests/test_native.py checks those prop
 spy step in the pipeline records every row that reaches a fit or a prediction, so a strategy
 that saw outer-test rows is caught.
 
+Every strategy also tunes a clustering model (GaussianMixture on iris by silhouette, labels
+hidden, 6 trials; its continued EM-iteration fidelity serves the multi-fidelity and
+population-based strategies): it spends its budget inside the space, each scored trial has a
+silhouette and an ARI against the hidden labels, and an undefined one a reason.
+
 Every check runs with one worker, and again with four on the simulated clock, each evaluation
 taking a fixed virtual time (so results come back out of order, and reproducibly): a strategy
 must then keep its contract with proposals in flight.
@@ -69,7 +74,7 @@ from harness.problem.fidelity import Fidelity
 from harness.problem.models import STEP, build_pipeline
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
-from tests.helpers import ROOT, compose_config
+from tests.helpers import ROOT, compose_config, first_inner_cv
 
 STRATEGIES = sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml"))
 TARGETS = {
@@ -393,6 +398,52 @@ def test_a_row_fidelity_is_rationed_reproducibly(name: str, workers: int) -> Non
         _search.__wrapped__(name, 0, fidelity="rows", workers=workers)[1]
     )
     assert not seen & _data()[3]
+
+
+CLUSTERING = ("model=gmm", "dataset=iris", "metric=silhouette", "protocol.outer_folds=3",
+              "protocol.inner_folds=2")  # fmt: skip
+CLUSTERING_TRIALS = 6
+
+
+@functools.cache
+def _clustering_search(name: str) -> tuple:
+    """The strategy tuning GaussianMixture by silhouette on iris's first outer fold, with
+    the harness's own inner CV (labels hidden: a constant target; ARI recorded per trial).
+    The model's fidelity (EM iterations, continued) serves the multi-fidelity strategies."""
+    space = prepare(compose_config(*CLUSTERING)).model.space
+    inner = first_inner_cv(*CLUSTERING)
+    objective = Objective(inner, Budget(CLUSTERING_TRIALS), on_trial=lambda _: None)
+    strategy = _strategy(name, 0, space)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    return strategy, objective, space
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_tunes_a_clustering_model_by_its_index(name: str) -> None:
+    strategy, objective, space = _clustering_search(name)
+    trials, spent, n = objective.trials, objective.spent, CLUSTERING_TRIALS
+    assert set(objective.inner.y) == {0}  # the labels never reach the search
+    if name == "default":
+        assert trials == []
+        return
+    if name.startswith("halving"):  # the schedule planned to fit: at 6 trials, well below
+        assert 0 < spent <= n + 1e-9
+    elif strategy.multi_fidelity:
+        assert n - 2 < spent <= n + 1e-9
+    else:  # a grid strategy runs its whole grid when it fits (here: 4 covariance types)
+        planned = len(strategy.candidates(n)) if hasattr(strategy, "candidates") else n
+        assert len(trials) == planned and spent == planned
+    for t in trials:
+        assert space.validate_config(t["params"]) == [], t["params"]
+        if t["status"] == "ok":  # a silhouette, and the ARI against the hidden labels (but
+            # scikit-learn's successive halving takes one metric: its own trials have no ARI)
+            assert -1 <= t["inner_mean"] <= 1
+            halving = name.startswith("halving") and math.isnan(t["inner_ari"])
+            assert halving or -1 <= t["inner_ari"] <= 1
+        else:
+            assert math.isnan(t["inner_mean"]) and t["error"], t
+    assert objective.best() is not None
 
 
 def test_readme_lists_every_strategy_and_shows_lhs_as_shipped() -> None:

@@ -22,6 +22,7 @@ from harness.aggregate import (
     gain,
     guard,
     importance,
+    outside,
     population,
     power,
     recommend,
@@ -63,6 +64,11 @@ TABLES = {
     "fewest workers (k = 1), 95% bootstrap CI, parallel efficiency",
     "workers_ert": "per budget, strategy, clock, workers k, target: ERT in trials and seconds, "
     "trials relative to the fewest workers",
+    "clustering": "per budget, strategy, clustering model: share of runs whose tuned "
+    "configuration beat the defaults on ARI, ARI and index gains, Spearman rank correlation of "
+    "index and ARI over trials, share misled, share of degenerate trials; 95% bootstrap CIs",
+    "clustering_runs": "per clustering run: index gain, ARI and AMI of tuned and default, "
+    "misled (index up, ARI down), rank correlation of index and ARI, degenerate trials",
     "pbt_schedule": "per population-based-training trial and numeric hyperparameter: member, "
     "fidelity reached, value, whether it followed an exploit step",
     "compute": "per budget, strategy: compute (fit + score seconds over all workers) per run",
@@ -129,6 +135,7 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
     ert = targets.ert_table(hits, ["budget", "strategy"])
     powers = power.power_table(matrices, settings)
     importances = importance.importance_table(records, settings)
+    clustered = outside.clustering_runs(records)
     spent = compute.compute_table(runs, settings)
     used = equal_budget.budget_table(runs, settings)
     axes = compute.budget_axes(records.studies, budgets)
@@ -162,6 +169,8 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
         "tunability": importance.tunability_table(runs, instances, budgets, settings),
         "workers_speedup": workers.speedup_table(runs, settings),
         "workers_ert": workers.ert_by_workers(hits, runs),
+        "clustering": outside.clustering_table(clustered, settings),
+        "clustering_runs": clustered,
         "pbt_schedule": population.schedule_table(records.trials),
         "compute": spent,
         "ert": compute.beside(ert, spent),

@@ -142,6 +142,23 @@ def claims(settings: Settings) -> list[Claim]:
             (-settings.rope, np.inf),
             select_first,
         ),
+        Claim(
+            "indices_misleading",
+            "Internal clustering indices can be misleading",
+            "share of clustering instances (datasets with labels) where tuning improved the "
+            "internal index on the outer test but worsened the ARI against the hidden labels "
+            "(mean over strategies per instance); 'can be': at least one in ten",
+            (0.1, 1.0),
+            misled_share,
+        ),
+        Claim(
+            "dbscan_collapses",
+            "DBSCAN collapses into one cluster or all noise when poorly calibrated",
+            "share of DBSCAN's trials whose held-out assignment was one cluster or all noise "
+            "(mean over runs); 'collapses': at least one trial in ten of its search space",
+            (0.1, 1.0),
+            dbscan_collapse_share,
+        ),
     ]
 
 
@@ -274,3 +291,26 @@ def trials_per_problem(trials: pd.DataFrame) -> pd.DataFrame:
     return full.groupby(["problem", "model", "dataset"], as_index=False).agg(
         trials=("eval_seconds", "size"), median_eval_seconds=("eval_seconds", "median")
     )
+
+
+def misled_share(tables: Tables, settings: Settings) -> Finding:
+    """Per (budget, instance) of a clustering with labels: the share of its runs where the
+    index gained and ARI lost (harness.aggregate.outside); their mean over instances."""
+    runs = tables["clustering_runs"]
+    runs = runs[runs.misled.notna()]
+    per_instance = runs.groupby(PAIRED).misled.mean().to_numpy(dtype=float)
+    if len(per_instance) < 2:
+        return Finding(units=len(per_instance), untestable="fewer than 2 clustering instances "
+                                                           "with labels")  # fmt: skip
+    mean = float(per_instance.mean())
+    return Finding(mean, *interval((per_instance,), np.mean, settings), len(per_instance))
+
+
+def dbscan_collapse_share(tables: Tables, settings: Settings) -> Finding:
+    """Per run of DBSCAN: the share of its trials that collapsed; their mean over runs."""
+    runs = tables["clustering_runs"]
+    runs = runs[(runs.model == "dbscan") & (runs.trials > 0)]
+    shares = (runs.collapsed / runs.trials).to_numpy(dtype=float)
+    if len(shares) < 2:
+        return Finding(units=len(shares), untestable="fewer than 2 runs of DBSCAN")
+    return Finding(float(shares.mean()), *interval((shares,), np.mean, settings), len(shares))

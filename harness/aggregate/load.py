@@ -34,6 +34,11 @@ from harness.store.schema import LABELS, study_labels
 INSTANCE = ["problem", "repeat", "outer_fold"]
 RUN = ["study_key", "repeat", "outer_fold"]
 STUDY_COLUMNS = ["study_dir", "n_trials_budget"]  # per study, added to its records' rows
+NUMBERS = (
+    "inner_mean", "inner_std", "inner_ari", "best_inner", "default_inner", "tuned_test",
+    "default_test", "gain", "tuned_ari", "default_ari", "tuned_ami", "default_ami",
+    "fit_seconds", "score_seconds", "cpu_seconds", "full_evaluations", "fidelity",
+)  # fmt: skip
 SWEEP_CONFIG = "multirun.yaml"  # Hydra writes it at the top of every sweep folder
 
 
@@ -174,4 +179,8 @@ def _read(studies: pd.DataFrame, tables: dict[str, tuple], which: int) -> pd.Dat
             own = {c: getattr(study, c) for c in [*missing, *STUDY_COLUMNS]}
             frames.append(frame.assign(**own))
     columns = [*LABELS, *STUDY_COLUMNS]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    # A number that is NaN in every row of a study (scores and fit seconds when every trial's
+    # clustering index was undefined, say) is read back from its journal as None: numbers, so
+    # that tables can compare and add them.
+    return table.astype({c: float for c in NUMBERS if c in table})

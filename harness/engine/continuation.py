@@ -144,8 +144,9 @@ class Rung:
         pipeline.fit(X.iloc[train], y.iloc[train])
         fitted = time.perf_counter()
         score = scorer(pipeline, X.iloc[test], y.iloc[test])
-        result = {
-            "test_score": np.array([score], dtype=float),
+        scores = score if isinstance(score, dict) else {"score": score}  # a clustering's: + ari
+        result = {f"test_{name}": np.array([value], dtype=float) for name, value in scores.items()}
+        result |= {
             "fit_time": np.array([fitted - started]),
             "score_time": np.array([time.perf_counter() - fitted]),
         }

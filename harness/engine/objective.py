@@ -30,6 +30,7 @@ from harness.engine.parallel import usable_cores
 from harness.errors import UsageError
 from harness.problem.fidelity import Fidelity
 from harness.problem.hypergradient import Hypergradient
+from harness.problem.indices import UndefinedIndex, single_metric
 from harness.problem.models import pipeline_name, pipeline_params, plain
 from harness.store.cache import Scope
 from harness.store.records import canonical
@@ -118,6 +119,7 @@ class Evaluation:
     models: Models | None = None  # fitted per split, for the next rung to continue; not stored
     cpu_seconds: float = math.nan  # CPU time of the fits and scoring, in the processes they ran
     hypergradient: dict[str, Any] | None = None  # when the study differentiates its loss
+    ari: np.ndarray | None = None  # a clustering's ARI per split against hidden labels, if any
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -126,15 +128,25 @@ class Evaluation:
             "score_seconds": self.score_seconds,
             "warning": self.warning,
             "cpu_seconds": self.cpu_seconds,
-        } | ({"hypergradient": self.hypergradient} if self.hypergradient else {})
+        } | ({"hypergradient": self.hypergradient} if self.hypergradient else {}) | (
+            {} if self.ari is None else {"ari": self.ari.tolist()}
+        )
 
     @classmethod
     def answered(cls, value: dict[str, Any], cache: str, seconds: float) -> Evaluation:
+        ari = value.get("ari")
         return cls(
             np.array(value["scores"], dtype=float), value["fit_seconds"], value["score_seconds"],
             value["warning"], cache, seconds, cpu_seconds=value.get("cpu_seconds", math.nan),
             hypergradient=value.get("hypergradient"),
+            ari=None if ari is None else np.array(ari, dtype=float),
         )  # fmt: skip
+
+    @property
+    def mean_ari(self) -> float:
+        """The outside check of a clustering trial (NaN without labels): recorded, never
+        returned to a strategy."""
+        return math.nan if self.ari is None else float(np.mean(self.ari))
 
 
 @dataclass(frozen=True)
@@ -149,6 +161,12 @@ class InnerCV:
     n_jobs: int | None = None
     fidelity: Fidelity | None = None  # the model's declared resource, for partial evaluations
     hypergradient: Hypergradient | None = None  # set: every evaluation is differentiated too
+
+    @property
+    def single_scorer(self) -> Callable[..., float]:
+        """The scorer as one number (a clustering's index without its ARI), for searchers
+        that take a single metric (scikit-learn's successive halving)."""
+        return single_metric(self.scorer)
 
     def evaluate(
         self, params: Mapping[str, Any], fidelity: float | None = None, start: Start | None = None
@@ -205,6 +223,9 @@ class InnerCV:
             models=kept(results),
             cpu_seconds=float(sum(cpu for *_, cpu in done)),
             hypergradient=hypergradient,
+            ari=np.concatenate([r["test_ari"] for r in results])
+            if "test_ari" in results[0]
+            else None,
         )
 
 
@@ -439,6 +460,8 @@ class Objective:
         status, error, evaluation = "ok", None, done.outcome
         if isinstance(evaluation, TrialStopped):
             evaluation, status, error = None, evaluation.status, str(evaluation)
+        elif isinstance(evaluation, UndefinedIndex):  # a degenerate clustering: no score
+            evaluation, status, error = None, "undefined", error_text(evaluation)
         elif isinstance(evaluation, Exception):
             evaluation, status, error = None, "failed", error_text(evaluation)
         elif not np.isfinite(evaluation.scores).all():
@@ -470,6 +493,7 @@ class Objective:
             "member": proposal.member,
             "exploited_from": (done.job.start.trial if exploited else proposal.exploited_from),
             "cache": getattr(done.outcome, "cache", None),
+            "inner_ari": evaluation.mean_ari if evaluation else math.nan,
         } | (  # a differentiated study's trials say which loss, its value and its gradient
             {"hypergradient": evaluation.hypergradient if evaluation else None}
             if self.inner.hypergradient

@@ -39,12 +39,21 @@ from harness.engine.parallel import Parallelism, inner_jobs
 from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
 from harness.problem import cash
+from harness.problem.clusterers import check_cluster_counts
 from harness.problem.data import Dataset, load_dataset
 from harness.problem.family import FAMILY
 from harness.problem.fidelity import Fidelity, stepwise_models
 from harness.problem.hypergradient import Hypergradient
+from harness.problem.indices import outer_scores
 from harness.problem.metrics import Metric, get_metric
-from harness.problem.models import ModelSpec, build_pipeline, load_model, pipeline_params, plain
+from harness.problem.models import (
+    CLUSTERING,
+    ModelSpec,
+    build_pipeline,
+    load_model,
+    pipeline_params,
+    plain,
+)
 from harness.problem.preprocessing import Prepared, fallback, once_per_split
 from harness.problem.protocol import OuterSplit, Protocol, derive_seed
 from harness.progress import PROGRESS_S, StudyProgress
@@ -55,6 +64,11 @@ from harness.store.records import StudyRecords, canonical, check_store
 from harness.store.schema import study_labels
 
 REFIT = ("score", "error", "warning")  # what a refit on the outer-training rows gives
+OUTSIDE = ("ari", "ami")  # and, for a clustering, its agreement with the labels, if any
+NO_LABELS = (
+    "the dataset is a regression task: its target is ignored, and no ARI or AMI is reported "
+    "(there are no classes to compare the clusterings with)"
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,31 @@ class Study:
         multi_fidelity = self.make_strategy(self.seed).multi_fidelity
         return fallback(self.model.space, multi_fidelity, self.fidelity)
 
+    @property
+    def split_task(self) -> str:
+        """The task that decides the folds: a clustering's are never stratified by the labels."""
+        return CLUSTERING if self.model.task == CLUSTERING else self.dataset.task
+
+    @property
+    def hidden_labels(self) -> pd.Series | None:
+        """A clustering's labels for the outside check (ARI, AMI); never given to a fit."""
+        clustering = self.model.task == CLUSTERING
+        return self.dataset.y if clustering and self.dataset.task == "classification" else None
+
+    @property
+    def target(self) -> pd.Series:
+        """The target every fit gets: the dataset's, or for a clustering a constant, so that
+        no fit, split or strategy sees a label."""
+        if self.model.task == CLUSTERING:
+            return pd.Series(0, index=self.dataset.X.index)
+        return self.dataset.y
+
+    @property
+    def scorer(self) -> Any:
+        """What scores a fitted pipeline: the metric's scorer, which for a clustering also
+        reports the ARI against the hidden labels (recorded; a strategy sees only the index)."""
+        return self.metric.hiding(self.hidden_labels)
+
     def make_strategy(self, seed: int) -> Searcher:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
         return factory(space=self.model.space, seed=seed)
@@ -119,9 +158,16 @@ def prepare(cfg: DictConfig) -> Study:
     protocol = Protocol.from_config(cfg.protocol)
     options.check(cfg.strategy.adapter)
     dataset = load_dataset(cfg.dataset)
-    protocol.check_rows(dataset.y, dataset.task)
+    clustering = cfg.model.get("task") == CLUSTERING
+    protocol.check_rows(dataset.y, CLUSTERING if clustering else dataset.task)
     model = (cash.load_cash if cash.is_cash(cfg.model) else load_model)(cfg.model, dataset.task)
-    metric = get_metric(cfg.get("metric"), dataset.task, dataset.n_classes, model.estimator)
+    metric = get_metric(cfg.get("metric"), model.task, dataset.n_classes, model.estimator)
+    if clustering:
+        rows = protocol.fewest_inner_training_rows(len(dataset.X))
+        if why := check_cluster_counts(model.space, model.estimator, rows):
+            raise UsageError(f"model {model.name} on {dataset.name}: {why}")
+        if dataset.task == "regression":
+            dataset = replace(dataset, notes=(*dataset.notes, NO_LABELS))
     retry = resume.retry_statuses(cfg.get("run", {}).get("retry"))
     cache = cfg.get("run", {}).get("cache", True)
     if not isinstance(cache, bool):
@@ -157,7 +203,7 @@ def prepare(cfg: DictConfig) -> Study:
         raise UsageError(
             f"strategy {cfg.strategy.name} trains models step by step, and model {model.name} "
             "has no step-wise training resource (a fidelity with continue: true); use a model "
-            f"that has one: {', '.join(stepwise_models(dataset.task))}"
+            f"that has one: {', '.join(stepwise_models(model.task))}"
         )
     if "hypergradient" in getattr(strategy, "told", ()):
         return replace(study, hypergradient=_hypergradient(cfg, study))
@@ -235,7 +281,7 @@ def _run_folds(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The outer folds not done yet, each journaled as it ends; then the parquet tables."""
     data = study.dataset
-    splits = list(study.protocol.outer_splits(data.X, data.y, data.task, study.seed))
+    splits = list(study.protocol.outer_splits(data.X, data.y, study.split_task, study.seed))
     bar = StudyProgress(
         study.labels(), len(splits), study.budget.n_trials, directory.parent, study.progress_s
     )
@@ -279,9 +325,9 @@ def run_fold(
     (harness.problem.preprocessing) unless the study needs the whole pipeline refitted every trial.
     """
     started = time.perf_counter()
-    X, y = study.dataset.X, study.dataset.y
+    X, y = study.dataset.X, study.target
     X_train, y_train = X.iloc[split.train], y.iloc[split.train]
-    splitter = study.protocol.inner_splitter(study.dataset.task, study.seed)
+    splitter = study.protocol.inner_splitter(study.split_task, study.seed)
     inner_splits = list(splitter.split(X_train, y_train))
     outer_split = [(split.train, split.test)]
     pipeline = build_pipeline(study.model)
@@ -290,7 +336,7 @@ def run_fold(
     outer = prepared(pipeline, X, y, outer_split)
     n_jobs = inner_jobs(study.protocol.n_jobs, pool.k) if pool else study.protocol.n_jobs
     inner = InnerCV(
-        tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.metric.scorer, n_jobs,
+        tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.scorer, n_jobs,
         study.fidelity, study.hypergradient,
     )  # fmt: skip
     place = study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
@@ -316,26 +362,28 @@ def run_fold(
     best = objective.best()
 
     def refit(params: dict[str, Any]) -> tuple[Any, ...]:
-        """Score, error and warning of `params` refit on the outer-training rows; cache flag."""
+        """Score, error, warning, ARI and AMI of `params` refit on the outer-training rows;
+        cache flag."""
 
         def compute() -> dict[str, Any]:
             scored = refit_and_score(outer.pipeline, params, *outer.part(0), study)
-            return dict(zip(REFIT, scored, strict=True))
+            return dict(zip(REFIT + OUTSIDE, scored, strict=True))
 
         if answers is None:
             return (*compute().values(), None)
         answer = answers.once({"kind": "refit", "params": canonical(plain(params))}, compute)
-        return (*(answer.value[k] for k in REFIT), answer.source)
+        outside = (answer.value.get(k, math.nan) for k in OUTSIDE)  # older answers: none
+        return (*(answer.value[k] for k in REFIT), *outside, answer.source)
 
     default_params, default_inner, default_inner_cache = baseline(
         study.model.defaults, pool or objective
     )
     default = refit(default_params)
-    default_test, default_error, default_warning, default_cache = default
+    default_test, default_error, default_warning, default_ari, default_ami, default_cache = default
     tuned = default
     if best is not None and best["params"] != default_params:
         tuned = refit(best["params"])
-    tuned_test, tuned_error, tuned_warning, tuned_cache = tuned
+    tuned_test, tuned_error, tuned_warning, tuned_ari, tuned_ami, tuned_cache = tuned
     chosen = family_of(study.model, best["params"] if best else {})
     defaulted = {f"default_{k}": v for k, v in family_of(study.model, default_params).items()}
     labelled = place | chosen | defaulted
@@ -359,6 +407,11 @@ def run_fold(
         "default_inner_cache": default_inner_cache,
         "default_test_cache": default_cache,
         "tuned_test_cache": tuned_cache,
+        "n_undefined": sum(t["status"] == "undefined" for t in objective.trials),
+        "tuned_ari": tuned_ari,
+        "default_ari": default_ari,
+        "tuned_ami": tuned_ami,
+        "default_ami": default_ami,
     }
 
 
@@ -405,21 +458,26 @@ def fold_scope(
 
 def refit_and_score(
     pipeline: Pipeline, params: dict[str, Any], train: tuple, test: tuple, study: Study
-) -> tuple[float, str | None, str | None]:
+) -> tuple[float, str | None, str | None, float, float]:
     """Refit a configuration on all outer-training rows; score it once on the outer test.
 
-    Returns the score (NaN if the refit failed), the error text and any warning text.
+    Returns the score (NaN if the refit failed, or a clustering's index is undefined), the
+    error text, any warning text, and a clustering's ARI and AMI against the labels (NaN
+    without labels, and for supervised models).
     """
     estimator = clone(pipeline).set_params(**pipeline_params(params))
 
-    def fit_and_score() -> float:
-        return float(study.metric.scorer(estimator.fit(*train), *test))
+    def fit_and_score() -> tuple[float, str | None, float, float]:
+        fitted = estimator.fit(*train)
+        if study.metric.clustering:
+            return outer_scores(study.metric.name, fitted, test[0], study.hidden_labels)
+        return float(study.metric.scorer(fitted, *test)), None, math.nan, math.nan
 
     try:
-        score, warning = quietly(fit_and_score)
-        return score, None, warning
+        (score, undefined, ari, ami), warning = quietly(fit_and_score)
+        return score, undefined, warning, ari, ami
     except Exception as e:
-        return float("nan"), error_text(e), None
+        return float("nan"), error_text(e), None, math.nan, math.nan
 
 
 def _meta(study: Study) -> dict[str, Any]:

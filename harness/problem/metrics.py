@@ -14,6 +14,7 @@ from typing import Any
 from sklearn.metrics import get_scorer
 
 from harness.errors import UsageError
+from harness.problem.indices import INDICES, ClusterScorer
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,19 @@ class Metric:
     scorer_name: str
 
     @property
-    def scorer(self) -> Callable[..., float]:
-        return get_scorer(self.scorer_name)
+    def clustering(self) -> bool:
+        """An internal clustering index (harness.problem.indices), scored without labels."""
+        return self.name in INDICES
+
+    @property
+    def scorer(self) -> Callable[..., Any]:
+        """scikit-learn's scorer; for an index, one that returns {"score", "ari"} and has no
+        labels to compare with (`hiding` gives it some)."""
+        return ClusterScorer(self.name) if self.clustering else get_scorer(self.scorer_name)
+
+    def hiding(self, labels: Any) -> Callable[..., Any]:
+        """The scorer, which for an index also reports the ARI against `labels` (None: none)."""
+        return ClusterScorer(self.name, labels) if self.clustering else self.scorer
 
 
 # name -> (task, scorer for binary or regression, scorer for multiclass, needs predict_proba)
@@ -36,8 +48,12 @@ _METRICS: dict[str, tuple[str, str, str, bool]] = {
     "r2": ("regression", "r2", "r2", False),
     "rmse": ("regression", "neg_root_mean_squared_error", "", False),
     "mae": ("regression", "neg_mean_absolute_error", "", False),
+    # internal indices of a clustering (harness.problem.indices), stored higher-is-better
+    "silhouette": ("clustering", "silhouette", "silhouette", False),
+    "davies_bouldin": ("clustering", "neg_davies_bouldin", "neg_davies_bouldin", False),
+    "calinski_harabasz": ("clustering", "calinski_harabasz", "calinski_harabasz", False),
 }
-DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2"}
+DEFAULT_METRIC = {"classification": "accuracy", "regression": "r2", "clustering": "silhouette"}
 
 
 def get_metric(name: str | None, task: str, n_classes: int, estimator: Any) -> Metric:
@@ -48,6 +64,13 @@ def get_metric(name: str | None, task: str, n_classes: int, estimator: Any) -> M
     metric_task, binary, multiclass, needs_proba = _METRICS[name]
     if metric_task != task:
         fits = sorted(m for m, spec in _METRICS.items() if spec[0] == task)
+        if "clustering" in (task, metric_task):
+            model = "a clustering model" if task == "clustering" else f"a {task} model"
+            wanted = "clustering" if metric_task == "clustering" else "supervised"
+            raise UsageError(
+                f"metric {name} is a {wanted} metric and the model is {model}; use one of "
+                f"{fits}, or a {metric_task} model with metric {name}"
+            )
         raise UsageError(f"metric {name} is for {metric_task} but the task is {task}; use {fits}")
     multi = task == "classification" and n_classes > 2
     if (needs_proba or (name == "roc_auc" and multi)) and not hasattr(estimator, "predict_proba"):

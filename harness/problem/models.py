@@ -25,6 +25,7 @@ from harness.errors import UsageError
 from harness.problem.family import Variants, variant
 from harness.problem.space import SearchSpace
 
+CLUSTERING = "clustering"  # a model task: no target; any dataset's rows can be clustered
 STEP = "model"  # the pipeline step that tuned parameters address, as in `model__C`
 PREP = "prep"  # the preprocessing step; a space parameter named `prep__...` tunes it
 
@@ -43,9 +44,10 @@ class ModelSpec:
 
 
 def load_model(cfg: Any, task: str) -> ModelSpec:
-    """Validate a model config against the dataset's task and build its space."""
+    """Validate a model config against the dataset's task and build its space. A clustering
+    model fits any dataset: its target is ignored (and, if it holds classes, kept for ARI)."""
     where = f"conf/model/{cfg.name}.yaml"
-    if cfg.task != task:
+    if cfg.task not in (task, CLUSTERING):
         raise UsageError(
             f"model {cfg.name} is for {cfg.task} but the dataset is a {task} task; "
             f"choose a {task} model (see conf/model/)"

@@ -47,7 +47,8 @@ class Protocol:
         )
 
     def outer_splitter(self, task: str, seed: int) -> RepeatedKFold | RepeatedStratifiedKFold:
-        """Stratified for classification; each repeat reshuffles with a new seed."""
+        """Stratified for classification (not for clustering, whose splits never read the
+        labels); each repeat reshuffles with a new seed."""
         kind = RepeatedStratifiedKFold if task == "classification" else RepeatedKFold
         return kind(n_splits=self.outer_folds, n_repeats=self.repeats, random_state=seed)
 
@@ -62,6 +63,10 @@ class Protocol:
         splits = self.outer_splitter(task, seed).split(X, y)
         for i, (train, test) in enumerate(splits):
             yield OuterSplit(i // self.outer_folds, i % self.outer_folds, train, test)
+
+    def fewest_inner_training_rows(self, rows: int) -> int:
+        """The fewest rows any inner-training part of `rows` rows gets (unstratified folds)."""
+        return _training_rows(_training_rows(rows, self.outer_folds), self.inner_folds)
 
     def check_rows(self, y: pd.Series, task: str) -> None:
         """Refuse fold counts the data cannot fill, naming the counts that would work.

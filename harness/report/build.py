@@ -193,6 +193,27 @@ def outline(
             [wrapped["folklore"]],
         ),
         Section(
+            "Tuning without labels",
+            [
+                "Clustering studies tune by an internal index of held-out inner rows; where the "
+                "dataset has labels (hidden from tuning), the outer test also scores the tuned "
+                "and default configurations by ARI. Per strategy and model: the share of runs "
+                "whose tuned configuration beat the defaults on ARI, the ARI and index gains, "
+                "Spearman's rank correlation of index and ARI over each run's trials (scipy), "
+                "the share of runs misled (index up, ARI down) and of degenerate trials (one "
+                "cluster or all noise). Empty when no clustering study ran (docs/clustering.md).",
+            ],
+            [
+                t["clustering"],
+                Table(
+                    "clustering_runs",
+                    TABLES["clustering_runs"],
+                    tables["clustering_runs"],
+                    full=False,
+                ),
+            ],
+        ),
+        Section(
             "Risk and equivalence",
             [
                 "Harm rate: the share of outer folds where tuning scored below the defaults "
