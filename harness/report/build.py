@@ -325,7 +325,11 @@ def outline(
                 "averaged), on instances where every strategy of the budget ran. Friedman's "
                 "test (scipy), Nemenyi post-hoc (scikit-posthocs; each pair once), and exact "
                 f"Wilcoxon signed-rank tests against {settings.baseline} with Holm's "
-                f"correction (statsmodels), at alpha = {settings.alpha:g}. `flag`, "
+                f"correction (statsmodels), at alpha = {settings.alpha:g}. Friedman's "
+                "`p_floor` is the smallest p it can give with these instances and strategies "
+                "(every instance ranking them alike), `detectable` the shift of one strategy "
+                "it detects with 80% power here, and `needed_instances` the instances it "
+                f"needs for {settings.detect:g}, by simulating that test. `flag`, "
                 "`trials_used` and the seconds: what each strategy really used."
             ],
             [
