@@ -16,6 +16,7 @@ from harness.aggregate.friedman_power import (
     detectable_difference,
     friedman_power_table,
     needed_instances,
+    sentence,
     simulated_power,
     smallest_p,
 )
@@ -89,3 +90,13 @@ def test_centring_takes_out_each_strategys_effect_and_keeps_ties():
     tied = centred(np.array([[1.0, 1.0, 2.0], [3.0, 4.0, 5.0]]))
     assert tied[0] == pytest.approx([17 / 12, 17 / 12, 7 / 6])
     assert tied[1] == pytest.approx([11 / 3, 25 / 6, 25 / 6])
+
+
+def test_two_instances_say_the_friedman_test_cannot_be_significant():
+    tables = sweep({"A": [0.9, 0.8], "B": [0.85, 0.75], "random": [0.8, 0.7]})
+    test = row(tables["friedman"], budget="3 trials")
+    assert test.p_value == pytest.approx(math.exp(-2))  # the floor, reached: all rank alike
+    assert sentence(test, 0.05) == (
+        "3 trials: Friedman over 3 strategies and 2 instances cannot be significant: the "
+        "smallest p they can give is 0.135, not below 0.05"
+    )

@@ -28,7 +28,13 @@ import pandas as pd
 from scipy.stats import friedmanchisquare
 
 from harness.aggregate import guard
-from harness.aggregate.power import POWER, SIMULATIONS, fewest_instances, smallest_shift
+from harness.aggregate.power import (
+    MAX_INSTANCES,
+    POWER,
+    SIMULATIONS,
+    fewest_instances,
+    smallest_shift,
+)
 from harness.aggregate.settings import Settings
 
 METHOD = (
@@ -145,3 +151,24 @@ def friedman_power_table(
             }
         )  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def sentence(row: pd.Series, alpha: float) -> str:
+    """The Friedman test's power in one line, for the report's significance section."""
+    head = f"{row.budget}: Friedman over {row.strategies} strategies and {row.instances} instances"
+    if not row.can_reach_alpha:
+        return (
+            f"{head} cannot be significant: the smallest p they can give is {row.p_floor:.3g}, "
+            f"not below {alpha:g}"
+        )
+    detectable = (
+        f"detects one strategy {row.detectable:.3g} or more apart from the rest"
+        if np.isfinite(row.detectable)
+        else "detects no shift of one strategy (they tie on every instance)"
+    )
+    needed = (
+        f"about {row.needed_instances:.0f} instances"
+        if np.isfinite(row.needed_instances)
+        else f"more than {MAX_INSTANCES} instances"
+    )
+    return f"{head} {detectable} with 80% power; to detect {row.detect:g} it needs {needed}"
