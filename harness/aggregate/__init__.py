@@ -19,6 +19,7 @@ from harness.aggregate import (
     equal_budget,
     equivalence,
     folklore,
+    friedman_power,
     gain,
     guard,
     importance,
@@ -80,7 +81,8 @@ TABLES = {
     "gain": "the same per model and dataset",
     "ranks": "per budget, strategy: mean rank of outer-test score across instances",
     "ranks_by_dataset": "the same per dataset",
-    "friedman": "per budget: Friedman test over strategies",
+    "friedman": "per budget: Friedman test over strategies, the smallest p it can give, the "
+    "shift of one strategy it detects with 80% power, instances needed",
     "nemenyi": "per budget, pair of strategies: Nemenyi post-hoc p-value",
     "versus_baseline": "per budget, strategy: Wilcoxon test against the baseline, Holm-corrected",
     "time_summary": "per budget, strategy: mean seconds per study in each part, and share",
@@ -181,7 +183,9 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
         "gain": gain.gain_table(runs, ["budget", "strategy", "model", "dataset"], settings),
         "ranks": ranked_used,
         "ranks_by_dataset": significance.mean_ranks(ranked, ["budget", "strategy", "dataset"]),
-        "friedman": significance.friedman_table(matrices),
+        "friedman": significance.friedman_table(matrices).merge(
+            friedman_power.friedman_power_table(matrices, settings), on="budget", how="left"
+        ),
         "nemenyi": significance.nemenyi_table(matrices),
         "versus_baseline": equal_budget.beside(versus, used),
         "time_summary": timing.time_summary(split),

@@ -21,6 +21,7 @@ with Holm's correction over the strategies of a budget.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -70,37 +71,25 @@ def simulated_power(
     return float(np.mean(np.nan_to_num(p, nan=1.0) < level))
 
 
-def detectable_difference(
-    diff: np.ndarray, level: float, seed: int, instances: int | None = None
-) -> float:
-    """The smallest shift detected with POWER (bisection on the simulated power); inf when
-    even a shift of 20 spreads is not."""
-    n = instances or len(diff)
-    nonzero = diff[diff != 0]
-    sd = float(np.std(nonzero)) or float(np.abs(nonzero).mean())  # all alike: their size
-    rng = lambda: np.random.default_rng(seed)  # noqa: E731 - the same draws for each shift
-    low, high = 0.0, 20 * sd
-    if simulated_power(diff, high, n, level, rng()) < POWER:
+def smallest_shift(power_at: Callable[[float], float], scale: float) -> float:
+    """The smallest shift whose power (`power_at`, simulated on the same draws for every
+    shift) reaches POWER, by bisection between 0 and 20 `scale`s; inf when even 20 do not.
+    Shared by every test whose power the report simulates."""
+    low, high = 0.0, 20 * scale
+    if power_at(high) < POWER:
         return math.inf
     for _ in range(14):
         middle = (low + high) / 2
-        if simulated_power(diff, middle, n, level, rng()) < POWER:
+        if power_at(middle) < POWER:
             low = middle
         else:
             high = middle
     return high
 
 
-def needed_instances(diff: np.ndarray, shift: float, level: float, seed: int) -> float:
-    """The fewest instances at which the simulated power to detect `shift` reaches POWER
-    (doubling, then bisection); inf beyond MAX_INSTANCES."""
-
-    def enough(n: int) -> bool:
-        if smallest_p(n) >= level:
-            return False
-        rng = np.random.default_rng(seed)
-        return simulated_power(diff, shift, n, level, rng) >= POWER
-
+def fewest_instances(enough: Callable[[int], bool]) -> float:
+    """The fewest instances for which `enough` holds (doubling from 5, then bisection);
+    inf beyond MAX_INSTANCES. Shared by every test whose power the report simulates."""
     high = 5
     while not enough(high):
         if high >= MAX_INSTANCES:
@@ -114,6 +103,32 @@ def needed_instances(diff: np.ndarray, shift: float, level: float, seed: int) ->
         else:
             low = middle
     return float(high)
+
+
+def detectable_difference(
+    diff: np.ndarray, level: float, seed: int, instances: int | None = None
+) -> float:
+    """The smallest shift detected with POWER (bisection on the simulated power); inf when
+    even a shift of 20 spreads is not."""
+    n = instances or len(diff)
+    nonzero = diff[diff != 0]
+    sd = float(np.std(nonzero)) or float(np.abs(nonzero).mean())  # all alike: their size
+    return smallest_shift(  # the same draws for each shift
+        lambda shift: simulated_power(diff, shift, n, level, np.random.default_rng(seed)), sd
+    )
+
+
+def needed_instances(diff: np.ndarray, shift: float, level: float, seed: int) -> float:
+    """The fewest instances at which the simulated power to detect `shift` reaches POWER
+    (doubling, then bisection); inf beyond MAX_INSTANCES."""
+
+    def enough(n: int) -> bool:
+        if smallest_p(n) >= level:
+            return False
+        rng = np.random.default_rng(seed)
+        return simulated_power(diff, shift, n, level, rng) >= POWER
+
+    return fewest_instances(enough)
 
 
 def power_table(matrices: dict[str, pd.DataFrame], settings: Settings) -> pd.DataFrame:

@@ -20,6 +20,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from harness.aggregate import TABLES, aggregate
+from harness.aggregate.friedman_power import sentence as friedman_sentence
 from harness.aggregate.load import Records, damage_text, load_records
 from harness.aggregate.settings import Settings
 from harness.aggregate.verdict import MIN_UNITS
@@ -105,6 +106,9 @@ def outline(
     (those of ONLY_WITH_WORKERS show only when studies differ only in workers, of
     ONLY_WITH_PBT only when some ran population-based training)."""
     t = {name: Table(name, TABLES[name], frame) for name, frame in tables.items()}
+    t["friedman"] = Table(  # its method is in the text above
+        "friedman", TABLES["friedman"], tables["friedman"].drop(columns="method", errors="ignore")
+    )
     wrapped = {  # verdict tables, open; long text columns (in the text above) left out
         name: Table(
             name,
@@ -346,8 +350,16 @@ def outline(
                 "averaged), on instances where every strategy of the budget ran. Friedman's "
                 "test (scipy), Nemenyi post-hoc (scikit-posthocs; each pair once), and exact "
                 f"Wilcoxon signed-rank tests against {settings.baseline} with Holm's "
-                f"correction (statsmodels), at alpha = {settings.alpha:g}. `flag`, "
-                "`trials_used` and the seconds: what each strategy really used."
+                f"correction (statsmodels), at alpha = {settings.alpha:g}. Friedman's "
+                "`p_floor` is the smallest p it can give with these instances and strategies "
+                "(every instance ranking them alike), `detectable` the shift of one strategy "
+                "it detects with 80% power here, and `needed_instances` the instances it "
+                f"needs for {settings.detect:g}, by simulating that test. `flag`, "
+                "`trials_used` and the seconds: what each strategy really used.",
+                *[
+                    friedman_sentence(row, settings.alpha) + "."
+                    for _, row in tables["friedman"].dropna(subset=["p_floor"]).iterrows()
+                ],
             ],
             [
                 fig["critical_difference"],
