@@ -122,14 +122,16 @@ class Evaluation:
     ari: np.ndarray | None = None  # a clustering's ARI per split against hidden labels, if any
 
     def stored(self) -> dict[str, Any]:
-        return {
-            "scores": self.scores.tolist(),
-            "fit_seconds": self.fit_seconds,
-            "score_seconds": self.score_seconds,
-            "warning": self.warning,
-            "cpu_seconds": self.cpu_seconds,
-        } | ({"hypergradient": self.hypergradient} if self.hypergradient else {}) | (
-            {} if self.ari is None else {"ari": self.ari.tolist()}
+        return (
+            {
+                "scores": self.scores.tolist(),
+                "fit_seconds": self.fit_seconds,
+                "score_seconds": self.score_seconds,
+                "warning": self.warning,
+                "cpu_seconds": self.cpu_seconds,
+            }
+            | ({"hypergradient": self.hypergradient} if self.hypergradient else {})
+            | ({} if self.ari is None else {"ari": self.ari.tolist()})
         )
 
     @classmethod
