@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,10 +65,14 @@ def arguments(target: str, node: Mapping[str, Any], where: str) -> None:
 
     A target that cannot be imported (a missing extra) or inspected is left to its call.
     """
+    hydra_log = logging.getLogger("hydra.utils")  # it logs an error before raising one
+    hydra_log.disabled, was = True, hydra_log.disabled
     try:
         parameters = inspect.signature(get_object(target)).parameters
     except (ImportError, AttributeError, ValueError, TypeError):
         return
+    finally:
+        hydra_log.disabled = was
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         return
     names = [n for n, p in parameters.items() if p.kind is not p.VAR_POSITIONAL]

@@ -196,7 +196,7 @@ BAD_OVERRIDES = [
     (["+budget.ntrials=5"], "budget has no key 'ntrials'; did you mean budget.n_trials? " + WHERE),
     (["++budget.ntrials=5"], "budget has no key 'ntrials'; did you mean budget.n_trials?"),
     (["+protocol.outer_fold=3"], "protocol has no key 'outer_fold'; did you mean protocol.outer_f"),
-    (["+run.bogus=1"], "run has no key 'bogus'; its keys are run.cache, run.retry, run.store"),
+    (["+run.bogus=1"], "run has no key 'bogus'; did you mean run.progress_s?"),
     (["+foo=1"], "+foo=1: the config has no key 'foo'; its keys are budget, dataset, metric,"),
     (["+seeed=1"], "the config has no key 'seeed'; did you mean seed?"),
     (["+budgt.n_trials=5"], "the config has no group 'budgt'; did you mean budget.n_trials?"),
@@ -212,11 +212,11 @@ BAD_OVERRIDES = [
     (["~metric"], "(its default: metric=null)"),
     (["model=knn", "~model.fidelity"], "(its default: model.fidelity={resource: rows, low: 0.3})"),
     (["~model.estimator._target_"], "~model.estimator._target_: model.estimator._target_ cannot"),
-    (["~model"], "~model: every study needs a model; choose one instead: model=<one of elasticnet"),
+    (["~model"], "~model: every study needs a model; choose one instead: model=<one of agglomerative"),
     (["~nothere"], "Could not delete from config. 'nothere' does not exist"),
     (["sweep=null"], "sweep=null: a group takes an option's name; leave sweep out for none"),
-    (["model=null"], "model=null: a group takes an option's name; choose one of: elasticnet,"),
-    (["-m", "sweep=quick,nope"], "unknown sweep 'nope'; choose one of: quick, standard"),
+    (["model=null"], "model=null: a group takes an option's name; choose one of: agglomerative,"),
+    (["-m", "sweep=quick,nope"], "unknown sweep 'nope'; choose one of: clustering, quick, selection"),
     (
         ["strategy=tpe", "+strategy.adapter.sampler.bogus=1"],
         "strategy.adapter.sampler.bogus: optuna.samplers.TPESampler takes no argument 'bogus'; "
