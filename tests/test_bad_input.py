@@ -212,11 +212,11 @@ BAD_OVERRIDES = [
     (["~metric"], "(its default: metric=null)"),
     (["model=knn", "~model.fidelity"], "(its default: model.fidelity={resource: rows, low: 0.3})"),
     (["~model.estimator._target_"], "~model.estimator._target_: model.estimator._target_ cannot"),
-    (["~model"], "~model: every study needs a model; choose one instead: model=<one of agglomerative"),
+    (["~model"], "every study needs a model; choose one instead: model=<one of agglomerative"),
     (["~nothere"], "Could not delete from config. 'nothere' does not exist"),
     (["sweep=null"], "sweep=null: a group takes an option's name; leave sweep out for none"),
     (["model=null"], "model=null: a group takes an option's name; choose one of: agglomerative,"),
-    (["-m", "sweep=quick,nope"], "unknown sweep 'nope'; choose one of: clustering, quick, selection"),
+    (["-m", "sweep=quick,nope"], "unknown sweep 'nope'; choose one of: clustering, quick"),
     (
         ["strategy=tpe", "+strategy.adapter.sampler.bogus=1"],
         "strategy.adapter.sampler.bogus: optuna.samplers.TPESampler takes no argument 'bogus'; "
