@@ -104,7 +104,11 @@ def _hydra_main(cfg: DictConfig) -> None:
         study = studies.prepare(cfg)
         budget = study.budget
         workers = budget.workers if budget.clock == "real" else 1
-        parallelism = parallel.plan(HydraConfig.get(), study.protocol.n_jobs, workers)
+        folds = study.protocol.repeats * study.protocol.outer_folds
+        in_workers = studies.evaluates_in_workers(budget)
+        parallelism = parallel.plan(
+            HydraConfig.get(), study.protocol.n_jobs, workers, folds, in_workers
+        )
     except UsageError as e:
         discard(out)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
