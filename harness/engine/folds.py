@@ -21,6 +21,7 @@ depend on it: an inner split is fitted alike in whichever process fits it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pickle
 import signal
@@ -34,9 +35,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_for_readers
 from typing import Any, Protocol
 
-from harness.engine.isolation import _die_with_parent
-from harness.engine.parallel import THREAD_VARIABLES, THREADS
+# Nothing heavy at import: a helper sets its parent-death signal before it imports the study's
+# code (seconds on a loaded machine), so a study killed meanwhile takes it along too.
 
+PR_SET_PDEATHSIG = 1
 AFTER_S = 5.0  # seconds a study runs alone before it starts helpers for its waiting folds
 AFTER_VARIABLE = "TUNEBENCH_FOLD_HELPERS_AFTER_S"  # overrides AFTER_S (tests, benchmarks)
 
@@ -64,12 +66,17 @@ class _Helper:
 
     @classmethod
     def spawn(cls) -> _Helper:
+        from harness.engine.parallel import THREAD_VARIABLES, THREADS
+
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(to_child_r), str(from_child_w)],
+            [sys.executable, "-m", __name__, str(to_child_r), str(from_child_w), str(os.getpid())],
             pass_fds=(to_child_r, from_child_w),
-            start_new_session=True,  # its own process group, killed with its inner-CV workers
+            # Its own process group, killed with its inner-CV workers; in the study's session,
+            # so a scheduler that shares the CPU out by session (Linux's autogroups) gives the
+            # study's processes together one share, as one process, on a loaded machine.
+            process_group=0,
             env=os.environ | dict.fromkeys(THREAD_VARIABLES, str(THREADS)),
         )
         os.close(to_child_r)
@@ -259,7 +266,16 @@ def serve(reader: Connection, writer: Connection) -> None:
                 writer.send(("error", RuntimeError(repr(e))))
 
 
+def _die_with(parent: int) -> None:
+    """Linux: the kernel kills this helper when the study's process dies, even by SIGKILL
+    (as harness.engine.isolation's workers); a study already gone ends it now."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 if __name__ == "__main__":
-    _die_with_parent()
-    read_fd, write_fd = (int(a) for a in sys.argv[1:3])
+    read_fd, write_fd, parent = (int(a) for a in sys.argv[1:4])
+    _die_with(parent)
     serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
