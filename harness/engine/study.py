@@ -26,8 +26,9 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from harness import checks
-from harness.engine import folds, options
+from harness.engine import options
 from harness.engine.asktell import Searcher
+from harness.engine.folds import run_all as run_folds_at_once
 from harness.engine.objective import (
     Budget,
     Evaluation,
@@ -266,7 +267,7 @@ def _folds_at_once(
             records.folds.append(record)
 
     tasks = [(split, done.trials.get((split.repeat, split.fold), [])) for split in todo]
-    folds.run_all(tasks, fold_task, (study, cache), at_once, cores, Journaled())
+    run_folds_at_once(tasks, fold_task, (study, cache), at_once, cores, Journaled())
 
 
 def fold_task(
