@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -96,6 +97,7 @@ def _from_openml(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
 
     # Fail fast when offline: a missing file is a missing file, not a flaky network.
     openml.config.set_retry_policy("human", 1)
+    logging.disable(logging.INFO)  # openml logs each request on the root logger: not ours
     try:
         dataset = openml.datasets.get_dataset(
             int(cfg.openml_id),
@@ -112,6 +114,8 @@ def _from_openml(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
             f"({cache}) and OpenML could not be reached ({type(e).__name__}); point "
             "OPENML_CACHE_DIR at a cache that holds it (see README) or go online"
         ) from None
+    finally:
+        logging.disable(logging.NOTSET)
     return X, y
 
 

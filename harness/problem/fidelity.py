@@ -115,7 +115,7 @@ def stepwise_models(task: str) -> list[str]:
     configs = (OmegaConf.load(path) for path in sorted((CONF / "model").glob("*.yaml")))
     return [
         c.name for c in configs
-        if c.task == task and OmegaConf.select(c, "fidelity.continue", default=False) is True
+        if c.get("task") == task and OmegaConf.select(c, "fidelity.continue", default=False) is True
     ]  # fmt: skip
 
 

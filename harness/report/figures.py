@@ -413,7 +413,8 @@ def rank_heatmap(tables: Tables, colours: Palette) -> Figure:
 
 def crossover(tables: Tables, colours: Palette) -> Figure:
     pairs = tables["crossover"]
-    pairs = pairs[(pairs.unit == "trials") & np.isfinite(pairs.crossover_high)]
+    high = pd.to_numeric(pairs.crossover_high, errors="coerce")  # all-None reads as objects
+    pairs = pairs[(pairs.unit == "trials") & np.isfinite(high)]
     if pairs.empty:
         return None  # the report says so in a sentence
     empty = "no crossover with a finite interval at this budget"
