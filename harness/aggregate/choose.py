@@ -17,7 +17,7 @@ import pandas as pd
 from harness.aggregate import verdict
 from harness.aggregate.equivalence import METHOD, decision, probabilities
 from harness.aggregate.load import INSTANCE
-from harness.aggregate.power import smallest_p
+from harness.aggregate.power import cannot_separate, smallest_p
 from harness.aggregate.settings import Settings
 
 AXES = ["model", "space_size", "rows_band", "budget"]
@@ -74,11 +74,8 @@ def _against_baseline(
     ours, base = pair[best].to_numpy(), pair[settings.baseline].to_numpy()
     nonzero = int(np.count_nonzero(ours - base))
     floor = smallest_p(nonzero)  # one test here: the best against the baseline
-    undecidable = (
-        f"{len(pair)} instances ({nonzero} with a non-zero difference) cannot separate "
-        f"{best} from {settings.baseline}: the smallest p they can give is {floor:.3g}"
-        if floor >= settings.alpha
-        else ""
+    undecidable = cannot_separate(
+        len(pair), nonzero, best, settings.baseline, floor, settings.alpha, holm=False
     )
     judged = verdict.paired_difference(ours, base, settings.rope, np.inf, settings, undecidable)
     if len(pair) < 2:

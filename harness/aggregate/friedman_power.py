@@ -29,10 +29,10 @@ from scipy.stats import friedmanchisquare
 
 from harness.aggregate import guard
 from harness.aggregate.power import (
-    MAX_INSTANCES,
     POWER,
     SIMULATIONS,
     fewest_instances,
+    instances_text,
     smallest_shift,
 )
 from harness.aggregate.settings import Settings
@@ -166,9 +166,5 @@ def sentence(row: pd.Series, alpha: float) -> str:
         if np.isfinite(row.detectable)
         else "detects no shift of one strategy (they tie on every instance)"
     )
-    needed = (
-        f"about {row.needed_instances:.0f} instances"
-        if np.isfinite(row.needed_instances)
-        else f"more than {MAX_INSTANCES} instances"
-    )
+    needed = instances_text(row.needed_instances)
     return f"{head} {detectable} with 80% power; to detect {row.detect:g} it needs {needed}"

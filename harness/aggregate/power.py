@@ -54,6 +54,33 @@ def p_floor(nonzero: int, tested: int) -> float:
     return min(1.0, smallest_p(nonzero) * tested)
 
 
+def cannot_separate(
+    instances: int,
+    nonzero: int,
+    strategy: str,
+    baseline: str,
+    floor: float,
+    alpha: float,
+    holm: bool = True,
+) -> str:
+    """Why the exact Wilcoxon test on these pairs cannot decide (empty when it can): the
+    smallest p it can give, `floor` (Holm-adjusted when `holm`), is not below alpha."""
+    if floor < alpha:
+        return ""
+    return (
+        f"{instances} instances ({nonzero} with a non-zero difference) cannot separate "
+        f"{strategy} from {baseline}: the smallest {'Holm p' if holm else 'p'} they can give "
+        f"is {floor:.3g}"
+    )
+
+
+def instances_text(needed: float) -> str:
+    """Instances needed, as the report words them (capped at MAX_INSTANCES)."""
+    if np.isfinite(needed):
+        return f"about {needed:.0f} instances"
+    return f"more than {MAX_INSTANCES} instances"
+
+
 def simulated_power(
     diff: np.ndarray, shift: float, instances: int, level: float, rng: np.random.Generator
 ) -> float:
@@ -181,11 +208,7 @@ def sentence(row: pd.Series | None, alpha: float) -> str:
         if np.isfinite(row.detectable)
         else "no difference within 20 spreads"
     )
-    needed = (
-        f"about {row.needed_instances:.0f} instances"
-        if np.isfinite(row.needed_instances)
-        else f"more than {MAX_INSTANCES} instances"
-    )
+    needed = instances_text(row.needed_instances)
     return (
         f"the test run (exact Wilcoxon, Holm) detects {detectable} against {row.baseline} with "
         f"80% power on {row.instances} instances; to detect {row.detect:g} it needs {needed}"

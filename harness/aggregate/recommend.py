@@ -26,7 +26,7 @@ import pandas as pd
 from harness.aggregate import verdict
 from harness.aggregate.equal_budget import SHOWN
 from harness.aggregate.equivalence import DECIDED, probabilities
-from harness.aggregate.power import p_floor
+from harness.aggregate.power import cannot_separate, p_floor
 from harness.aggregate.power import sentence as power_sentence
 from harness.aggregate.settings import Settings
 
@@ -114,11 +114,8 @@ def _claim(strategy: str, matrix: pd.DataFrame | None, settings: Settings) -> di
     scores, base = matrix[strategy].to_numpy(), matrix[settings.baseline].to_numpy()
     nonzero, tested = int(np.count_nonzero(scores - base)), matrix.shape[1] - 1
     floor = p_floor(nonzero, tested)
-    undecidable = (
-        f"{len(scores)} instances ({nonzero} with a non-zero difference) cannot separate "
-        f"{strategy} from {settings.baseline}: the smallest Holm p they can give is {floor:.3g}"
-        if floor >= settings.alpha
-        else ""
+    undecidable = cannot_separate(
+        len(scores), nonzero, strategy, settings.baseline, floor, settings.alpha
     )
     row = verdict.paired_difference(scores, base, settings.rope, np.inf, settings, undecidable)
     same = np.nan
