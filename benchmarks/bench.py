@@ -38,13 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.sklearn_sampling import RandomSearch  # noqa: E402
 from harness.engine.objective import Budget, InnerCV, Objective  # noqa: E402
+from harness.engine.progress import StudyProgress  # noqa: E402
 from harness.engine.study import Study, prepare, run  # noqa: E402
 from harness.engine.workers import WorkerPool  # noqa: E402
 from harness.problem.models import PREP, STEP, build_pipeline, pipeline_params  # noqa: E402
 from harness.problem.optuna_space import suggest  # noqa: E402
 from harness.problem.preprocessing import Prepared, once_per_split  # noqa: E402
 from harness.problem.protocol import derive_seed  # noqa: E402
-from harness.progress import StudyProgress  # noqa: E402
 from harness.store import resume  # noqa: E402
 from harness.store.records import StudyRecords  # noqa: E402
 

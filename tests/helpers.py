@@ -134,7 +134,7 @@ def assert_refused(done: subprocess.CompletedProcess, message: str, cwd: Path) -
 
 
 def besides_progress(stderr: str) -> list[str]:
-    """The lines of a run's stderr other than its progress lines (harness.progress)."""
+    """The lines of a run's stderr other than its progress lines (harness.engine.progress)."""
     return [line for line in stderr.splitlines() if not line.startswith("progress: ")]
 
 

@@ -190,7 +190,7 @@ BAD_VALUES = [
 
 
 WHERE = "(`+` adds keys only under model.estimator, model.space or strategy.adapter"
-# Overrides naming a key the config has no place for (harness/overrides.py), and library
+# Overrides naming a key the config has no place for (harness/cli/overrides.py), and library
 # arguments no library takes (bound to its signature before a study: harness/checks.py).
 BAD_OVERRIDES = [
     (["+budget.ntrials=5"], "budget has no key 'ntrials'; did you mean budget.n_trials? " + WHERE),

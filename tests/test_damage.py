@@ -93,7 +93,7 @@ def assert_same_results(home: Path, whole_tables: tuple) -> None:
 
 def said(stderr: str) -> list[str]:
     """What a run said on stderr besides its progress lines and INFO log lines (both go to
-    stderr: harness.progress, conf/config.yaml's logging)."""
+    stderr: harness.engine.progress, conf/config.yaml's logging)."""
     return [line for line in besides_progress(stderr) if "][INFO] - " not in line]
 
 

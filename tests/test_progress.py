@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.progress import free_slot, release
+from harness.engine.progress import free_slot, release
 from tests.helpers import ROOT, SHARED, run_cli, stored_studies
 
 STUDY = ("budget.n_trials=6", "protocol.outer_folds=3", "protocol.inner_folds=2")

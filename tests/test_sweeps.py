@@ -19,8 +19,8 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from harness.engine.parallel import plan
+from harness.engine.progress import sweep_size
 from harness.errors import UsageError
-from harness.progress import sweep_size
 from harness.store.records import StudyRecords
 from tests.helpers import ROOT, run_cli, stored_studies, untimed
 

@@ -30,9 +30,9 @@ from harness.aggregate import (
     risk,
     robust,
     significance,
+    speedup,
     targets,
     timing,
-    workers,
 )
 from harness.aggregate.load import RUN, Records, budget_order, versions_table
 from harness.aggregate.recommend import recommendation_table
@@ -169,8 +169,8 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
         "importance_by_model": importance.importance_by_model(importances),
         "importance": importances,
         "tunability": importance.tunability_table(runs, instances, budgets, settings),
-        "workers_speedup": workers.speedup_table(runs, settings),
-        "workers_ert": workers.ert_by_workers(hits, runs),
+        "workers_speedup": speedup.speedup_table(runs, settings),
+        "workers_ert": speedup.ert_by_workers(hits, runs),
         "clustering": outside.clustering_table(clustered, settings),
         "clustering_runs": clustered,
         "pbt_schedule": population.schedule_table(records.trials),

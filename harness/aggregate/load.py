@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UsageError
+from harness.store.finished import damage_text, study_dirs
 from harness.store.provenance import declared_versions, installed
 from harness.store.records import FOLDS, STUDY, TRIALS, Damaged, read_json, read_table
 from harness.store.schema import LABELS, study_labels
@@ -88,14 +89,6 @@ def load_records(root: Path) -> Records:
     return Records(studies, trials, folds, sweeps, unfinished, configs, damaged=damaged)
 
 
-def damage_text(damaged: list[str]) -> str:
-    """Damaged files on one line, with the fix that works."""
-    return (
-        "; ".join(damaged) + " (run each study's command again: it rebuilds its tables from "
-        "its journals and its study.json from its config; or move the folder away)"
-    )
-
-
 def versions_table(studies: pd.DataFrame) -> pd.DataFrame:
     """Per package: the versions the studies ran with and the one building this report."""
     recorded: dict[str, set[str]] = {}
@@ -110,18 +103,6 @@ def versions_table(studies: pd.DataFrame) -> pd.DataFrame:
             "report": [installed(p) or "" for p in packages],
         }
     )
-
-
-def study_dirs(root: Path) -> list[Path]:
-    """Folders holding a study.json under `root`, following links (a sweep's job folders
-    link to the studies they ran), each study folder once."""
-    found: dict[Path, Path] = {}
-    for folder, subfolders, files in os.walk(root, followlinks=True):
-        real = Path(folder).resolve()
-        if STUDY in files:
-            found.setdefault(real, Path(folder))
-            subfolders.clear()  # a study folder holds no other study
-    return sorted(found.values())
 
 
 def budget_order(studies: pd.DataFrame) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,7 +26,7 @@ from harness.engine.asktell import Proposal, SearchHandle
 from harness.engine.clocks import CLOCKS, Clock, Done, Job, Sequential, Simulated
 from harness.engine.continuation import Continuation, Models, Rung, Start, kept
 from harness.engine.parallel import usable_cores
-from harness.errors import UsageError
+from harness.errors import UsageError, error_text
 from harness.problem.fidelity import Fidelity
 from harness.problem.hypergradient import Hypergradient
 from harness.problem.indices import UndefinedIndex, single_metric
@@ -543,8 +542,3 @@ def warning_text(kept: Sequence[str]) -> str | None:
     if not kept:
         return None
     return kept[0] + (f" (+{len(kept) - 1} more)" if len(kept) > 1 else "")
-
-
-def error_text(error: BaseException) -> str:
-    """The exception's own line, as a user would want it in a table."""
-    return "".join(traceback.format_exception_only(error)).strip()

@@ -36,8 +36,10 @@ from harness.engine.objective import (
     quietly,
 )
 from harness.engine.parallel import Parallelism, inner_jobs
+from harness.engine.progress import PROGRESS_S, StudyProgress
 from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
+from harness.paths import CONF
 from harness.problem import cash
 from harness.problem.clusterers import check_cluster_counts
 from harness.problem.data import Dataset, load_dataset
@@ -56,7 +58,6 @@ from harness.problem.models import (
 )
 from harness.problem.preprocessing import Prepared, fallback, once_per_split
 from harness.problem.protocol import OuterSplit, Protocol, derive_seed
-from harness.progress import PROGRESS_S, StudyProgress
 from harness.store import resume
 from harness.store.cache import CACHE, EvaluationCache, Scope, split_digest
 from harness.store.provenance import declared_versions, digest
@@ -150,8 +151,6 @@ def prepare(cfg: DictConfig) -> Study:
     checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
     check_store(cfg.run.store)
     if cash.is_cash(cfg.model):  # its families' configs, read now: part of the study key
-        from harness.cli import CONF  # the config folder; imported here, as cli imports this
-
         with open_dict(cfg):
             cfg.model = cash.compose(cfg.model, CONF / "model")
     budget = Budget.from_config(cfg.budget)

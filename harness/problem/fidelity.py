@@ -28,6 +28,7 @@ from omegaconf import OmegaConf
 from sklearn.pipeline import Pipeline
 
 from harness.errors import UsageError
+from harness.paths import CONF
 from harness.problem.models import ModelSpec, pipeline_params
 
 ROWS = "rows"
@@ -110,8 +111,6 @@ class Fidelity:
 def stepwise_models(task: str) -> list[str]:
     """The shipped models of `task` whose fidelity continues training (`continue: true` in
     conf/model/<name>.yaml): those population-based training can train step by step."""
-    from harness.cli import CONF  # the config folder; imported here, as cli imports this
-
     configs = (OmegaConf.load(path) for path in sorted((CONF / "model").glob("*.yaml")))
     return [
         c.name for c in configs

@@ -22,10 +22,10 @@ from matplotlib.text import Text
 from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
 from harness.aggregate.load import RUN
+from harness.aggregate.speedup import parallel_runs
 from harness.aggregate.targets import same_as_best
 from harness.aggregate.timing import PARTS
 from harness.aggregate.verdict import MIN_UNITS
-from harness.aggregate.workers import parallel_runs
 
 Tables = dict[str, pd.DataFrame]
 Palette = dict[str, tuple[float, float, float]]

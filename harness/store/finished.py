@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from harness.aggregate.load import damage_text, study_dirs
 from harness.errors import UsageError
 from harness.store.records import FOLDS, STUDY, TRIALS, Damaged, notice, read_json, read_table
 from harness.store.schema import budget_label
@@ -91,3 +90,23 @@ def finished_studies(root: Path) -> list[FinishedStudy]:
     if damaged:
         notice(f"warning: left out, damaged: {damage_text(damaged)}")
     return list(found.values())
+
+
+def study_dirs(root: Path) -> list[Path]:
+    """Folders holding a study.json under `root`, following links (a sweep's job folders
+    link to the studies they ran), each study folder once."""
+    found: dict[Path, Path] = {}
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = Path(folder).resolve()
+        if STUDY in files:
+            found.setdefault(real, Path(folder))
+            subfolders.clear()  # a study folder holds no other study
+    return sorted(found.values())
+
+
+def damage_text(damaged: list[str]) -> str:
+    """Damaged files on one line, with the fix that works."""
+    return (
+        "; ".join(damaged) + " (run each study's command again: it rebuilds its tables from "
+        "its journals and its study.json from its config; or move the folder away)"
+    )

@@ -5,7 +5,7 @@ directory behind. A study that fails after validation (a bug, a full disk) ends 
 line and exit code 1, its study.json saying `failed` with the error. Config composition
 errors (an unknown dataset, a misspelt key) are caught by composing every requested
 combination with Hydra's own compose API before any job starts; what `+` and `~` may touch is
-checked too (harness.overrides). Up to then only Hydra is imported, so a refused command
+checked too (harness.cli.overrides). Up to then only Hydra is imported, so a refused command
 returns in a fraction of a second; the engine (scikit-learn, pandas, ...) is imported when the
 study runs.
 """
@@ -29,10 +29,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from harness import overrides as rules
-from harness.errors import UsageError
+from harness.cli import overrides as rules
+from harness.errors import UsageError, error_text
+from harness.paths import CONF
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
 RAY_LAUNCHER = "hydra_plugins.tunebench_ray_launcher.ray_launcher.RayLauncher"
 RESULTS = "results"
 log = logging.getLogger("harness")
@@ -121,11 +121,10 @@ def fail(message: str) -> None:
 
 @hydra.main(version_base=None, config_path=str(CONF), config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    from harness.cli.summary import fold_table, headline
     from harness.engine import parallel
     from harness.engine import study as studies
-    from harness.engine.objective import error_text
     from harness.store.records import link_study
-    from harness.summary import fold_table, headline
 
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
