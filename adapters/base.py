@@ -18,6 +18,13 @@ study whose model's fidelity does not continue training (`continue: true`) is re
 A strategy that needs more of a trial than its loss names the trial-record columns it wants in
 `told` (FLAML's searchers: `fit_seconds`, a trial's cost; `hypergrad`: `hypergradient`, which
 the problem then computes with each evaluation); `tell` gets them as keyword arguments.
+
+A strategy whose library runs its own loop (scikit-learn's searchers, Ray Tune) cannot be
+asked: it subclasses `LibraryLoop` and its `run` gets the engine's one port for it
+(harness.engine.port.OwnLoop) instead of the objective. The strategy contract is this module,
+harness.engine.asktell, harness.engine.port and the space's description (harness.problem's
+space, optuna_space, names and fidelity): an adapter imports nothing else of the harness
+(docs/architecture.md; tests/test_architecture.py checks it).
 """
 
 from __future__ import annotations
@@ -28,10 +35,14 @@ from typing import ClassVar
 from harness.engine.asktell import Proposal, SearchHandle
 from harness.engine.loop import drive
 from harness.engine.objective import Objective
+from harness.engine.port import OwnLoop
 from harness.problem.space import SearchSpace
 
 
-class Strategy(ABC):
+class Searching(ABC):
+    """What every strategy is: made from the space and a seed, it runs a search on an
+    objective, and says what it proposes (the class variables the module docstring names)."""
+
     multi_fidelity: ClassVar[bool] = False
     needs_continuation: ClassVar[bool] = False
     parallel: ClassVar[str] = "asynchronous"
@@ -42,6 +53,14 @@ class Strategy(ABC):
         self.space = space
         self.seed = seed
 
+    @abstractmethod
+    def search(self, objective: Objective) -> None:
+        """Run a whole search on `objective`."""
+
+
+class Strategy(Searching):
+    """A strategy the harness's trial loop drives: it proposes (`ask`) and is told losses."""
+
     def start(self, handle: SearchHandle) -> None:
         """A new search begins (called once, before the first `ask`)."""
         self.handle = handle
@@ -50,7 +69,7 @@ class Strategy(ABC):
     def ask(self, n: int) -> list[Proposal]:
         """Up to `n` new proposals; none while waiting for results, or when done."""
 
-    def tell(self, proposal: Proposal, loss: float, **told: object) -> None:  # noqa: B027
+    def tell(self, proposal: Proposal, loss: float, **told: object) -> None:
         """The loss of an evaluated proposal (NaN: the trial failed), and the record's columns
         named in `told`; ignored by default, as grid, random and quasi-random designs propose
         without looking."""
@@ -58,3 +77,19 @@ class Strategy(ABC):
     def search(self, objective: Objective) -> None:
         """Run a whole search on `objective` through the harness's trial loop."""
         drive(self, objective)
+
+
+class LibraryLoop(Searching):
+    """A strategy whose library runs its own loop (scikit-learn's searchers, Ray Tune): it
+    cannot be asked, so its search gets the engine's one port for it (harness.engine.port),
+    never the objective: it reads through the port what the library may know and reports
+    what the library evaluated, and never reads the data, starts the clock or writes engine
+    state. A subclass of a Strategy too (an oracle of it, as GridSearchCV of `grid`) lists
+    LibraryLoop first, so that this `search` is the one that runs."""
+
+    def search(self, objective: Objective) -> None:
+        self.run(OwnLoop(objective))
+
+    @abstractmethod
+    def run(self, port: OwnLoop) -> None:
+        """Run the library's whole search through `port`."""

@@ -30,7 +30,7 @@ from adapters.base import Strategy
 from adapters.extras import require
 from adapters.optuna_pruned import rungs_below
 from harness.engine.asktell import Proposal, SearchHandle
-from harness.problem.models import plain
+from harness.problem.names import plain
 from harness.problem.space import Param, SearchSpace
 
 # The Keras backend, set here only. Keras Tuner imports Keras, which imports a backend, though

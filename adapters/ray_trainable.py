@@ -1,5 +1,5 @@
 """What runs in Ray Tune's workers: one Ray trial, a configuration evaluated rung by rung with
-the objective's picklable Evaluator (harness.engine.objective), each rung reported to Tune.
+the search's picklable Evaluator (harness.engine.port), each rung reported to Tune.
 
 A rung continues the models the trial's last rung fitted (the fitted estimators of its inner
 splits, harness.engine.continuation) where the model's fidelity continues training. With
@@ -29,8 +29,7 @@ from typing import Any
 
 from ray import tune
 
-from harness.engine.continuation import Start
-from harness.engine.objective import Evaluator
+from harness.engine.port import Evaluator, Start
 from harness.problem.space import Param, SearchSpace
 
 STATE = "state.pkl"

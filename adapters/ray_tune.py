@@ -3,11 +3,12 @@ its scheduler stops (ASHA) or exploits (PBT), its workers evaluate (adapters.ray
 and the harness records every evaluation as it is reported.
 
 Each result Ray Tune processes first goes to `Recorder`, a Tune Stopper in the driver, which
-hands it to `objective.observe` (as the scikit-learn searchers do): the budget, the time
-limit, the record. Once the budget cannot pay for an evaluation (or the time limit has
-passed), that one is not recorded and the Stopper stops every trial. `n_trials` is the number
-of Ray trials (`num_samples`) for a search over full evaluations; for ASHA and PBT the budget
-is in full-evaluation equivalents as elsewhere, and `num_samples` the most trials it could pay.
+reports it through the engine's port (harness.engine.port), as the scikit-learn searchers
+do: the budget, the time limit, the record. Once the budget cannot pay for an evaluation (or
+the time limit has passed), that one is not recorded and the Stopper stops every trial.
+`n_trials` is the number of Ray trials (`num_samples`) for a search over full evaluations; for
+ASHA and PBT the budget is in full-evaluation equivalents as elsewhere, and `num_samples` the
+most trials it could pay.
 
 Clocks. On the real clock Ray Tune runs k trials at once, one CPU share each, and the records
 take each evaluation's start and end as its Ray worker measured them, from the first
@@ -31,28 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import Strategy
+from adapters.base import LibraryLoop
 from adapters.extras import require
-from harness.engine.asktell import Proposal
-from harness.engine.objective import Objective
+from harness import environment
+from harness.engine.port import OwnLoop
 from harness.problem.space import Param, SearchSpace
 
-# A private instance is bound to this machine (127.0.0.1), as the Ray launcher's: read when
-# ray is imported, so set before that.
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-try:
-    from ray import tune
-except ImportError:  # the raytune extra: RayTune refuses the study without it
-    tune = None
-
-# Ray quirk: Tune's default loggers would write every result (which holds the evaluation's
-# Python objects) to files, and Tune prints a table of its trials; both are off.
-os.environ.update(TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="1", RAY_AIR_NEW_OUTPUT="0")
 log = logging.getLogger("harness")
 
 
-class RayTune(Strategy):
+class RayTune(LibraryLoop):
     """Ray Tune's BasicVariantGenerator (random search, `random_state=seed`) with its FIFO
     scheduler: every trial one full evaluation. The schedulers over the model's fidelity
     (adapters.ray_schedulers) change `schedule`, `scheduler` and `samples`."""
@@ -60,9 +49,6 @@ class RayTune(Strategy):
     def __init__(self, space: SearchSpace, seed: int) -> None:
         require("ray", "Ray Tune", "raytune")
         super().__init__(space, seed)
-
-    def ask(self, n: int) -> list[Proposal]:
-        raise NotImplementedError("Ray Tune runs its own loop: see search()")
 
     def schedule(self, low: float | None) -> tuple[float | None, ...]:
         """The fidelities each trial climbs, in order (None: the full evaluation)."""
@@ -81,26 +67,30 @@ class RayTune(Strategy):
         """How many trials may be live (running or paused) at once: 0, any number."""
         return 0
 
-    def search(self, objective: Objective) -> None:
+    def run(self, port: OwnLoop) -> None:
+        with environment.variables(ray_environment()):  # for this search, not at import
+            self._tune(port)
+
+    def _tune(self, port: OwnLoop) -> None:
+        from ray import tune
         from ray.tune.search.basic_variant import BasicVariantGenerator
 
-        from adapters.ray_records import RayWorkers, Recorder
+        from adapters.ray_records import Recorder
         from adapters.ray_trainable import run_trial
 
-        if objective.budget.limits_trials:
+        if port.limits_trials:
             log.warning("Ray Tune evaluates in its own workers: budget.trial_timeout_s and "
                         "trial_memory_mb do not apply to its trials")  # fmt: skip
-        real = objective.budget.clock == "real"
-        at_once = objective.handle.workers if real else 1
+        at_once = port.handle.workers if port.real_clock else 1
         cpus = local_ray(at_once)
-        if real:
-            objective.clock = RayWorkers(at_once)
-        schedule = self.schedule(objective.handle.fidelity_low)
+        if port.real_clock:  # Ray's workers say when and where each evaluation ran
+            port.own_workers(at_once)
+        schedule = self.schedule(port.handle.fidelity_low)
         trainable = tune.with_parameters(
             partial(run_trial, schedule=schedule, checkpoints=self.stepwise, cwd=os.getcwd()),
-            evaluator=objective.evaluator, space=self.space,
+            evaluator=port.evaluator, space=self.space,
         )  # fmt: skip
-        recorder = Recorder(objective, self.space)  # adapters.ray_records
+        recorder = Recorder(port, self.space)  # adapters.ray_records
         with tempfile.TemporaryDirectory() as store, seeded(self.seed):
             tune.Tuner(
                 tune.with_resources(trainable, {"cpu": cpus / at_once}),
@@ -111,15 +101,30 @@ class RayTune(Strategy):
                         random_state=self.seed, max_concurrent=self.live()
                     ),
                     scheduler=self.scheduler(schedule),
-                    num_samples=self.samples(objective.n_trials, schedule),
+                    num_samples=self.samples(port.n_trials, schedule),
                 ),
                 run_config=tune.RunConfig(storage_path=store, name="search", stop=recorder,
                                           verbose=0, log_to_file=False),
             ).fit()  # fmt: skip
 
 
+def ray_environment() -> dict[str, str]:
+    """What Ray reads from the environment, set while a search runs (a user's own values of
+    the first two kept): a private instance is bound to this machine (127.0.0.1), as the Ray
+    launcher's, without usage reports. Ray quirk: Tune's default loggers would write every
+    result (which holds the evaluation's Python objects) to files, and Tune prints a table of
+    its trials; both are off."""
+    kept = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    return {name: os.environ.get(name, value) for name, value in kept.items()} | {
+        "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+        "RAY_AIR_NEW_OUTPUT": "0",
+    }
+
+
 def domain(p: Param) -> Any:
     """A parameter as a Tune search space domain (its sampler draws from it)."""
+    from ray import tune
+
     if p.type == "categorical":
         return tune.choice(list(p.choices))
     if p.type == "int":

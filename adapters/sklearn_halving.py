@@ -18,18 +18,19 @@ from typing import TYPE_CHECKING, Any
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
 
+from adapters.base import LibraryLoop
 from adapters.sklearn_sampling import GridSearch, RandomSearch
 from adapters.sklearn_search import named, points, search_with, space_params
-from harness.engine.objective import Objective
+from harness.engine.port import OwnLoop
 from harness.problem.fidelity import ROWS
-from harness.problem.models import pipeline_name
+from harness.problem.names import pipeline_name
 from harness.problem.space import SearchSpace
 
 if TYPE_CHECKING:
     from sklearn.model_selection._search import BaseSearchCV
 
 
-class HalvingGrid(GridSearch):
+class HalvingGrid(LibraryLoop, GridSearch):
     """HalvingGridSearchCV over the `grid` strategy's candidates, as many as the budget pays."""
 
     multi_fidelity = True
@@ -40,16 +41,14 @@ class HalvingGrid(GridSearch):
         super().__init__(space, seed, resolution)
         self.factor = factor
 
-    def search(self, objective: Objective) -> None:
-        plan = Halving.of(objective, self.factor)
-        candidates = self.candidates(plan.capacity(objective.n_trials))
+    def run(self, port: OwnLoop) -> None:
+        plan = Halving.of(port, self.factor)
+        candidates = self.candidates(plan.capacity(port.n_trials))
         # random_state picks the rows of each n_samples subsample
-        plan.run(
-            HalvingGridSearchCV, objective, param_grid=points(candidates), random_state=self.seed
-        )
+        plan.run(HalvingGridSearchCV, port, param_grid=points(candidates), random_state=self.seed)
 
 
-class HalvingRandom(RandomSearch):
+class HalvingRandom(LibraryLoop, RandomSearch):
     """HalvingRandomSearchCV with as many candidates as the budget pays for."""
 
     multi_fidelity = True
@@ -58,13 +57,13 @@ class HalvingRandom(RandomSearch):
         super().__init__(space, seed)
         self.factor = factor
 
-    def search(self, objective: Objective) -> None:
-        plan = Halving.of(objective, self.factor)
+    def run(self, port: OwnLoop) -> None:
+        plan = Halving.of(port, self.factor)
         plan.run(
             HalvingRandomSearchCV,
-            objective,
+            port,
             param_distributions=named(self.space.sklearn_distributions()),
-            n_candidates=plan.capacity(objective.n_trials),
+            n_candidates=plan.capacity(port.n_trials),
             random_state=self.seed,
         )
 
@@ -79,18 +78,18 @@ class Halving:
     factor: int
 
     @classmethod
-    def of(cls, objective: Objective, factor: int) -> Halving:
-        fidelity = objective.inner.fidelity
+    def of(cls, port: OwnLoop, factor: int) -> Halving:
+        fidelity = port.fidelity
         if fidelity.resource == ROWS:
-            resource, full = "n_samples", len(objective.inner.X)
+            resource, full = "n_samples", port.n_rows
         else:
             resource, full = pipeline_name(fidelity.resource), fidelity.full
         return cls(resource, math.ceil(fidelity.low * full - 1e-9), full, factor)
 
-    def run(self, kind: type[BaseSearchCV], objective: Objective, **options: Any) -> None:
+    def run(self, kind: type[BaseSearchCV], port: OwnLoop, **options: Any) -> None:
         searcher = search_with(
             kind,
-            objective,
+            port,
             single_metric=True,
             resource=self.resource,
             min_resources=self.min_resources,
@@ -99,7 +98,7 @@ class Halving:
             **options,
         )
         if searcher.n_resources_[-1] < self.max_resources:
-            objective(space_params(searcher.best_params_, self.resource), fidelity=1.0)
+            port.evaluate(space_params(searcher.best_params_, self.resource), fidelity=1.0)
 
     def cost(self, n_candidates: int) -> float:
         """Full-evaluation equivalents of scikit-learn's schedule for `n_candidates`, and of

@@ -7,7 +7,8 @@ preprocessed rows, so it fits only the estimator, and scores what the whole pipe
 Its evaluations are its own: they neither read nor fill the evaluation cache.
 
 Each runs its real schedule, `_run_search` (the hook scikit-learn documents for searchers),
-but hands each batch of candidates to `objective.observe`, which runs them through
+but hands each batch of candidates to the engine's port (`OwnLoop.observe`,
+harness.engine.port), which runs them through
 `evaluate_candidates` one by one: the harness checks the budget before each, times it and
 records it from its row of the searcher's `cv_results_`, and a run killed mid-search loses at
 most the candidates in flight. A batch is scikit-learn's parallel unit: with k workers on the
@@ -31,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
+from adapters.base import LibraryLoop
 from adapters.sklearn_sampling import GridSearch, RandomSearch
-from harness.engine.objective import Evaluation, Objective, StopSearch, quietly
-from harness.problem.models import pipeline_name, space_name
+from harness.engine.port import Evaluation, OwnLoop, StopSearch, quietly
+from harness.problem.names import pipeline_name, space_name
 
 if TYPE_CHECKING:
     from sklearn.model_selection._search import BaseSearchCV
@@ -41,53 +43,49 @@ if TYPE_CHECKING:
 log = logging.getLogger("harness")
 
 
-class SklearnGrid(GridSearch):
+class SklearnGrid(LibraryLoop, GridSearch):
     """GridSearchCV over the `grid` strategy's candidates."""
 
-    def search(self, objective: Objective) -> None:
-        search_with(GridSearchCV, objective, param_grid=points(self.candidates(objective.n_trials)))
+    def run(self, port: OwnLoop) -> None:
+        search_with(GridSearchCV, port, param_grid=points(self.candidates(port.n_trials)))
 
 
-class SklearnRandom(RandomSearch):
+class SklearnRandom(LibraryLoop, RandomSearch):
     """RandomizedSearchCV: `n_iter` = the budget, `random_state` = the seed."""
 
-    def search(self, objective: Objective) -> None:
+    def run(self, port: OwnLoop) -> None:
         search_with(
             RandomizedSearchCV,
-            objective,
+            port,
             param_distributions=named(self.space.sklearn_distributions()),
-            n_iter=objective.n_trials,
+            n_iter=port.n_trials,
             random_state=self.seed,
         )
 
 
 def search_with(
-    kind: type[BaseSearchCV], objective: Objective, single_metric: bool = False, **options: Any
+    kind: type[BaseSearchCV], port: OwnLoop, single_metric: bool = False, **options: Any
 ) -> BaseSearchCV:
     """Run a scikit-learn searcher on the objective's inner CV, each candidate recorded.
 
     `single_metric`: the searcher takes one metric (successive halving), so a clustering's
     trials are scored by their index alone, without the ARI recorded beside it."""
-    if objective.budget.limits_trials:
+    if port.limits_trials:
         log.warning(
             "%s fits in this process: budget.trial_timeout_s and trial_memory_mb do not "
             "apply to its candidates (use grid, random or another strategy for that)",
             kind.__name__,
         )
-    inner = objective.inner
-    searcher = _recorded(kind)(
-        inner.pipeline,
-        cv=inner.splits,
-        scoring=inner.single_scorer if single_metric else inner.scorer,
-        n_jobs=inner.n_jobs,
-        refit=False,
-        error_score="raise",
-        **options,
-    )
-    searcher.objective = objective
-    objective.clock.start()  # the search starts: its time limit counts from here
-    searcher.fit(inner.X, inner.y)
-    return searcher
+
+    def make(pipeline: Any, splits: Any, scorer: Any, n_jobs: int | None) -> BaseSearchCV:
+        searcher = _recorded(kind)(
+            pipeline, cv=splits, scoring=scorer, n_jobs=n_jobs, refit=False,
+            error_score="raise", **options,
+        )  # fmt: skip
+        searcher.port = port
+        return searcher
+
+    return port.fit(make, single_metric)  # the search's time limit counts from the fit
 
 
 def _recorded(kind: type[BaseSearchCV]) -> type[BaseSearchCV]:
@@ -95,9 +93,9 @@ def _recorded(kind: type[BaseSearchCV]) -> type[BaseSearchCV]:
 
 
 class _OneAtATime:
-    """A searcher's own schedule, its candidates evaluated one by one through the objective."""
+    """A searcher's own schedule, its candidates evaluated one by one through the port."""
 
-    objective: Objective
+    port: OwnLoop
     _results: dict[str, Any] | None = None
 
     def _run_search(self, evaluate_candidates: Callable, *, callback_ctx: Any = None) -> None:
@@ -120,7 +118,7 @@ class _OneAtATime:
                 partial(self._evaluate, evaluate_candidates, candidate, cv, more),
                 more["n_resources"][0] / self.max_resources_ if more else None,
             ))  # fmt: skip
-        self.objective.observe(batch)
+        self.port.observe(batch)
         if self._results is None:
             raise StopSearch("every candidate failed: nothing to go on from")
         return self._results

@@ -26,7 +26,7 @@ from skopt.utils import cook_estimator
 
 from adapters.base import Strategy
 from harness.engine.asktell import Proposal, SearchHandle
-from harness.problem.models import plain
+from harness.problem.names import plain
 from harness.problem.space import Param, SearchSpace
 
 LIARS = ("cl_min", "cl_mean", "cl_max")  # skopt's constant-liar strategies for a batch

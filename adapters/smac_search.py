@@ -33,7 +33,7 @@ from typing import Any
 from adapters.base import Strategy
 from adapters.extras import require
 from harness.engine.asktell import Proposal, SearchHandle
-from harness.problem.models import plain
+from harness.problem.names import plain
 from harness.problem.space import Param, SearchSpace
 
 try:

@@ -36,7 +36,7 @@ import numpy as np
 from adapters.base import Strategy
 from adapters.extras import require
 from harness.engine.asktell import Proposal, SearchHandle
-from harness.problem.models import plain
+from harness.problem.names import plain
 from harness.problem.space import Param, SearchSpace
 
 try:

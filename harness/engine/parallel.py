@@ -20,7 +20,7 @@ from typing import Any
 from hydra.types import RunMode
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from harness.engine import environment
+from harness import environment
 from harness.errors import UsageError
 
 THREADS = 1  # BLAS/OpenMP threads per process, so results never depend on the parallelism

@@ -6,11 +6,9 @@ scaling and encoding from its own training rows only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -23,11 +21,21 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from harness import checks
 from harness.errors import UsageError
 from harness.problem.family import Variants, variant
+
+# The names a pipeline gives the search space's parameters: their home is harness.problem.names
+# (the strategy contract's side); imported from here too.
+from harness.problem.names import (  # noqa: F401
+    PREP,
+    STEP,
+    is_prep,
+    pipeline_name,
+    pipeline_params,
+    plain,
+    space_name,
+)
 from harness.problem.space import SearchSpace
 
 CLUSTERING = "clustering"  # a model task: no target; any dataset's rows can be clustered
-STEP = "model"  # the pipeline step that tuned parameters address, as in `model__C`
-PREP = "prep"  # the preprocessing step; a space parameter named `prep__...` tunes it
 
 
 @dataclass(frozen=True)
@@ -62,14 +70,14 @@ def load_model(cfg: Any, task: str) -> ModelSpec:
         raise UsageError(f"{where}: model.estimator: {first}; fix model.estimator") from None
     spec = ModelSpec(cfg.name, cfg.task, estimator, space, bool(cfg.get("scale", True)))
     known = estimator.get_params(deep=False)
-    unknown = [name for name in space.names if name not in known and not _is_prep(name)]
+    unknown = [name for name in space.names if name not in known and not is_prep(name)]
     if unknown:
         raise UsageError(
             f"{where}: {type(estimator).__name__} has no parameter(s) {unknown}; "
             "fix the search space"
         )
     steps = build_pipeline(spec).get_params()
-    unknown = [name for name in space.names if _is_prep(name) and name not in steps]
+    unknown = [name for name in space.names if is_prep(name) and name not in steps]
     if unknown:
         raise UsageError(
             f"{where}: the preprocessing has no parameter(s) {unknown}; name one of its "
@@ -105,27 +113,3 @@ def preprocessing(scale: bool) -> ColumnTransformer:
         ],
         verbose_feature_names_out=False,
     )
-
-
-def pipeline_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Search-space names to pipeline parameter names: `C` is the estimator's `model__C`; a
-    name starting with `prep__` is a preprocessing parameter, already a pipeline name."""
-    return {pipeline_name(name): value for name, value in params.items()}
-
-
-def pipeline_name(name: str) -> str:
-    return name if _is_prep(name) else f"{STEP}__{name}"
-
-
-def space_name(name: str) -> str:
-    """A pipeline parameter name back to its search-space name."""
-    return name.removeprefix(f"{STEP}__")
-
-
-def _is_prep(name: str) -> bool:
-    return name.startswith(f"{PREP}__")
-
-
-def plain(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as plain Python values (numpy scalars unwrapped) for records and JSON."""
-    return {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.engine import environment
+from harness import environment
 from harness.errors import UsageError
 from harness.store.finished import FinishedStudy
 from harness.store.records import FOLDS, STUDY, TRIALS
