@@ -61,6 +61,11 @@ class Searching(ABC):
 class Strategy(Searching):
     """A strategy the harness's trial loop drives: it proposes (`ask`) and is told losses."""
 
+    def __init__(self, space: SearchSpace, seed: int) -> None:
+        # Here too, so that a misspelt option reads "Strategy.__init__() got an unexpected
+        # keyword argument", as it always has (tests/test_bad_input.py).
+        super().__init__(space, seed)
+
     def start(self, handle: SearchHandle) -> None:
         """A new search begins (called once, before the first `ask`)."""
         self.handle = handle

@@ -50,11 +50,12 @@ class RayPBT(RayTune):
     """`PopulationBasedTraining` (asynchronous, Ray's defaults for `quantile_fraction`,
     `resample_probability` and `perturbation_factors`). Each member trains in steps of the
     model's lowest fidelity up to the full resource; the perturbation interval counts steps
-    (Ray's default counts seconds, which no two runs share). `population` members train at
-    once (time-multiplexed on the workers, as Ray's PBT does), a finished or failed member
+    (Ray's default counts seconds, which no two runs share). `population_size` members train
+    at once (time-multiplexed on the workers, as Ray's PBT does), a finished or failed member
     making room for a new one while the budget lasts. Every parameter is perturbed except
-    those in `keep`, which shape the fitted model (an MLP's layers cannot change mid-training):
-    an exploiting member takes those with the models it copies."""
+    those in `keep_on_exploit`, which shape the fitted model (an MLP's layers cannot change
+    mid-training): an exploiting member takes those with the models it copies. The options
+    bear syne-tune's names (adapters.synetune_pbt), one name per option across libraries."""
 
     multi_fidelity = True
     stepwise = True
@@ -63,12 +64,12 @@ class RayPBT(RayTune):
         self,
         space: SearchSpace,
         seed: int,
-        population: int = 4,
+        population_size: int = 4,
         perturbation_interval: int = 2,
         quantile_fraction: float = 0.25,
         resample_probability: float = 0.25,
         perturbation_factors: tuple[float, float] = (1.2, 0.8),
-        keep: tuple[str, ...] = ("hidden_layer_sizes",),
+        keep_on_exploit: tuple[str, ...] = ("hidden_layer_sizes",),
     ) -> None:
         super().__init__(space, seed)
         if not perturbation_factors or any(
@@ -79,7 +80,7 @@ class RayPBT(RayTune):
                 f"perturbation_factors is {list(perturbation_factors)!r}; give positive "
                 "numbers to multiply a parameter by, e.g. [1.2, 0.8]"
             )
-        self.population, self.interval = population, perturbation_interval
+        self.population, self.interval = population_size, perturbation_interval
         self.options = {
             "quantile_fraction": quantile_fraction,
             "resample_probability": resample_probability,
@@ -88,7 +89,7 @@ class RayPBT(RayTune):
         self.mutations = {
             p.name: list(p.choices) if p.type == "categorical" else domain(p)
             for p in space.params
-            if p.name not in keep
+            if p.name not in keep_on_exploit
         }
 
     def schedule(self, low: float | None) -> tuple[float | None, ...]:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.alone  # Ray's workers take every core
 
 PBT = (
     "strategy=ray_pbt", "model=mlp", "dataset=breast_cancer", "dataset.max_rows=200",
-    "budget.n_trials=10", "protocol.outer_folds=2", "strategy.adapter.population=3",
+    "budget.n_trials=10", "protocol.outer_folds=2", "strategy.adapter.population_size=3",
 )  # fmt: skip
 
 
@@ -96,7 +96,7 @@ def test_ray_pbt_refuses_a_model_that_cannot_continue_training(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("strategy.adapter.population=1", "population is 1; set it to an integer >= 2"),
+        ("strategy.adapter.population_size=1", "population_size is 1; set it to an integer >= 2"),
         ("strategy.adapter.perturbation_interval=0", "perturbation_interval is 0; set it"),
         ("strategy.adapter.quantile_fraction=0.7", "quantile_fraction is 0.7; set it"),
         ("strategy.adapter.resample_probability=2", "resample_probability is 2; set it"),

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness import checks
+from harness.errors import UsageError
 
 COUNT = {"integer": True, "low": 0}
 SHARE = {"integer": False, "low": 0, "high": 1}
@@ -21,7 +22,7 @@ POSITIVE = {"integer": False, "low": 0, "above": True}
 
 RANGES: dict[str, dict[str, Any]] = {
     "n_startup_trials": COUNT,  # optuna samplers
-    "population_size": {"integer": True, "low": 2},
+    "population_size": {"integer": True, "low": 2},  # optuna's NSGA-II, PBT (syne-tune, Ray)
     "crossover_prob": SHARE,
     "swapping_prob": SHARE,
     "reduction_factor": {"integer": True, "low": 2},  # optuna pruners
@@ -39,7 +40,6 @@ RANGES: dict[str, dict[str, Any]] = {
     "resolution": {"integer": True, "low": 1, "optional": True},  # grid
     "grace_period": {"integer": True, "low": 1},  # syne-tune's schedulers
     "brackets": {"integer": True, "low": 1, "optional": True},  # syne-tune, Ray Tune
-    "population": {"integer": True, "low": 2},  # Ray Tune's PBT
     "perturbation_interval": {"integer": True, "low": 1},
     "quantile_fraction": {"integer": False, "low": 0, "high": 0.5, "above": True},
     "resample_probability": SHARE,
@@ -51,9 +51,31 @@ RANGES: dict[str, dict[str, Any]] = {
 }
 
 
+# Options renamed so that one name means one thing across libraries, per adapter: the old
+# name is refused naming the new one, and a study key is still computed with the old name,
+# so that a study run before the rename keeps its key (and resumes).
+RENAMED: dict[str, dict[str, str]] = {
+    "adapters.ray_schedulers.RayPBT": {
+        "population": "population_size",
+        "keep": "keep_on_exploit",
+    },
+}
+
+
+def keyed_as_before(adapter: dict[str, Any]) -> dict[str, Any]:
+    """The adapter's options under the names its study keys were first computed with."""
+    old = {new: name for name, new in RENAMED.get(adapter.get("_target_"), {}).items()}
+    return {old.get(key, key): value for key, value in adapter.items()}
+
+
 def check(options: Mapping[str, Any], prefix: str = "strategy.adapter") -> None:
-    """Raise UsageError for the first option, at any depth, outside its range."""
+    """Raise UsageError for the first option, at any depth, outside its range (or renamed)."""
+    renamed = RENAMED.get(options.get("_target_"), {})
     for key, value in options.items():
+        if key in renamed:
+            raise UsageError(
+                f"{prefix}.{key} is now called {renamed[key]}; set {prefix}.{renamed[key]}"
+            )
         if isinstance(value, Mapping):
             check(value, f"{prefix}.{key}")
         elif key in RANGES:

@@ -234,6 +234,9 @@ def study_key(cfg: DictConfig, data_fingerprint: str) -> str:
     resolved.get("dataset", {}).pop("path", None)
     resolved.pop("run", None)
     resolved.get("protocol", {}).pop("n_jobs", None)  # processes, not results
+    strategy = resolved.get("strategy", {})
+    if isinstance(strategy.get("adapter"), dict):  # renamed options: the keys they had
+        strategy["adapter"] = options.keyed_as_before(strategy["adapter"])
     return digest(resolved | {"data": data_fingerprint}, 16)
 
 
