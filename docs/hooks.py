@@ -8,6 +8,8 @@
   `config.yaml`, `budget` and `protocol` with their comments.
 - reference/cli.md: the `--help` text of `python -m harness`, `harness.report`, `harness.export`.
 - reference/results.md: `benchmarks/RESULTS.md`.
+- `<!-- include path as language -->` on a line of its own: that repository file as a code
+  block (the strategy guide's example, a model's YAML).
 
 Only YAML and source text are read (`ast`), never an adapter imported, so a build needs none
 of the optional libraries. Register in mkdocs.yml: `hooks: [docs/hooks.py]`.
@@ -312,7 +314,17 @@ def on_files(files: Any, config: Any) -> Any:
     return files
 
 
+INCLUDE = re.compile(r"^<!-- include (\S+) as (\w+) -->$", re.M)
+
+
+def include(match: re.Match) -> str:
+    """A repository file as a code block (a page shows the file a test runs, never a copy);
+    a file that is gone fails the build."""
+    path, language = ROOT / match.group(1), match.group(2)
+    return f"```{language}\n{path.read_text().rstrip()}\n```"
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if MARKER in markdown:
         markdown = markdown.replace(MARKER, strategies_markdown())
-    return markdown
+    return INCLUDE.sub(include, markdown)

@@ -31,13 +31,18 @@ class CoordinateDescent(Strategy):
         super().start(handle)
         defaults = handle.defaults_proposal(self.space).params
         self.best = self.space.walk(
-            lambda p: defaults[p.name] if _inside(p, defaults.get(p.name)) else p.centre()
+            lambda p: (
+                defaults[p.name]
+                if p.name in defaults and _inside(p, defaults[p.name])
+                else p.centre()
+            )
         )
         self.best_loss = math.inf
         self.order = list(np.random.default_rng(self.seed).permutation(self.space.names))
         self.at, self.improved = -1, False  # -1: the start itself is evaluated first
         self.batch: list[dict[str, Any]] = [self.best]
         self.asked, self.results = 0, []
+        self.tried = {frozenset(self.best.items())}  # never propose a point twice
 
     def ask(self, n: int) -> list[Proposal]:
         if self.asked == len(self.batch) and not self.results:  # all told: the next parameter
@@ -55,8 +60,9 @@ class CoordinateDescent(Strategy):
             self.results = []
 
     def _moves(self) -> list[dict[str, Any]]:
-        """The next parameter's moves from the best point (none new: the one after it)."""
-        for _ in range(len(self.order)):
+        """The next parameter's untried moves from the best point. A round of every parameter
+        without progress halves the step; below a step of 1e-6 nothing is left to try."""
+        while self.step >= 1e-6:
             self.at = (self.at + 1) % len(self.order)
             if self.at == 0:  # a new round
                 self.step, self.improved = (self.step if self.improved else self.step / 2), False
@@ -64,9 +70,11 @@ class CoordinateDescent(Strategy):
             if p.name not in self.best:  # inactive under the best point's parents
                 continue
             moves = [self._moved(p, v) for v in self._values(p) if v != self.best[p.name]]
+            moves = [m for m in moves if frozenset(m.items()) not in self.tried]
             if moves:
+                self.tried.update(frozenset(m.items()) for m in moves)
                 return moves
-        return [self.best]  # every parameter is inactive or fixed: look again
+        return []
 
     def _values(self, p: Param) -> list[Any]:
         if p.type == "categorical":
@@ -84,6 +92,6 @@ class CoordinateDescent(Strategy):
 def _inside(p: Param, value: Any) -> bool:
     """Whether a default is a value of the parameter (SVC's gamma='scale' is not)."""
     try:
-        return value is not None and p.contains(value)
-    except TypeError:
+        return p.contains(value)
+    except TypeError:  # a string or None against a numeric range
         return False
