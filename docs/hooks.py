@@ -8,6 +8,7 @@
   `config.yaml`, `budget` and `protocol` with their comments.
 - reference/cli.md: the `--help` text of `python -m harness`, `harness.report`, `harness.export`.
 - reference/results.md: `benchmarks/RESULTS.md`.
+- reading-the-report/sections.md: the report's section texts, `harness/report/sections.yaml`.
 - `<!-- include path as language -->` on a line of its own: that repository file as a code
   block (the strategy guide's example, a model's YAML).
 
@@ -297,12 +298,54 @@ def results_markdown() -> str:
     )
 
 
+# --- the report's sections ----------------------------------------------------------------
+
+SETTING = {
+    "baseline": "the baseline (`--baseline`, default random)",
+    "rope": "`--rope` (default 0.005)",
+    "alpha": "`--alpha` (default 0.05)",
+    "detect": "`--detect` (default 0.01)",
+    "target": "`--recommend-target` (default 0.9)",
+    "min_units": "5",
+}
+
+
+def _filled(template: str) -> str:
+    text = re.sub(r"(?<!\{)\{(\w+)(:[^}]*)?\}(?!\})", lambda m: SETTING[m.group(1)], template)
+    return text.replace("{{", "{").replace("}}", "}")
+
+
+def sections_markdown(path: Path = ROOT / "harness" / "report" / "sections.yaml") -> str:
+    texts = yaml.safe_load(path.read_text())
+    lines = [
+        "# The report's sections",
+        "",
+        "`report.html` and `report.md` read top to bottom as a decision document. First the",
+        "**Decision** (one sentence per budget, the forest plot, the decision table:",
+        "[how to read the verdicts](index.md)) and a **Summary** of what the sweep holds; then",
+        "the sections below, each opening with the text shown here (from",
+        "`harness/report/sections.yaml`, which the report reads, with the report's options",
+        "filled in) and followed by its tables and figures; then, collapsed, the **Sweep** (each",
+        "sweep's command and config, package versions) and the **Data tables**. A section with",
+        "nothing to show is left out; *Parallel workers* and *Population-based training* appear",
+        "only when the studies hold such runs. Every table and figure:",
+        "[What the report measures](measures.md).",
+        "",
+    ]
+    for title, paragraphs in texts.items():
+        lines += [f"## {title}", ""]
+        for paragraph in paragraphs:
+            lines += [_filled(paragraph), ""]
+    return "\n".join(lines)
+
+
 # --- mkdocs events ------------------------------------------------------------------------
 
 GENERATED = {
     "reference/config.md": config_markdown,
     "reference/cli.md": cli_markdown,
     "reference/results.md": results_markdown,
+    "reading-the-report/sections.md": sections_markdown,
 }
 
 
