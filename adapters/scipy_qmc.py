@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from itertools import islice
 from typing import Any
 
@@ -10,7 +9,7 @@ from scipy.stats import qmc
 
 from adapters.base import Strategy
 from harness.engine.asktell import Proposal, SearchHandle
-from harness.problem.space import Param, SearchSpace
+from harness.problem.space import SearchSpace
 
 
 class ScipyQMC(Strategy):
@@ -30,16 +29,4 @@ class ScipyQMC(Strategy):
 
     def _params(self, point: Any) -> dict[str, Any]:
         axis = dict(zip(self.space.names, point, strict=True))
-        return self.space.walk(lambda p: scale(p, axis[p.name]))
-
-
-def scale(p: Param, u: float) -> Any:
-    """A coordinate in [0, 1) as a value of the parameter: uniform, or log-uniform if `log`;
-    every integer and every choice gets an equal share of the axis."""
-    if p.type == "categorical":
-        return p.choices[min(int(u * len(p.choices)), len(p.choices) - 1)]
-    top = p.high + 1 if p.type == "int" else p.high
-    low, high = (math.log(p.low), math.log(top)) if p.log else (p.low, top)
-    x = low + u * (high - low)
-    x = min(max(math.exp(x) if p.log else x, p.low), top)
-    return min(math.floor(x), p.high) if p.type == "int" else float(x)
+        return self.space.walk(lambda p: p.from_unit(axis[p.name]))

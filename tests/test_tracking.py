@@ -43,7 +43,7 @@ def _server_command() -> str:
             return exe
     engine_missing(
         "no MLflow server: install mlflow in a venv of its own and set "
-        "TUNEBENCH_MLFLOW_SERVER=<venv>/bin/mlflow (README, Tracking)"
+        "TUNEBENCH_MLFLOW_SERVER=<venv>/bin/mlflow (docs/guides/tracking.md)"
     )
 
 

@@ -8,10 +8,12 @@ strategy sees a `SearchHandle`, never the data, so it cannot peek at rows or tim
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.problem.fidelity import Fidelity
+from harness.problem.space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,35 @@ class Proposal:
 @dataclass(frozen=True)
 class SearchHandle:
     """What a strategy may know of the search it runs: how many full evaluations it may spend,
-    how many workers evaluate at once, and the fidelity's lowest fraction (None: no fidelity)."""
+    how many workers evaluate at once, the fidelity's lowest fraction (None: no fidelity), and
+    the model's defaults (its library's value of each parameter it has, by search-space name),
+    so that a strategy can start where the baseline stands (`defaults_proposal`)."""
 
     n_trials: int
     workers: int = 1
     fidelity_low: float | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def of(cls, n_trials: int, workers: int, fidelity: Fidelity | None) -> SearchHandle:
-        return cls(n_trials, workers, fidelity.low if fidelity else None)
+    def of(
+        cls,
+        n_trials: int,
+        workers: int,
+        fidelity: Fidelity | None,
+        defaults: Mapping[str, Any] | None = None,
+    ) -> SearchHandle:
+        return cls(n_trials, workers, fidelity.low if fidelity else None, dict(defaults or {}))
+
+    def defaults_proposal(self, space: SearchSpace) -> Proposal:
+        """The model's defaults as a proposal: every parameter of `space` active under them, at
+        the library's default value (which may lie outside the space's range, as SVC's
+        `gamma='scale'`: it is the baseline, not a point of the search). A parameter the model
+        does not have (a model-selection space's `family`) is left out, as in the baseline."""
+        params: dict[str, Any] = {}
+        for p in space.params:
+            if p.name in self.defaults and space.is_active(p, params):
+                params[p.name] = self.defaults[p.name]
+        return Proposal(params)
 
 
 class Searcher(Protocol):

@@ -30,7 +30,7 @@ from harness.errors import UsageError, error_text
 from harness.problem.fidelity import Fidelity
 from harness.problem.hypergradient import Hypergradient
 from harness.problem.indices import UndefinedIndex, single_metric
-from harness.problem.models import pipeline_name, pipeline_params, plain
+from harness.problem.models import pipeline_name, pipeline_params, plain, space_name
 from harness.store.cache import Scope
 from harness.store.records import canonical
 
@@ -162,6 +162,13 @@ class InnerCV:
     n_jobs: int | None = None
     fidelity: Fidelity | None = None  # the model's declared resource, for partial evaluations
     hypergradient: Hypergradient | None = None  # set: every evaluation is differentiated too
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The pipeline's own parameter values by search-space name (`C`, `prep__...`): what
+        the baseline is evaluated with."""
+        params = self.pipeline.get_params(deep=True)
+        return {space_name(k): v for k, v in params.items() if pipeline_name(space_name(k)) == k}
 
     @property
     def single_scorer(self) -> Callable[..., float]:
@@ -335,7 +342,9 @@ class Objective:
 
     @property
     def handle(self) -> SearchHandle:
-        return SearchHandle.of(self.budget.n_trials, self.clock.workers, self.inner.fidelity)
+        return SearchHandle.of(
+            self.budget.n_trials, self.clock.workers, self.inner.fidelity, self.inner.defaults
+        )
 
     def elapsed(self) -> float:
         return self.clock.now()

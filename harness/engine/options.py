@@ -48,6 +48,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "beta": {"integer": False, "low": 0},
     "hyperband_iterations": {"integer": True, "low": 1, "optional": True},
     "learning_rate": POSITIVE,  # hypergrad's Adam
+    "step": SHARE | {"above": True},  # coordinate descent (docs/examples/coordinate_descent.py)
 }
 
 

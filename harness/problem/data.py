@@ -112,7 +112,7 @@ def _from_openml(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
         raise UsageError(
             f"dataset {cfg.name}: OpenML dataset {cfg.openml_id} is not in the OpenML cache "
             f"({cache}) and OpenML could not be reached ({type(e).__name__}); point "
-            "OPENML_CACHE_DIR at a cache that holds it (see README) or go online"
+            "OPENML_CACHE_DIR at a cache that holds it (see docs/concepts/problems.md) or go online"
         ) from None
     finally:
         logging.disable(logging.NOTSET)

@@ -56,7 +56,7 @@ class Param:
         if self.type == "categorical":
             return list(self.choices)
         if resolution == 1:
-            return [self._cast(self._centre())]
+            return [self.centre()]
         if self.log:
             points = np.geomspace(self.low, self.high, resolution)
         else:
@@ -75,10 +75,40 @@ class Param:
             return _LogUniformInt(int(self.low), int(self.high))
         return stats.randint(int(self.low), int(self.high) + 1)
 
-    def _centre(self) -> float:
+    def centre(self) -> Value:
+        """The middle of a numeric range (geometric if `log`, rounded for an int): a one-point
+        grid, or a strategy's start; for a categorical, the choice at the axis' middle."""
+        if self.type == "categorical":
+            return self.from_unit(0.5)
         if self.log:
-            return math.sqrt(self.low * self.high)
-        return (self.low + self.high) / 2
+            return self._cast(math.sqrt(self.low * self.high))
+        return self._cast((self.low + self.high) / 2)
+
+    def from_unit(self, u: float) -> Value:
+        """A coordinate in [0, 1] as a value of the parameter: uniform, or log-uniform if `log`;
+        every integer and every choice gets an equal share of the axis (so a design or a step
+        over [0, 1] treats every kind of parameter alike)."""
+        if self.type == "categorical":
+            return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
+        top = self.high + 1 if self.type == "int" else self.high
+        low, high = (math.log(self.low), math.log(top)) if self.log else (self.low, top)
+        x = low + u * (high - low)
+        x = min(max(math.exp(x) if self.log else x, self.low), top)
+        return min(math.floor(x), self.high) if self.type == "int" else float(x)
+
+    def to_unit(self, value: Value) -> float:
+        """A value's coordinate in [0, 1], the inverse of `from_unit`: an integer or a choice
+        maps to the middle of its share, so `from_unit(to_unit(v)) == v` for every value in
+        the space (up to rounding for a float)."""
+        if self.type == "categorical":
+            index = next(i for i, c in enumerate(self.choices) if _same(value, c))
+            return (index + 0.5) / len(self.choices)
+        top = self.high + 1 if self.type == "int" else self.high
+        t = math.log if self.log else float
+        # an integer: the middle of its share [v, v + 1) on the axis' scale
+        at = (t(value) + t(value + 1)) / 2 if self.type == "int" else t(value)
+        u = (at - t(self.low)) / (t(top) - t(self.low))
+        return min(max(u, 0.0), 1.0)
 
     def _cast(self, value: float) -> Value:
         return int(np.rint(value)) if self.type == "int" else float(value)

@@ -11,12 +11,14 @@ interrupted build leaves the previous report as it was.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import OmegaConf
 
 from harness.aggregate import TABLES, aggregate
@@ -36,6 +38,7 @@ from harness.report.figures import (
 from harness.store.records import notice, write_atomic
 
 REPORT = "report"
+SECTIONS = Path(__file__).with_name("sections.yaml")  # the sections' texts
 CHECKPOINTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # budget spent shown in summaries
 APPENDIX = (
     "runs", "studies", "instances", "targets", "trials_to_target", "ert_by_problem",
@@ -93,6 +96,29 @@ def recommendation_lines(out: Path) -> list[str]:
     return [str(row.sentence) for row in table.itertuples()]
 
 
+@functools.cache
+def section_texts() -> dict[str, list[str]]:
+    """Each section's texts by title (sections.yaml): prose kept apart from the code that
+    places it, and shown as it is in the docs (docs/reading-the-report/sections.md)."""
+    return yaml.safe_load(SECTIONS.read_text())
+
+
+def prose(title: str, settings: Settings | None = None) -> list[str]:
+    """A section's texts, their {baseline}, {rope}, {alpha}, {detect}, {target} and
+    {min_units} filled from the report's settings."""
+    values = {}
+    if settings is not None:
+        values = {
+            "baseline": settings.baseline,
+            "rope": settings.rope,
+            "alpha": settings.alpha,
+            "detect": settings.detect,
+            "target": f"{settings.recommend_target:g}",
+            "min_units": MIN_UNITS,
+        }
+    return [text.format(**values) for text in section_texts()[title]]
+
+
 def outline(
     records: Records,
     tables: dict[str, pd.DataFrame],
@@ -130,7 +156,6 @@ def outline(
         for name, column in (("anytime", "spent"), ("overhead", "trial"))
     }
     appendix = [Table(n, TABLES[n], _short(tables[n]), full=len(tables[n]) <= 60) for n in APPENDIX]
-    target = f"{settings.recommend_target:g}"
     workers = _workers_section(t, fig) if len(tables["workers_speedup"]) else []
     population = _population_section(t, fig) if len(tables["pbt_schedule"]) else []
     decision = tables["decision"]
@@ -149,17 +174,7 @@ def outline(
         Section(
             "Recommendation",
             [
-                "Per budget, the strategy with the best mean rank of outer-test score across "
-                "problem instances, and the claim that it beats the baseline "
-                f"({settings.baseline}) by at least the ROPE ({settings.rope:g}): `estimate` is "
-                "its mean outer-test score minus the baseline's, `low` and `high` the 95% "
-                "bootstrap interval over instances, `verdict` the one rule (supported only when "
-                "the whole interval lies above the ROPE, contradicted only when wholly below, "
-                "else inconclusive, with `instances_needed` to decide it). Beside it: the exact "
-                "Wilcoxon test's Holm p (`p_holm`) and the smallest Holm p these instances "
-                "could give (`p_floor`), baycomp's probability that the two are within the ROPE "
-                "(`p_equivalent`; above 0.95 the report calls them practically equivalent), its "
-                f"mean gain over the defaults, ERT to the {target} target, and what it used.",
+                *prose("Recommendation", settings),
                 *[
                     f"{row.budget}: ranked at equal {row.axis}."
                     for row in tables["recommendation"].itertuples()
@@ -170,15 +185,7 @@ def outline(
         Section(
             "Were the budgets equal",
             [
-                "Strategies are ranked at equal trials (or at equal fit + score seconds under a "
-                "compute budget), but grid search can run out of grid before the budget, a "
-                "multi-fidelity strategy runs many partial trials, and an optimiser can spend "
-                "more seconds choosing than the models spend fitting. Per strategy: trials "
-                "run, full-evaluation equivalents, fit + score seconds and the optimiser's own "
-                f"seconds per run, against {settings.baseline}'s. `flag`: fewer trials than "
-                "the budget, partial trials, or more than 1.5x the baseline's seconds. Ranks "
-                "use trials (or fit + score seconds); the optimiser's seconds are shown, not "
-                "ranked on.",
+                *prose("Were the budgets equal", settings),
             ],
             [wrapped["equal_budget"]],
         ),
@@ -186,12 +193,7 @@ def outline(
         Section(
             "Folklore, checked",
             [
-                "Each claim is stated as a figure measured on this sweep, with its 95% "
-                "percentile-bootstrap interval (scipy) and the range the claim puts it in, "
-                "judged by one rule: supported only when the whole interval lies inside the "
-                "claimed range, contradicted only when it lies wholly outside, otherwise "
-                f"inconclusive (also with fewer than {MIN_UNITS} instances, or when what the "
-                "claim needs did not run), with the instances that would decide it.",
+                *prose("Folklore, checked", settings),
                 *_folklore_lines(tables["folklore"]),
             ],
             [wrapped["folklore"]],
@@ -199,13 +201,7 @@ def outline(
         Section(
             "Tuning without labels",
             [
-                "Clustering studies tune by an internal index of held-out inner rows; where the "
-                "dataset has labels (hidden from tuning), the outer test also scores the tuned "
-                "and default configurations by ARI. Per strategy and model: the share of runs "
-                "whose tuned configuration beat the defaults on ARI, the ARI and index gains, "
-                "Spearman's rank correlation of index and ARI over each run's trials (scipy), "
-                "the share of runs misled (index up, ARI down) and of degenerate trials (one "
-                "cluster or all noise). Empty when no clustering study ran (docs/clustering.md).",
+                *prose("Tuning without labels", settings),
             ],
             [
                 t["clustering"],
@@ -220,17 +216,7 @@ def outline(
         Section(
             "Risk and equivalence",
             [
-                "Harm rate: the share of outer folds where tuning scored below the defaults "
-                "on the outer test, with Wilson's interval (statsmodels). CVaR 10%: the mean of "
-                "the worst 10% of runs, of the gain and of the final normalised regret, with "
-                "bootstrap intervals (scipy). Model `all` pools the models.",
-                "Practical equivalence: baycomp's Bayesian signed-rank test gives the "
-                f"probabilities that each strategy is better than {settings.baseline} by more "
-                f"than the ROPE ({settings.rope:g}), within it, or worse, on outer-test scores; "
-                'above 0.95 is a decision. Beside it, the verdict rule on "as good as the '
-                'baseline": the whole 95% interval of the difference within the ROPE.',
-                "Robust aggregates (as rliable recommends): the interquartile mean with "
-                "bootstrap intervals, and performance profiles of each run's improvement.",
+                *prose("Risk and equivalence", settings),
             ],
             [
                 t["risk"],
@@ -248,10 +234,7 @@ def outline(
         Section(
             "Budget crossover",
             [
-                "For each pair of strategies: which one ends ahead (lower median normalised "
-                "regret across instances), and from which trial (or second) on it stays "
-                "ahead, with a 95% bootstrap interval; inf: in some resamples it is not ahead "
-                "at the end.",
+                *prose("Budget crossover", settings),
                 *_crossover_lines(tables["crossover"]),
             ],
             [
@@ -262,14 +245,7 @@ def outline(
         Section(
             "Power",
             [
-                "The test run against the baseline is the exact Wilcoxon signed-rank test "
-                "(scipy; zero differences dropped) with Holm's correction. `p_floor` is the "
-                "smallest Holm p the non-zero differences at hand could give; where it is not "
-                f"below alpha = {settings.alpha:g}, no outcome could have been significant. "
-                "`detectable` is the shift of the differences that test detects with 80% "
-                "power on these instances, and `needed_instances` the instances it needs for "
-                f"{settings.detect:g}, both by simulating that test (ties kept at their "
-                "observed share).",
+                *prose("Power", settings),
                 *[f"{row.budget}: {row.power}." for row in tables["recommendation"].itertuples()],
             ],
             [wrapped["power"]],
@@ -277,32 +253,21 @@ def outline(
         Section(
             "What matters in a space",
             [
-                "Hyperparameter importance per model from the recorded trials (optuna's "
-                "PED-ANOVA evaluator, all strategies' full-fidelity trials pooled per dataset), "
-                "and tunability per model family (Probst et al. 2019): how much tuning gained "
-                "over the defaults on the datasets run."
+                *prose("What matters in a space", settings),
             ],
             [t["importance_by_model"], t["tunability"], t["importance"]],
         ),
         Section(
             "How to choose",
             [
-                "The rule of thumb, filled from this sweep: per model, search-space size "
-                "(parameters), dataset size band and budget, the strategy with the best mean "
-                f"rank, baycomp's decision against {settings.baseline}, and the verdict rule "
-                "on its beating the baseline by at least the ROPE."
+                *prose("How to choose", settings),
             ],
             [wrapped["choice"]],
         ),
         Section(
             "Trials to target",
             [
-                "Targets lie a fraction of the way from the defaults' inner score to the best "
-                "inner score any strategy reached on the instance. A run is censored when its "
-                "best-so-far never reaches a target. ERT (expected running time, as in COCO) "
-                "is everything all runs spent divided by the number that succeeded: infinite "
-                "when none did. `ert_cost` counts full-evaluation equivalents (multi-fidelity), "
-                "`ert_compute` compute seconds (fit + score over all workers).",
+                *prose("Trials to target", settings),
                 *_target_lines(tables),
             ],
             [fig["ttt_ecdf"], fig["ttt_compute"], t["ert"]],
@@ -310,8 +275,7 @@ def outline(
         Section(
             "Anytime performance",
             [
-                "Best-so-far inner score as budget is spent (`spent`: trials, or full-evaluation "
-                "equivalents for multi-fidelity strategies), from the first trial on."
+                *prose("Anytime performance", settings),
             ],
             [
                 fig["convergence"],
@@ -326,36 +290,21 @@ def outline(
         Section(
             "Compute",
             [
-                "Compute is what the evaluations cost: their fit + score seconds, summed over "
-                "workers (wall-clock with k workers is shorter; compute is not). The "
-                "optimiser's own seconds are in the budgets table above and in the wall-clock "
-                "section."
+                *prose("Compute", settings),
             ],
             [t["compute"]],
         ),
         Section(
             "Accuracy gain",
             [
-                "Gain is the outer-test score of the tuned configuration minus the defaults' "
-                "on the same outer fold: data the tuner never saw. Optimism is the best inner "
-                "score minus the tuned outer-test score; a large optimism means the search "
-                "over-fitted its validation folds."
+                *prose("Accuracy gain", settings),
             ],
             [fig["gain"], t["gain_overall"], t["gain_by_model"], t["gain"]],
         ),
         Section(
             "Ranks and significance",
             [
-                "Strategies ranked per problem instance by outer-test score (1 = best, ties "
-                "averaged), on instances where every strategy of the budget ran. Friedman's "
-                "test (scipy), Nemenyi post-hoc (scikit-posthocs; each pair once), and exact "
-                f"Wilcoxon signed-rank tests against {settings.baseline} with Holm's "
-                f"correction (statsmodels), at alpha = {settings.alpha:g}. Friedman's "
-                "`p_floor` is the smallest p it can give with these instances and strategies "
-                "(every instance ranking them alike), `detectable` the shift of one strategy "
-                "it detects with 80% power here, and `needed_instances` the instances it "
-                f"needs for {settings.detect:g}, by simulating that test. `flag`, "
-                "`trials_used` and the seconds: what each strategy really used.",
+                *prose("Ranks and significance", settings),
                 *[
                     friedman_sentence(row, settings.alpha) + "."
                     for _, row in tables["friedman"].dropna(subset=["p_floor"]).iterrows()
@@ -374,10 +323,7 @@ def outline(
         Section(
             "Wall-clock time",
             [
-                "Each study's time split into model evaluation (inner CV), optimiser overhead "
-                "(the strategy's ask and tell of each trial), harness bookkeeping (journaling, "
-                "and the optimiser's thinking no trial carries: the ask the budget refused and "
-                "the last tell), and refitting on the outer folds."
+                *prose("Wall-clock time", settings),
             ],
             [
                 fig["time_decomposition"],
@@ -394,7 +340,7 @@ def outline(
         ),
         Section(
             "Data tables",
-            ["Per-run and per-step tables the sections above are computed from."],
+            prose("Data tables"),
             appendix,
             collapsed=True,
         ),
@@ -462,13 +408,7 @@ def _workers_section(t: dict[str, Table], fig: dict[str, Image]) -> list[Section
         Section(
             "Parallel workers",
             [
-                "Studies that differ only in workers (same problem, budget, strategy and "
-                "clock), compared with the fewest workers that ran (k = 1 when it did). "
-                "Speed-up: per instance, the reference's search seconds over the k-worker "
-                "search's (virtual seconds with the simulated clock), mean and 95% bootstrap CI; "
-                "efficiency: speed-up / (k / reference k). Trials-to-target at each k: "
-                "`trials_ratio` above 1 is the sample efficiency lost to parallelism (proposals "
-                "made before the results in flight were known).",
+                *prose("Parallel workers"),
             ],
             [fig["workers_convergence"], t["workers_speedup"], t["workers_ert"]],
         )
@@ -480,13 +420,7 @@ def _population_section(t: dict[str, Table], fig: dict[str, Image]) -> list[Sect
         Section(
             "Population-based training",
             [
-                "Each member of a population trains step by step; at each perturbation "
-                "interval the library has weak members continue a strong member's fitted "
-                "models with its hyperparameters perturbed. Every trial record says its "
-                "`member` and, after an exploit, the trial whose models it continued "
-                "(`exploited_from`), so each member's schedule of hyperparameters reads off "
-                "the records. The configuration chosen (the best at full fidelity) is refit "
-                "from scratch and scored on the outer test like any strategy's.",
+                *prose("Population-based training"),
             ],
             [fig["pbt_schedule"], t["pbt_schedule"]],
         )

@@ -34,7 +34,7 @@ STUDY_TAG, SWEEP_TAG = "tunebench.study_key", "tunebench.sweep_key"
 PARENT_TAG, RUN_NAME = "mlflow.parentRunId", "mlflow.runName"  # MLflow's own tags
 BATCH = 100  # params per log_batch call; MLflow's limit (metrics: 1000)
 SERVER_HINT = (
-    "start one (README, Tracking: mlflow server --host 127.0.0.1 --port 5000 "
+    "start one (docs/guides/tracking.md: mlflow server --host 127.0.0.1 --port 5000 "
     "--backend-store-uri sqlite:///mlflow.db) and export MLFLOW_TRACKING_URI=http://127.0.0.1:5000"
 )
 
