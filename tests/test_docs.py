@@ -2,9 +2,9 @@
 README.md or docs/ composes, the strategies reference lists every strategy and refuses one
 whose adapter says nothing of itself, and the README stays a short door (docs/contributing.md).
 
-A documented command is checked as the CLI checks it before any work (harness/cli.py
+A documented command is checked as the CLI checks it before any work (harness/cli/__init__.py
 `preflight`): Hydra's parse, the project's rules on which keys an override may name
-(harness/overrides.py), a compose of each job (a sweep's: a set of jobs that holds every value
+(harness/cli/overrides.py), a compose of each job (a sweep's: a set of jobs that holds every value
 of every swept key) with every interpolation resolved, and the strategy options' ranges
 (harness/engine/options.py). Nothing runs; no dataset is loaded.
 """
@@ -24,7 +24,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from harness import cli
-from harness import overrides as rules
+from harness.cli import overrides as rules
 from harness.engine import options
 from harness.errors import UsageError
 from tests.helpers import ROOT
