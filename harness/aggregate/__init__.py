@@ -246,6 +246,8 @@ def table_tables(
 ) -> dict[str, pd.DataFrame]:
     """The tables of table studies (harness.aggregate.regret, table_verdicts); empty when no
     study searched a published table."""
+    if regret.table_studies(records.studies).empty:
+        return {name: pd.DataFrame() for name in TABLES if name.startswith("table_")}
     trajectories = regret.trajectory_table(records.trials, records.studies)
     trials = regret.over_trials(trajectories, records.studies)
     seconds = regret.over_time(trajectories)
