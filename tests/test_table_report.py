@@ -186,3 +186,24 @@ def test_identical_strategies_are_never_said_to_differ(tmp_path):
     same = tables["table_equivalence"].iloc[0]
     assert same.verdict in (verdict.INCONCLUSIVE, verdict.SUPPORTED)
     assert verdict.violations(tables["table_decision"]).empty
+
+
+def test_report_of_table_studies_leads_with_their_decision(small, tmp_path):
+    """The report built from the store: the decision over table instances first, the table
+    figures drawn, the sections on raw outer-test scores and on the defaults left out, each
+    with its line, and the verdict tables written."""
+    from harness.report.build import build_report
+
+    store, _ = small
+    out = build_report(store, tmp_path / "report", SETTINGS)
+    drawn = {p.stem for p in (out / "figures").glob("*.png")}
+    assert {"table_forest", "table_regret", "table_bayesmark", "table_rank"} <= drawn
+    text = (out / "report.md").read_text(encoding="utf-8")
+    titles = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    assert titles[:3] == ["Decision over table instances", "Summary", "Table benchmarks"]
+    for left_out in ("Decision", "Recommendation", "Power", "Accuracy gain", "Trials to target"):
+        assert left_out not in titles
+        assert f"Section '{left_out}' left out: " in text
+    assert "12 (task, seed) instances" in text
+    decision = pd.read_parquet(out / "tables" / "table_decision.parquet")
+    assert verdict.violations(decision).empty and len(decision) == 1

@@ -159,6 +159,8 @@ def draw_forest(
     """The forest plot of a decision table (recommend.decision_table's columns): per budget,
     each strategy's `estimate` with its interval, the baseline at zero, the ROPE shaded;
     `difference` names what the x axis measures."""
+    if decision.empty:  # no such studies (an empty frame may have no columns)
+        return None
     decision = decision.dropna(subset=["estimate"])
     budgets = [b for b in _budgets(tables) if b in set(decision.budget)]
     if not budgets:
