@@ -27,10 +27,12 @@ from harness.aggregate import (
     population,
     power,
     recommend,
+    regret,
     risk,
     robust,
     significance,
     speedup,
+    table_verdicts,
     targets,
     timing,
 )
@@ -100,6 +102,35 @@ TABLES = {
     "curves_compute": "per run and compute seconds spent: best-so-far, normalised regret, rank",
     "runs": "per run (study x outer fold): scores, gain, optimism, final regret, seconds",
     "trials_per_problem": "per problem: trials and the median seconds of one trial",
+    "table_sentences": "table studies, per budget: the verdict over (task, seed) instances in "
+    "one sentence",
+    "table_decision": "table studies, per budget, strategy: the baseline's final normalised "
+    "regret minus the strategy's over (task, seed) instances, 95% bootstrap interval, verdict "
+    "on beating it by the ROPE (a fraction of the table's span), Holm p, P(equivalent)",
+    "table_regret": "table studies, per budget, strategy, trial: mean normalised regret of the "
+    "incumbent's true score over (task, seed) instances, 95% t interval",
+    "table_regret_time": "table studies, per budget, strategy, fraction of the task's "
+    "simulated horizon: mean normalised regret, 95% t interval",
+    "table_bayesmark": "table studies, per budget, strategy, trial: Bayesmark's normalised mean "
+    "score (random search = 1, 0 = the table's best), 95% t interval over tasks",
+    "table_rank": "table studies, per budget, strategy, trial: mean rank of normalised regret "
+    "(scipy rankdata per instance and trial)",
+    "table_rank_time": "table studies, the same per fraction of the task's simulated horizon",
+    "table_ranks": "table studies, per budget, strategy: mean rank of final normalised regret "
+    "over (task, seed) instances, and what each strategy used",
+    "table_versus": "table studies, per budget, strategy: exact Wilcoxon test of final "
+    "normalised regret against the baseline, Holm-corrected",
+    "table_power": "table studies, per budget, strategy: the same power analysis on final "
+    "normalised regret (Holm p floor, detectable difference, instances needed)",
+    "table_friedman": "table studies, per budget: Friedman test on final normalised regret "
+    "over instances, its floor, detectable shift and instances needed",
+    "table_equivalence": "table studies, per budget, benchmark, strategy: baycomp's P(better, "
+    "within the ROPE, worse) on final normalised regret",
+    "table_final": "per table run: normalised regret and true score of its incumbent at the "
+    "end of its budget",
+    "table_curves": "per table run and trial: normalised regret of the incumbent",
+    "table_curves_time": "per table run and fraction of its task's simulated horizon: "
+    "normalised regret of the incumbent",
     "studies": "per finished study: strategy, dataset, model, budget, problem, folder",
     "versions": "per package: versions the studies ran with, and the report's",
 }
@@ -205,8 +236,33 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
         "studies": records.studies,
         "versions": versions_table(records.studies),
     }
+    tables |= table_tables(records, runs, used, settings)
     tables["folklore"] = folklore.folklore_table(tables, settings)  # reads the tables above
     return {name: _in_budget_order(tables[name], budgets) for name in TABLES}
+
+
+def table_tables(
+    records: Records, runs: pd.DataFrame, used: pd.DataFrame, settings: Settings
+) -> dict[str, pd.DataFrame]:
+    """The tables of table studies (harness.aggregate.regret, table_verdicts); empty when no
+    study searched a published table."""
+    if regret.table_studies(records.studies).empty:
+        return {name: pd.DataFrame() for name in TABLES if name.startswith("table_")}
+    trajectories = regret.trajectory_table(records.trials, records.studies)
+    trials = regret.over_trials(trajectories, records.studies)
+    seconds = regret.over_time(trajectories)
+    final = regret.final_table(trials)
+    own = regret.instance_runs(final, runs)
+    return {
+        "table_regret": regret.regret_summary(trials, "trial"),
+        "table_regret_time": regret.regret_summary(seconds, "fraction"),
+        "table_bayesmark": regret.bayesmark_score(trials, settings.baseline),
+        "table_rank": regret.rank_over(trials, "trial"),
+        "table_rank_time": regret.rank_over(seconds, "fraction"),
+        "table_final": final,
+        "table_curves": trials,
+        "table_curves_time": seconds,
+    } | table_verdicts.verdict_tables(own, used[used.strategy.isin(own.strategy)], settings)
 
 
 def _in_budget_order(table: pd.DataFrame, budgets: list[str]) -> pd.DataFrame:

@@ -39,7 +39,12 @@ NUMBERS = (
     "inner_mean", "inner_std", "inner_ari", "best_inner", "default_inner", "tuned_test",
     "default_test", "gain", "tuned_ari", "default_ari", "tuned_ami", "default_ami",
     "fit_seconds", "score_seconds", "cpu_seconds", "full_evaluations", "fidelity",
+    "true_score",
 )  # fmt: skip
+# a table study's study.json has "table": {benchmark, task, best, worst, size} (best and worst
+# true score over the whole table); its studies row gets them as table_<name> (no such
+# columns when no study searched a table)
+TABLE_FIELDS = ("benchmark", "task", "best", "worst", "size")
 SWEEP_CONFIG = "multirun.yaml"  # Hydra writes it at the top of every sweep folder
 
 
@@ -143,6 +148,7 @@ def _study_table(metas: list[dict[str, Any]]) -> pd.DataFrame:
                 "finished": meta.get("finished"),
                 "versions": json.dumps(meta.get("versions", {}), sort_keys=True),
             }
+            | {f"table_{k}": meta["table"].get(k) for k in TABLE_FIELDS if meta.get("table")}
         )
     studies = pd.DataFrame(rows).sort_values(["finished", "study_dir"])
     return studies.drop_duplicates("study_key", keep="last").reset_index(drop=True)

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from harness.aggregate import TABLES, aggregate
 from harness.aggregate.friedman_power import sentence as friedman_sentence
 from harness.aggregate.load import Records, damage_text, load_records
+from harness.aggregate.power import sentence as power_sentence
 from harness.aggregate.settings import Settings
 from harness.aggregate.verdict import MIN_UNITS
 from harness.report.document import Image, Section, Table, render_html, render_markdown
@@ -35,6 +36,7 @@ from harness.report.figures import (
     palette,
     readable,
 )
+from harness.report.table_figures import TABLE_PLOTS
 from harness.store.records import notice, write_atomic
 
 REPORT = "report"
@@ -145,7 +147,7 @@ def outline(
         )
         for name in ("recommendation", "folklore", "equal_budget", "choice", "power")
     }
-    fig = {plot.name: Image(plot.name, plot.title, plot.caption) for plot in PLOTS}
+    fig = {plot.name: Image(plot.name, plot.title, plot.caption) for plot in [*PLOTS, *TABLE_PLOTS]}
     at_checkpoints = {
         name: Table(
             name,
@@ -345,7 +347,137 @@ def outline(
             collapsed=True,
         ),
     ]
+    if len(tables["table_final"]):
+        sections = _with_table_sections(sections, records, tables, t, fig, settings)
     return _present(sections, drawn)
+
+
+# nested-CV sections that do not apply when every study searched a published table, and why
+RAW = (
+    "it compares raw outer-test scores, which for a table study are true scores in each "
+    "table's own units (a percentage on NAS-Bench-201, a negated loss on FCNet), so their "
+    "differences cannot be averaged across tasks; the decision over table instances above "
+    "compares normalised regret"
+)
+NOT_FOR_TABLES = {
+    "Decision": RAW,
+    "Recommendation": RAW,
+    "Power": RAW,
+    "Accuracy gain": "a table study has no defaults to gain over (default_test is NaN)",
+    "Trials to target": "its targets lie between the defaults' score and the best, and a "
+    "table study has no defaults; normalised regret against the table's exact best replaces "
+    "it",
+}
+TABLE_DECISION_SHOWN = [c for c in DECISION_SHOWN if c not in ("compute_seconds",)]
+TABLE_APPENDIX = (
+    "table_final", "table_regret", "table_regret_time", "table_bayesmark", "table_rank",
+    "table_rank_time", "table_curves", "table_curves_time",
+)  # fmt: skip
+
+
+def _with_table_sections(
+    sections: list[Section],
+    records: Records,
+    tables: dict[str, pd.DataFrame],
+    t: dict[str, Table],
+    fig: dict[str, Image],
+    settings: Settings,
+) -> list[Section]:
+    """The sections for table studies (docs/tables-report.md): their decision first, then
+    their curves and tests after the nested-CV decision; when every study searched a table,
+    the nested-CV sections of NOT_FOR_TABLES are left out with a line saying why."""
+    final = tables["table_final"]
+    decision = tables["table_decision"]
+    shown = [c for c in TABLE_DECISION_SHOWN if c != "budget" or decision.budget.nunique() > 1]
+    studies = records.studies
+    only = bool(studies.get("table_best", pd.Series(dtype=float)).notna().all())
+    omitted = [f"Section '{name}' left out: {why}." for name, why in NOT_FOR_TABLES.items()]
+    lead = Section(
+        "Decision over table instances",
+        [str(row.sentence) for row in tables["table_sentences"].itertuples()],
+        [
+            fig["table_forest"],
+            Table(
+                "table_decision", TABLES["table_decision"], decision[shown], wrap=True, shut=False
+            ),
+        ],
+        lead=True,
+    )
+    benchmarks = final.groupby("model").dataset.nunique()
+    evidence = Section(
+        "Table benchmarks",
+        [
+            f"{final.study_key.nunique()} table studies on {len(benchmarks)} benchmark(s) ("
+            + ", ".join(f"{b}: {n} task(s)" for b, n in benchmarks.items())
+            + f"), {final.groupby(['model', 'dataset', 'seed']).ngroups} (task, seed) "
+            "instances. A table study looks each configuration up in a published table: the "
+            "search sees one recorded seed's score (noisy); the report judges the "
+            "configuration it would pick (the best noisy score so far, the incumbent) by its "
+            "seed-averaged score over the table's recorded seeds (its true score).",
+            "Normalised regret = (table's best - incumbent's true score) / (table's best - "
+            "worst), best and worst over the whole table: exact, no estimate of the optimum. "
+            "Curves are means over (task, seed) instances with 95% t intervals; over time, "
+            "seconds are fractions of each task's simulated horizon, as tasks' training times "
+            "differ by orders of magnitude. Bayesmark's normalised mean score puts random "
+            "search at 1 at every trial and the table's best at 0.",
+            f"Decisions: each strategy against {settings.baseline} on its final normalised "
+            "regret per instance, with the tests, power analysis and verdict rule of the "
+            "nested-CV report (exact Wilcoxon with Holm, Friedman, baycomp with the ROPE "
+            f"{settings.rope:g}, detect {settings.detect:g}): ROPE and detect are fractions of "
+            "the table's best-to-worst span here.",
+            *_table_power_lines(tables, settings),
+            *(omitted if only else []),
+        ],
+        [
+            fig["table_regret"],
+            fig["table_bayesmark"],
+            fig["table_rank"],
+            Table(
+                "table_power",
+                TABLES["table_power"],
+                tables["table_power"].drop(columns=["method"], errors="ignore"),
+                wrap=True,
+                shut=False,
+            ),
+            t["table_ranks"],
+            t["table_versus"],
+            Table(
+                "table_friedman",
+                TABLES["table_friedman"],
+                tables["table_friedman"].drop(columns="method", errors="ignore"),
+            ),
+            t["table_equivalence"],
+        ],
+    )
+    data = Section(
+        "Table data",
+        ["Per-run and per-step tables of the table studies."],
+        [Table(n, TABLES[n], tables[n], full=len(tables[n]) <= 60) for n in TABLE_APPENDIX],
+        collapsed=True,
+    )
+    kept = [s for s in sections if not (only and s.title in NOT_FOR_TABLES)]
+    if only:
+        kept = [_without(s, "risk") if s.title == "Risk and equivalence" else s for s in kept]
+    after = next(i for i, s in enumerate(kept) if s.title == "Summary") + 1
+    last = next(i for i, s in enumerate(kept) if s.collapsed)
+    return [lead, *kept[:after], evidence, *kept[after:last], data, *kept[last:]]
+
+
+def _without(section: Section, name: str) -> Section:
+    """The section without its table `name` (harm against the defaults: none for tables)."""
+    items = [i for i in section.items if not (isinstance(i, Table) and i.name == name)]
+    return Section(section.title, section.text, items, section.lead, section.collapsed)
+
+
+def _table_power_lines(tables: dict[str, pd.DataFrame], settings: Settings) -> list[str]:
+    """Per budget, the power of the test run for the table decision's pick."""
+    lines = []
+    powers = tables["table_power"]
+    for row in tables["table_sentences"].itertuples():
+        match = powers[(powers.budget == row.budget) & (powers.strategy == row.strategy)]
+        text = power_sentence(match.iloc[0] if len(match) else None, settings.alpha)
+        lines.append(f"{row.budget}: {text}.")
+    return lines
 
 
 def _present(sections: list[Section], drawn: set[str] | None) -> list[Section]:
@@ -521,7 +653,7 @@ def _write_figures(tables: dict[str, pd.DataFrame], folder: Path) -> set[str]:
     folder.mkdir(parents=True)
     colours = palette(sorted(tables["studies"].strategy.unique()))
     drawn = set()
-    for plot in PLOTS:
+    for plot in [*PLOTS, *TABLE_PLOTS]:
         figure = plot.draw(tables, colours)
         if not has_data(figure):
             continue

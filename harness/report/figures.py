@@ -149,7 +149,19 @@ def forest(tables: Tables, colours: Palette) -> Figure | None:
     """Per budget: each strategy's outer-test score minus the baseline's, mean and 95%
     bootstrap interval over instances, one row per strategy; the baseline at zero, the ROPE
     shaded. Fewer than MIN_UNITS instances: points only."""
-    decision = tables["decision"].dropna(subset=["estimate"])
+    baseline = _baseline(tables)
+    return draw_forest(tables, tables["decision"], colours, f"outer-test score minus {baseline}'s")
+
+
+def draw_forest(
+    tables: Tables, decision: pd.DataFrame, colours: Palette, difference: str
+) -> Figure | None:
+    """The forest plot of a decision table (recommend.decision_table's columns): per budget,
+    each strategy's `estimate` with its interval, the baseline at zero, the ROPE shaded;
+    `difference` names what the x axis measures."""
+    if decision.empty:  # no such studies (an empty frame may have no columns)
+        return None
+    decision = decision.dropna(subset=["estimate"])
     budgets = [b for b in _budgets(tables) if b in set(decision.budget)]
     if not budgets:
         return None
@@ -175,7 +187,7 @@ def forest(tables: Tables, colours: Palette) -> Figure | None:
         interval = "95% bootstrap interval" if n >= MIN_UNITS else (
             f"no interval: fewer than {MIN_UNITS} instances")  # fmt: skip
         ax.set(
-            xlabel=f"outer-test score minus {baseline}'s (mean over {n} instances, {interval})",
+            xlabel=f"{difference} (mean over {n} instances, {interval})",
             title=f"{budget}: each strategy against {baseline}; * budget not equal (see table)",
         )  # fmt: skip
         ax.legend(loc="lower right", fontsize="small")
