@@ -123,7 +123,7 @@ def fail(message: str) -> None:
 def _hydra_main(cfg: DictConfig) -> None:
     from harness.engine import parallel
     from harness.engine import study as studies
-    from harness.engine.objective import error_text
+    from harness.engine.evaluation import error_text
     from harness.store.records import link_study
     from harness.summary import fold_table, headline
 

@@ -27,14 +27,9 @@ from sklearn.pipeline import Pipeline
 from harness import checks
 from harness.engine import options
 from harness.engine.asktell import Searcher
-from harness.engine.objective import (
-    Budget,
-    InnerCV,
-    Objective,
-    StopSearch,
-    error_text,
-    quietly,
-)
+from harness.engine.budget import Budget, StopSearch
+from harness.engine.evaluation import InnerCV, error_text, quietly
+from harness.engine.objective import Objective
 from harness.engine.parallel import Parallelism, inner_jobs
 from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError
