@@ -18,6 +18,10 @@ study whose model's fidelity does not continue training (`continue: true`) is re
 A strategy that needs more of a trial than its loss names the trial-record columns it wants in
 `told` (FLAML's searchers: `fit_seconds`, a trial's cost; `hypergrad`: `hypergradient`, which
 the problem then computes with each evaluation); `tell` gets them as keyword arguments.
+
+On a published table (harness.engine.table_study) a strategy that never proposes a
+configuration twice says `without_replacement = True`, so a budget beyond the table's size is
+refused; one that only picks a model's defaults says `defaults_only = True` (a table has none).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class Strategy(ABC):
     parallel: ClassVar[str] = "asynchronous"
     stepwise: ClassVar[bool] = False
     told: ClassVar[tuple[str, ...]] = ()
+    without_replacement: ClassVar[bool] = False
+    defaults_only: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, seed: int) -> None:
         self.space = space

@@ -31,6 +31,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from harness import overrides as rules
 from harness.errors import UsageError
+from harness.problem import tables
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 RAY_LAUNCHER = "hydra_plugins.tunebench_ray_launcher.ray_launcher.RayLauncher"
@@ -64,7 +65,7 @@ def preflight(overrides: list[str], multirun: bool) -> None:
         with initialize_config_dir(str(CONF), version_base=None):
             combos = _sweep(parsed, task) if multirun else [[o.input_line for o in task]]
             for combo in combos:
-                compose(config_name="config", overrides=combo)
+                tables.check(compose(config_name="config", overrides=combo))
         if any(o.key_or_group == "tracking" and o.value() == "mlflow" for o in task):
             from harness.tracking.mlflow_runs import check_server
 
@@ -132,7 +133,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         study = studies.prepare(cfg)
         budget = study.budget
         workers = budget.workers if budget.clock == "real" else 1
-        parallelism = parallel.plan(HydraConfig.get(), study.protocol.n_jobs, workers)
+        parallelism = parallel.plan(HydraConfig.get(), study.n_jobs, workers)
     except UsageError as e:
         discard(out)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -153,9 +154,9 @@ def _hydra_main(cfg: DictConfig) -> None:
             file=sys.stderr,
         )
         sys.exit(1)
-    for note in study.dataset.notes:
+    for note in study.notes:
         print(f"note: {note}")
-    print(headline(study.labels(), study.metric.scorer_name))
+    print(headline(study.labels(), study.scorer_name))
     print(fold_table(folds))
     print(f"results: {study.home}")
 
