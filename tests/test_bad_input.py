@@ -410,6 +410,10 @@ BAD_TABLES = [  # issue 21: published tables (problem=...), refused before heavy
     ),
     (["problem=hpobench_mlp", "strategy=default"], "strategy default picks the model's defaults"),
     (
+        ["problem=fcnet", "strategy=sklearn_random"],
+        "strategy sklearn_random runs its library's own loop on the data (a table has no rows",
+    ),
+    (
         ["problem=nb201", "strategy=select_then_tune"],
         "strategy select_then_tune_random scores each family's defaults first",
     ),

@@ -25,15 +25,41 @@ def declared(target: str, attribute: str, default: Any = None) -> Any:
     return default if value is MISSING else value
 
 
-def _lookup(target: str, attribute: str) -> Any:
+def defined_by(target: str, method: str) -> str | None:
+    """The class ("module.Class") whose body defines `method` for class `target`, through its
+    bases; None if none on the way does."""
+    found = _class(target)
+    if found is None:
+        return None
+    where, cls = found
+    if any(isinstance(n, ast.FunctionDef) and n.name == method for n in cls.body):
+        return where
+    module = where.rpartition(".")[0]
+    for base in cls.bases:
+        if isinstance(base, ast.Name) and (owner := defined_by(f"{module}.{base.id}", method)):
+            return owner
+    return None
+
+
+def _class(target: str) -> tuple[str, ast.ClassDef] | None:
+    """Where class `target` is defined ("module.Class", following imports) and its body."""
     module, _, name = target.rpartition(".")
     tree = _parse(module)
     if tree is None:
-        return MISSING
+        return None
     cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
     if cls is None:  # imported into this module from another
         origin = _imported(tree, name)
-        return _lookup(origin, attribute) if origin else MISSING
+        return _class(origin) if origin else None
+    return target, cls
+
+
+def _lookup(target: str, attribute: str) -> Any:
+    found = _class(target)
+    if found is None:
+        return MISSING
+    target, cls = found
+    module = target.rpartition(".")[0]
     for node in cls.body:
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
         if any(isinstance(t, ast.Name) and t.id == attribute for t in targets) and node.value:

