@@ -171,11 +171,13 @@ def test_a_killed_table_study_resumes_to_the_same_records(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", ["hyperband", "st_asha", "ray_pbt", "default", "hypergrad", "select_then_tune"]
+    "name",
+    ["hyperband", "st_asha", "ray_pbt", "default", "hypergrad", "select_then_tune", "sklearn_grid"],
 )
 def test_what_a_table_lacks_is_named(name: str) -> None:
     from hydra.utils import get_class
 
+    from adapters.base import Strategy
     from tests.helpers import compose_config
 
     target = compose_config(f"strategy={name}").strategy.adapter._target_
