@@ -228,7 +228,7 @@ class Objective:
             evaluation, status, error = None, "undefined", error_text(evaluation)
         elif isinstance(evaluation, Exception):
             evaluation, status, error = None, "failed", error_text(evaluation)
-        elif not np.isfinite(evaluation.scores).all():
+        elif not _finite(evaluation.scores):
             error = f"non-finite inner scores {evaluation.scores.tolist()}"
             evaluation, status = None, "failed"
         fidelity = proposal.fidelity
@@ -240,8 +240,8 @@ class Objective:
                 "status": status,
                 "error": error,
                 "warning": evaluation.warning if evaluation else None,
-                "inner_mean": float(np.mean(evaluation.scores)) if evaluation else math.nan,
-                "inner_std": float(np.std(evaluation.scores)) if evaluation else math.nan,
+                "inner_mean": _mean(evaluation.scores) if evaluation else math.nan,
+                "inner_std": _std(evaluation.scores) if evaluation else math.nan,
                 "fit_seconds": evaluation.fit_seconds if evaluation else math.nan,
                 "score_seconds": evaluation.score_seconds if evaluation else math.nan,
                 "cpu_seconds": evaluation.cpu_seconds if evaluation else math.nan,
@@ -274,6 +274,19 @@ class Objective:
         ok = [t for t in self.trials if t["status"] == "ok" and t["fidelity"] == 1]
         ok.sort(key=lambda t: t["trial"])
         return max(ok, key=lambda t: t["inner_mean"], default=None)
+
+
+def _finite(scores: np.ndarray) -> bool:
+    """Whether every score is finite; one score (a table's) without numpy's reduction."""
+    return math.isfinite(scores[0]) if len(scores) == 1 else bool(np.isfinite(scores).all())
+
+
+def _mean(scores: np.ndarray) -> float:
+    return float(scores[0]) if len(scores) == 1 else float(np.mean(scores))
+
+
+def _std(scores: np.ndarray) -> float:
+    return 0.0 if len(scores) == 1 else float(np.std(scores))
 
 
 def _compute(record: dict[str, Any]) -> float:

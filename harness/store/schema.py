@@ -26,15 +26,19 @@ TRIAL = (
     *LABELS, *PLACE, "trial", "params", "status", "error", "warning", "inner_mean",
     "inner_std", "fit_seconds", "score_seconds", "cpu_seconds", "eval_seconds", "choose_seconds",
     "elapsed_seconds", "worker", "start", "end", "fidelity", "resource", "full_evaluations",
-    "continued", "member", "exploited_from", "cache", "inner_ari", "true_score", "table_seed",
+    "continued", "member", "exploited_from", "cache", "inner_ari",
 )  # fmt: skip
+# A table study's trials (harness.engine.table_study) add: the configuration's seed-averaged
+# score (a score: higher is better) and which recorded seed the trial read.
+TABLE_TRIAL = ("true_score", "table_seed")
 FOLD = (
     *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
     "tuned_test", "default_test", "gain", "tuned_error", "tuned_warning", "default_error",
     "default_warning", "n_trials", "n_failed", "full_evaluations", "search_seconds",
     "wall_seconds", "default_inner_cache", "default_test_cache", "tuned_test_cache",
-    "n_undefined", "tuned_ari", "default_ari", "tuned_ami", "default_ami", "best_values",
+    "n_undefined", "tuned_ari", "default_ari", "tuned_ami", "default_ami",
 )  # fmt: skip
+TABLE_FOLD = ("best_values",)  # and its fold record: the chosen configuration, table values
 STUDY = (
     "study_key", "labels", "status", "started", "finished", "seed", "config", "versions",
     "task", "data_fingerprint", "notes", "rows", "features", "scorer", "parallel", "error",
