@@ -422,6 +422,8 @@ BAD_TABLES = [  # issue 21: published tables (problem=...), refused before heavy
         "problem=fcnet evaluates by lookup in this process, and budget.workers is 2 with "
         "budget.clock=real; set budget.clock=simulated to study 2 workers",
     ),
+    (["problem=nb201", "run.seeds=0"], "run.seeds is 0; set it to a whole number from 1 to"),
+    (["run.seeds=3"], "run.seeds is 3: it runs many seeds of a table study (problem=fcnet, ...)"),
     (
         ["problem=fcnet", "budget.trial_timeout_s=5"],
         "problem=fcnet evaluates by lookup: there is no evaluation for budget.trial_timeout_s",

@@ -149,6 +149,19 @@ def test_same_seed_same_trials_other_seed_other_trials(tmp_path: Path) -> None:
     assert _sequence(first) != _sequence(other)
 
 
+def test_many_seeds_in_one_process_are_the_studies_each_seed_runs_alone(tmp_path: Path) -> None:
+    args = ("strategy=tpe", "budget.n_trials=12")
+    done = run_inline("problem=nb201", "problem.task=cifar10", *args, "run.seeds=3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    homes = stored_studies(tmp_path / "results" / "studies")
+    metas = [json.loads((h / "study.json").read_text()) for h in homes]
+    assert sorted(m["seed"] for m in metas) == [0, 1, 2]
+    (alone,) = [h for h, m in zip(homes, metas, strict=True) if m["seed"] == 2]
+    trials, _, meta = _study(tmp_path / "alone", *args, "seed=2")
+    assert meta["study_key"] == alone.name
+    assert _sequence(pd.read_parquet(alone / "trials.parquet")) == _sequence(trials)
+
+
 def test_a_killed_table_study_resumes_to_the_same_records(tmp_path: Path) -> None:
     """A crash after some batches were flushed: the journal holds a prefix, the tables and the
     fold record are missing, study.json says running. A re-run replays the prefix and

