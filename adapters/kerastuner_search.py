@@ -52,7 +52,6 @@ class KerasTunerSearch(Strategy):
     """`keras_tuner.oracles.<oracle>(objective, max_trials, seed, **options)`, `max_trials`
     the budget; `options` are the oracle's own (e.g. `beta` for the Bayesian one)."""
 
-    without_replacement = True  # its oracles retry a drawn point until it is new
     oracles: tuple[str, ...] = ("RandomSearchOracle", "BayesianOptimizationOracle")
 
     def __init__(
