@@ -25,6 +25,10 @@ asked: it subclasses `LibraryLoop` and its `run` gets the engine's one port for 
 harness.engine.asktell, harness.engine.port and the space's description (harness.problem's
 space, optuna_space, names and fidelity): an adapter imports nothing else of the harness
 (docs/architecture.md; tests/test_architecture.py checks it).
+
+On a published table (harness.engine.table_study) a strategy that never proposes a
+configuration twice says `without_replacement = True`, so a budget beyond the table's size is
+refused; one that only picks a model's defaults says `defaults_only = True` (a table has none).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class Searching(ABC):
     parallel: ClassVar[str] = "asynchronous"
     stepwise: ClassVar[bool] = False
     told: ClassVar[tuple[str, ...]] = ()
+    without_replacement: ClassVar[bool] = False
+    defaults_only: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, seed: int) -> None:
         self.space = space

@@ -22,6 +22,8 @@ from harness.problem.space import SearchSpace
 class Defaults(Strategy):
     """No trials: the model's library defaults are the chosen configuration."""
 
+    defaults_only = True
+
     def ask(self, n: int) -> list[Proposal]:
         return []
 
@@ -47,6 +49,8 @@ class GridSearch(CandidateSearch):
     larger than the budget is cut to a seeded random subset, evaluated in grid order; a grid
     smaller than the budget ends the search early.
     """
+
+    without_replacement = True
 
     def __init__(self, space: SearchSpace, seed: int, resolution: int | None = None) -> None:
         super().__init__(space, seed)

@@ -3,11 +3,12 @@
     PYTHONPATH=. python scripts/bad_input_battery.py
 
 Each case of tests/test_cli.py (BAD_INPUT) and tests/test_bad_input.py (bad files, values,
-overrides, flags, unquoted values, a folder or a file where a folder or a file belongs, the
-report's arguments) is run in-process as the tests run it, and its outcome counted: refused in
-one line (exit 2, one `error:` line holding the expected text, nothing written), a traceback,
-silently accepted (exit 0), or other (a wrong message, more lines). The tests assert each
-case; this prints the total the issue asks for. tests/test_contract.py adds random inputs.
+overrides, flags, published tables, unquoted values, a folder or a file where a folder or a
+file belongs, the report's arguments) is run in-process as the tests run it, and its outcome
+counted: refused in one line (exit 2, one `error:` line holding the expected text, nothing
+written), a traceback, silently accepted (exit 0), or other (a wrong message, more lines).
+The tests assert each case; this prints the total the issue asks for. tests/test_contract.py
+adds random inputs.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def cases(files: Path, scratch: Path) -> list[tuple[str, list[str], str]]:
     found += [("cli", ["budget.n_trials=2", *o], m) for o, m in bad.BAD_VALUES]
     found += [("cli", [*o, "budget.n_trials=2"], m) for o, m in bad.BAD_OVERRIDES]
     found += [("cli", a, m) for a, m in bad.BAD_FLAGS]
+    found += [("cli", o, m) for o, m in bad.BAD_TABLES]
     found += [("cli", [*bad.CSV, *o], m) for o, m in bad.UNQUOTED]
     found.append(("cli", ["budget.n_trials=2", f"run.store={files / 'a-file'}"], "is a file"))
     found.append(("cli", [*bad.CSV, *bad.SMALL, f"dataset.path={scratch}"], "is a folder"))

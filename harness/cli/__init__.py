@@ -32,6 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 from harness.cli import overrides as rules
 from harness.errors import UsageError, error_text
 from harness.paths import CONF
+from harness.problem import tables
 
 RAY_LAUNCHER = "hydra_plugins.tunebench_ray_launcher.ray_launcher.RayLauncher"
 RESULTS = "results"
@@ -64,7 +65,7 @@ def preflight(overrides: list[str], multirun: bool) -> None:
         with initialize_config_dir(str(CONF), version_base=None):
             combos = _sweep(parsed, task) if multirun else [[o.input_line for o in task]]
             for combo in combos:
-                compose(config_name="config", overrides=combo)
+                tables.check(compose(config_name="config", overrides=combo))
         if any(o.key_or_group == "tracking" and o.value() == "mlflow" for o in task):
             from harness.tracking.mlflow_runs import check_server
 
@@ -131,7 +132,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         study = studies.prepare(cfg)
         budget = study.budget
         workers = budget.workers if budget.clock == "real" else 1
-        parallelism = parallel.plan(HydraConfig.get(), study.protocol.n_jobs, workers)
+        parallelism = parallel.plan(HydraConfig.get(), study.n_jobs, workers)
     except UsageError as e:
         discard(out)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -152,9 +153,9 @@ def _hydra_main(cfg: DictConfig) -> None:
             file=sys.stderr,
         )
         sys.exit(1)
-    for note in study.dataset.notes:
+    for note in study.notes:
         print(f"note: {note}")
-    print(headline(study.labels(), study.metric.scorer_name))
+    print(headline(study.labels(), study.scorer_name))
     print(fold_table(folds))
     print(f"results: {study.home}")
 

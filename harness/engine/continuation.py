@@ -103,7 +103,7 @@ class Continuation:
         full fidelity; without models (failed, cached), forget what `params` had."""
         if models is not None and fraction < 1:
             self._last[_key(params)] = Start(fraction, models, trial, foreign)
-        else:
+        elif self._last:  # nothing kept (every full evaluation, a table's): no key to compute
             self._last.pop(_key(params), None)
 
     def clear(self) -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 
-from harness.engine.objective import Evaluation
+from harness.engine.evaluation import Evaluation
 
 READY_TIMEOUT_S = 120  # a worker that cannot import scikit-learn in this long is broken
 

@@ -25,22 +25,18 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from harness import checks
-from harness.engine import options
+from harness.engine import options, table_study
 from harness.engine.asktell import Searcher
-from harness.engine.objective import (
-    Budget,
-    InnerCV,
-    Objective,
-    StopSearch,
-    error_text,
-    quietly,
-)
+from harness.engine.budget import Budget, StopSearch
+from harness.engine.evaluation import InnerCV, quietly
+from harness.engine.objective import Objective
 from harness.engine.parallel import Parallelism, inner_jobs
 from harness.engine.progress import PROGRESS_S, StudyProgress
+from harness.engine.table_study import TableStudy
 from harness.engine.workers import Pooled, WorkerPool
-from harness.errors import UsageError
+from harness.errors import UsageError, error_text
 from harness.paths import CONF
-from harness.problem import cash
+from harness.problem import cash, tables
 from harness.problem.clusterers import check_cluster_counts
 from harness.problem.data import Dataset, load_dataset
 from harness.problem.family import FAMILY
@@ -132,6 +128,18 @@ class Study:
         reports the ARI against the hidden labels (recorded; a strategy sees only the index)."""
         return self.metric.hiding(self.hidden_labels)
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(self.dataset.notes)
+
+    @property
+    def n_jobs(self) -> int | None:
+        return self.protocol.n_jobs
+
+    @property
+    def scorer_name(self) -> str:
+        return self.metric.scorer_name
+
     def make_strategy(self, seed: int) -> Searcher:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
         return factory(space=self.model.space, seed=seed)
@@ -146,8 +154,11 @@ class Study:
         )
 
 
-def prepare(cfg: DictConfig) -> Study:
-    """Validate the config and load the data; raises UsageError on anything a user can fix."""
+def prepare(cfg: DictConfig) -> Study | TableStudy:
+    """Validate the config and load the data; raises UsageError on anything a user can fix.
+    A config whose `problem` is a published table is a table study (harness.engine.table_study)."""
+    if tables.is_table(cfg):
+        return table_study.prepare(cfg)
     checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
     check_store(cfg.run.store)
     if cash.is_cash(cfg.model):  # its families' configs, read now: part of the study key
@@ -231,6 +242,7 @@ def study_key(cfg: DictConfig, data_fingerprint: str) -> str:
     another study.
     """
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved.pop("problem", None)  # nested_cv, the default: keys as before problems existed
     resolved.get("dataset", {}).pop("path", None)
     resolved.pop("run", None)
     resolved.get("protocol", {}).pop("n_jobs", None)  # processes, not results
@@ -241,7 +253,7 @@ def study_key(cfg: DictConfig, data_fingerprint: str) -> str:
 
 
 def run(
-    study: Study,
+    study: Study | TableStudy,
     directory: Path,
     parallelism: Parallelism | None = None,
     cache: EvaluationCache | None = None,
@@ -255,7 +267,14 @@ def run(
     A run that raises marks the study `failed` (or `interrupted`) with the error in
     `study.json` before the exception goes on, so no study is left marked running.
     Evaluations `cache` holds are read from it, and the others stored in it (harness.store.cache).
+    A table study runs its one search (harness.engine.table_study.run).
     """
+    if isinstance(study, TableStudy):  # and the other seeds run.seeds asks for, if any
+        return (
+            table_study.run_seeds(study)
+            if directory == study.home
+            else table_study.run(study, directory)
+        )
     records = StudyRecords(directory, study.key)
     with records.lock():
         done = resume.load(records, study.key, study.retry)

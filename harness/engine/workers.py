@@ -36,10 +36,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for_readers
 from typing import Any
 
+from harness.engine.budget import TrialStopped
 from harness.engine.clocks import Done, Job, attempt, duration
 from harness.engine.continuation import Start
+from harness.engine.evaluation import Evaluation
 from harness.engine.isolation import READY_TIMEOUT_S, Worker
-from harness.engine.objective import Evaluation, TrialStopped
 from harness.engine.parallel import THREAD_VARIABLES, THREADS
 
 Outcome = Evaluation | BaseException

@@ -39,7 +39,7 @@ from harness.store import schema
 from harness.store.provenance import digest
 
 TRIALS, FOLDS, STUDY, LOCK = "trials", "folds", "study.json", ".lock"
-JSON_COLUMNS = ("params", "best_params", "hypergradient")
+JSON_COLUMNS = ("params", "best_params", "hypergradient", "best_values")
 CHECKSUM = "checksum"  # the key of every journal line's checksum
 DAMAGED = ".damaged"  # damaged lines are moved to <journal>.damaged, a damaged study.json too
 
@@ -78,6 +78,13 @@ class Journal:
     def append(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(self._line(record))
+            f.flush()
+            os.fsync(f.fileno())
+
+    def extend(self, records: list[dict[str, Any]]) -> None:
+        """Append many records with one write and one sync (a table study's batches)."""
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write("".join(map(self._line, records)))
             f.flush()
             os.fsync(f.fileno())
 

@@ -28,6 +28,9 @@ TRIAL = (
     "elapsed_seconds", "worker", "start", "end", "fidelity", "resource", "full_evaluations",
     "continued", "member", "exploited_from", "cache", "inner_ari",
 )  # fmt: skip
+# A table study's trials (harness.engine.table_study) add: the configuration's seed-averaged
+# score (a score: higher is better) and which recorded seed the trial read.
+TABLE_TRIAL = ("true_score", "table_seed")
 FOLD = (
     *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
     "tuned_test", "default_test", "gain", "tuned_error", "tuned_warning", "default_error",
@@ -35,24 +38,28 @@ FOLD = (
     "wall_seconds", "default_inner_cache", "default_test_cache", "tuned_test_cache",
     "n_undefined", "tuned_ari", "default_ari", "tuned_ami", "default_ami",
 )  # fmt: skip
+TABLE_FOLD = ("best_values",)  # and its fold record: the chosen configuration, table values
 STUDY = (
     "study_key", "labels", "status", "started", "finished", "seed", "config", "versions",
     "task", "data_fingerprint", "notes", "rows", "features", "scorer", "parallel", "error",
-    "ended", "preprocessing",
+    "ended", "preprocessing", "table",
 )  # fmt: skip
 
 
 def study_labels(
     config: Mapping[str, Any], key: str, metric: str, data: str | None
 ) -> dict[str, Any]:
-    """The labels of a study with this resolved config, key, metric name and data fingerprint."""
+    """The labels of a study with this resolved config, key, metric name and data fingerprint.
+    On a published table (`problem=<family>`) the model is the table family and the dataset
+    its task, so aggregations group table studies as they group nested-CV ones."""
+    table = _table(config)
     return {
         "study_key": key,
         "problem": problem_key(config, data),
         "budget": budget_label(config["budget"]),
         "strategy": config["strategy"]["name"],
-        "model": config["model"]["name"],
-        "dataset": config["dataset"]["name"],
+        "model": table["name"] if table else config["model"]["name"],
+        "dataset": table["task"] if table else config["dataset"]["name"],
         "metric": metric,
         "seed": config.get("seed"),
         "workers": int(config["budget"].get("workers", 1)),
@@ -64,7 +71,13 @@ def problem_key(config: Mapping[str, Any], data: str | None) -> str:
     """A hash of what a study was tuned on: its config minus strategy, budget and paths, and
     the fingerprint of the data it loaded (other data at the same path is another problem).
     Whether a model's rungs continue (`fidelity.continue`) changes how it is tuned, not the
-    problem, so studies with and without continuation compare fold by fold."""
+    problem, so studies with and without continuation compare fold by fold. A table study's
+    problem is its table, task and seed (the seed draws its noise)."""
+    table = _table(config)
+    if table:
+        return digest(
+            {"table": table["name"], "task": table["task"], "seed": config.get("seed")}, 12
+        )
     dataset = {k: v for k, v in config["dataset"].items() if k != "path"}
     protocol = config["protocol"]
     model = dict(config["model"])
@@ -79,6 +92,12 @@ def problem_key(config: Mapping[str, Any], data: str | None) -> str:
         "data": data,
     }
     return digest(problem, 12)
+
+
+def _table(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The `problem` config of a table study; None for nested CV (the default)."""
+    problem = config.get("problem") or {}
+    return problem if problem.get("name", "nested_cv") != "nested_cv" else None
 
 
 def budget_label(budget: Mapping[str, Any]) -> str:

