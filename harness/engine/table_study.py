@@ -34,11 +34,11 @@ from harness.engine import options
 from harness.engine.asktell import Searcher
 from harness.engine.budget import Budget, StopSearch
 from harness.engine.objective import Objective
-from harness.errors import error_text, UsageError
+from harness.engine.progress import PROGRESS_S, StudyProgress
+from harness.errors import UsageError, error_text
 from harness.problem import tables
 from harness.problem.table_lookup import Table, TableProblem, load
 from harness.problem.tables import Family
-from harness.engine.progress import PROGRESS_S, StudyProgress
 from harness.store import resume
 from harness.store.provenance import declared_versions, digest, installed
 from harness.store.records import StudyRecords, check_store
