@@ -710,7 +710,8 @@ def tables() -> list[dict[str, Any]]:
     (wall seconds minus the strategy's thinking, per trial) at 100 and 100,000 trials; and 4
     FCNet tasks x 100 seeds x 200 trials of random search in this one process."""
     from harness.engine import table_study
-    from harness.problem.table_lookup import TableProblem, load
+    from harness.engine.table_problem import TableProblem
+    from harness.problem.table_lookup import load
 
     table = load("fcnet", "naval_propulsion")
     distributions = {

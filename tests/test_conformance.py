@@ -69,6 +69,7 @@ from harness.engine.asktell import SearchHandle
 from harness.engine.clocks import Job, Simulated
 from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
 from harness.engine.study import prepare
+from harness.engine.table_problem import TableProblem
 from harness.errors import UsageError
 from harness.problem import tables
 from harness.problem.data import load_dataset
@@ -76,7 +77,7 @@ from harness.problem.fidelity import Fidelity
 from harness.problem.models import STEP, build_pipeline
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
-from harness.problem.table_lookup import TableProblem, load
+from harness.problem.table_lookup import load
 from harness.problem.tables import needs
 from tests.helpers import ROOT, compose_config, first_inner_cv
 

