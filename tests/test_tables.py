@@ -157,6 +157,10 @@ def test_many_seeds_in_one_process_are_the_studies_each_seed_runs_alone(tmp_path
     homes = stored_studies(tmp_path / "results" / "studies")
     metas = [json.loads((h / "study.json").read_text()) for h in homes]
     assert sorted(m["seed"] for m in metas) == [0, 1, 2]
+    # the run folder links every seed's study, so a sweep's report reads all of them
+    (run_dir,) = {p.parent for p in (tmp_path / "results" / "runs").rglob("study*")}
+    linked = sorted(p.resolve() for p in run_dir.iterdir() if p.name.startswith("study"))
+    assert linked == sorted(h.resolve() for h in homes)
     (alone,) = [h for h, m in zip(homes, metas, strict=True) if m["seed"] == 2]
     trials, _, meta = _study(tmp_path / "alone", *args, "seed=2")
     assert meta["study_key"] == alone.name

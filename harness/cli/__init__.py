@@ -139,7 +139,8 @@ def _hydra_main(cfg: DictConfig) -> None:
             log.warning("skipped %s: %s", HydraConfig.get().job.override_dirname, e)
             return
         fail(str(e))
-    link_study(out, study.home)
+    for n, home in enumerate(study.homes):  # run.seeds: a table study's other seeds too
+        link_study(out, home, "study" if n == 0 else f"study-{n}")
     try:
         with parallel.limits(parallelism):
             _, folds = studies.run(study, study.home, parallelism, study.cache)

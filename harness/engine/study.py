@@ -91,6 +91,11 @@ class Study:
         return Path(self.config.run.store) / self.key
 
     @property
+    def homes(self) -> list[Path]:
+        """Every study folder this run writes (one here; a table study's `run.seeds` more)."""
+        return [self.home]
+
+    @property
     def cache(self) -> EvaluationCache | None:
         """The store's evaluation cache (`run.cache`), shared with every study in the store."""
         if not self.config.run.get("cache", True):

@@ -70,6 +70,12 @@ class TableStudy:
         return Path(self.config.run.store) / self.key
 
     @property
+    def homes(self) -> list[Path]:
+        """Every study folder this run writes: one per seed of `run.seeds`, so a sweep's job
+        folder links to each of them and the sweep's report reads every seed."""
+        return [one.home for one in seeds(self)]
+
+    @property
     def cache(self) -> None:
         """A lookup is cheaper than the evaluation cache's question: none."""
         return None

@@ -275,10 +275,10 @@ def check_store(store: str | Path) -> Path:
     return path
 
 
-def link_study(job_dir: Path, home: Path) -> None:
-    """A relative `study` link from a Hydra job folder (logs) to the study's records."""
+def link_study(job_dir: Path, home: Path, name: str = "study") -> None:
+    """A relative link `name` from a Hydra job folder (logs) to the study's records."""
     job_dir.mkdir(parents=True, exist_ok=True)
-    link = job_dir / "study"
+    link = job_dir / name
     if not link.is_symlink():
         link.symlink_to(
             os.path.relpath(home.resolve(), job_dir.resolve()), target_is_directory=True
