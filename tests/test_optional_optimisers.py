@@ -72,12 +72,13 @@ def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
     optimizer = ng.optimizers.RandomSearch(parametrization=parametrization, budget=draws)
     configs = [nevergrad_search.flat(optimizer.ask().value, space) for _ in range(draws)]
     assert all(space.validate_config(c) == [] for c in configs)
-    for p in space.params:  # every choice is drawn, and the numbers span their range
-        values = [c[p.name] for c in configs if p.name in c]
+    for p in space.params:  # every choice is drawn, and the numbers span their range: both
+        values = [c[p.name] for c in configs if p.name in c]  # sides of its middle, on its scale
         if p.type == "categorical":
             assert {repr(v) for v in values} == {repr(v) for v in p.choices}
         else:
-            assert min(values) < p.low + (p.high - p.low) / 2 < max(values) or p.log
+            middle = math.sqrt(p.low * p.high) if p.log else p.low + (p.high - p.low) / 2
+            assert min(values) < middle < max(values), (p.name, middle, min(values), max(values))
 
 
 def _unique_draws(space: SearchSpace) -> int:
