@@ -74,7 +74,7 @@ from harness.problem.fidelity import Fidelity
 from harness.problem.models import STEP, build_pipeline
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
-from tests.helpers import ROOT, compose_config, first_inner_cv
+from tests.helpers import ROOT, compose_config, first_inner_cv, need_extra
 
 STRATEGIES = sorted(p.stem for p in (ROOT / "conf" / "strategy").glob("*.yaml"))
 TARGETS = {
@@ -91,6 +91,12 @@ DEFAULTS_FIRST = {n for n in STRATEGIES if getattr(get_class(TARGETS[n]), "defau
 # scikit-learn's searchers fit a whole batch (a halving rung) before the harness sees a trial.
 SKLEARN = ("adapters.sklearn_search.", "adapters.sklearn_halving.")
 BATCHED = {name for name in STRATEGIES if TARGETS[name].startswith(SKLEARN)}
+# hypergrad searches ridge and logreg, not SGD: its own tests at the end (docstring).
+SGD_STRATEGIES = [name for name in STRATEGIES if name != "hypergrad"]
+# `default` runs no trial (test_runs_its_budget asserts it): the checks of trials leave it out.
+SEARCHING = [name for name in SGD_STRATEGIES if name != "default"]
+# The model-selection recipes choose among model=cash's families: not a clustering model.
+CLUSTERING_STRATEGIES = [n for n in SGD_STRATEGIES if n not in ("select_then_tune", "tune_each")]
 N_TRIALS = 10
 WORKERS = [1, 4]  # 4: the simulated clock with fixed virtual seconds
 VIRTUAL_SECONDS = (1.0, 2.5, 1.7, 3.1, 0.6)
@@ -215,10 +221,10 @@ def _objective(
 def _strategy(name: str, seed: int, space: SearchSpace) -> Strategy:
     for target, (module, extra) in EXTRAS.items():
         if TARGETS[name].startswith(target):
-            pytest.importorskip(module, reason=f"the {extra} extra is not installed")
+            need_extra(module, extra)
     if name in NEEDS_MORE:
         module, extra = NEEDS_MORE[name]
-        pytest.importorskip(module, reason=f"the {extra} extra is not installed")
+        need_extra(module, extra)
     adapter = compose_config(f"strategy={name}").strategy.adapter
     _shorten_startup(adapter)
     return instantiate(adapter, _partial_=True)(space=space, seed=seed)
@@ -245,8 +251,6 @@ def _search(
     workers: int = 1,
 ) -> tuple:
     """The strategy's trials and the rows its search saw (cached: runs are reused by checks)."""
-    if name == "hypergrad":
-        pytest.skip("hypergrad runs on ridge and logreg: the hypergrad tests below")
     seen: set[int] = set()
     clock = "simulated" if workers > 1 else "real"
     budget = Budget(n_trials, time_s, workers=workers, clock=clock)
@@ -272,10 +276,10 @@ def _sequence(trials: list[dict]) -> list[tuple]:
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", SGD_STRATEGIES)
 def test_runs_its_budget(name: str, workers: int) -> None:
     strategy, trials, spent, _ = _search(name, 0, workers=workers)
-    if name == "default":
+    if name == "default":  # the other checks of trials leave it out
         assert trials == [] and spent == 0
     elif not strategy.multi_fidelity:
         assert len(trials) == N_TRIALS and spent == N_TRIALS
@@ -296,7 +300,7 @@ def test_runs_its_budget(name: str, workers: int) -> None:
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", SEARCHING)
 def test_suggestions_stay_in_the_space_and_respect_conditions(name: str, workers: int) -> None:
     trials = _search(name, 0, workers=workers)[1] + _search(name, 1, workers=workers)[1]
     if name in DEFAULTS_FIRST:  # each family's defaults, first: the first parameter alone
@@ -312,28 +316,25 @@ def test_suggestions_stay_in_the_space_and_respect_conditions(name: str, workers
             kind = SPACE[key].type
             assert kind != "int" or type(value) is int, (key, value)
             assert kind != "float" or type(value) is float, (key, value)
-    if name != "default":  # both sides of a condition, and the nested one, were searched
-        assert {"l1_ratio" in t["params"] for t in trials} == {True, False}
-        assert {"learning_rate" in t["params"] for t in trials} == {True, False}
+    # both sides of a condition, and the nested one, were searched
+    assert {"l1_ratio" in t["params"] for t in trials} == {True, False}
+    assert {"learning_rate" in t["params"] for t in trials} == {True, False}
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", SEARCHING)
 def test_same_seed_same_trials_other_seed_other_trials(name: str, workers: int) -> None:
     first = _sequence(_search(name, 0, workers=workers)[1])
     assert first == _sequence(
         _search.__wrapped__(name, 0, workers=workers)[1]
     )  # a fresh run, not the cache
-    if name != "default":
-        other = _sequence(_search(name, 1, workers=workers)[1])
-        assert [s[:2] for s in first] != [s[:2] for s in other]
+    other = _sequence(_search(name, 1, workers=workers)[1])
+    assert [s[:2] for s in first] != [s[:2] for s in other]
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", SEARCHING)
 def test_survives_failing_trials(name: str, workers: int) -> None:
-    if name == "default":
-        return
     # Failures among successes: recorded with the model's error, and the search goes on.
     runs = [_search(name, 0, workers=workers)[1], _search(name, 1, workers=workers)[1]]
     failed = [t for trials in runs for t in trials if t["status"] == "failed"]
@@ -357,7 +358,7 @@ def test_survives_failing_trials(name: str, workers: int) -> None:
 
 @pytest.mark.alone  # a wall-clock limit of TIME_S: nothing else may run beside it
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", SEARCHING)
 def test_honours_the_time_limit(name: str, workers: int) -> None:
     # 2,000 trials of 3-fold CV cannot fit in TIME_S on any machine: the limit must stop them.
     # A batched searcher's first batch must fit inside TIME_S, so it gets 100; a halving one
@@ -367,19 +368,16 @@ def test_honours_the_time_limit(name: str, workers: int) -> None:
     slow_start = name.startswith("halving") or name == "hyperopt_tpe"
     time_s = 3 * TIME_S if slow_start else TIME_S
     _, trials, _, _ = _search(name, 0, n_trials, time_s, workers=workers)
-    if name == "default":
-        return
     assert 0 < len(trials) < n_trials
     assert max(t["start"] for t in trials) < time_s  # one may end past it; none starts after
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", SEARCHING)
 def test_never_sees_outer_test_rows(name: str, workers: int) -> None:
     *_, seen = _search(name, 0, workers=workers)
     X_train, _, _, outer_test = _data()
-    if name != "default":
-        assert seen and seen <= set(X_train.index)
+    assert seen and seen <= set(X_train.index)
     assert not seen & outer_test
     # The spy is live: evaluating through it records exactly the training rows.
     probe: set[int] = set()
@@ -419,12 +417,8 @@ def _clustering_search(name: str) -> tuple:
     return strategy, objective, space
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", CLUSTERING_STRATEGIES)
 def test_tunes_a_clustering_model_by_its_index(name: str) -> None:
-    if name == "hypergrad":
-        pytest.skip("hypergrad runs on ridge and logreg: the hypergrad tests below")
-    if name in ("select_then_tune", "tune_each"):
-        pytest.skip("the model-selection recipes choose among model=cash's families")
     strategy, objective, space = _clustering_search(name)
     trials, spent, n = objective.trials, objective.spent, CLUSTERING_TRIALS
     assert set(objective.inner.y) == {0}  # the labels never reach the search
