@@ -182,7 +182,11 @@ def test_flaml_space_keeps_every_shipped_space(path: Path) -> None:
         ("ng_ngopt", "nevergrad", "nevergrad"),
         ("smac", "smac", "smac"),
         ("smac_mf", "smac", "smac"),
-        ("hebo", "hebo", 'pip install --no-deps "hebo>=0.3.6" && pip install -e ".[hebo]"'),
+        (
+            "hebo",
+            "hebo",
+            'pip install --no-deps "hebo>=0.3.6" "pymoo==0.6.0" && pip install -e ".[hebo]"',
+        ),
         ("st_asha", "syne_tune", "synetune"),
         ("st_pbt", "syne_tune", "synetune"),
         ("st_mobster", "syne_tune", "synetune"),  # its first need
@@ -317,6 +321,25 @@ def test_hebo_runs_its_own_example_here_and_beats_random_search() -> None:
     draws = np.random.default_rng(0).uniform(-3, 3, size=(1000, len(opt.y)))
     random_best = ((draws - 0.37) ** 2).min(axis=1)
     assert len(opt.y) == 12 and opt.y.min() < np.quantile(random_best, 0.1), opt.y.min()
+
+
+def test_hebo_and_nevergrads_cma_run_in_one_venv() -> None:
+    """pymoo 0.6.0 pins cma==3.2.2, which calls np.Inf (gone in numpy 2) and so breaks
+    nevergrad's CMA; installed without its pins (pyproject's hebo extra) pymoo leaves
+    nevergrad's cma, and HEBO, which never uses pymoo's CMA-ES, suggests beside it."""
+    need_extra("hebo", "hebo")
+    ng = need_extra("nevergrad", "nevergrad")
+    from hebo.design_space.design_space import DesignSpace
+    from hebo.optimizers.hebo import HEBO
+
+    space = DesignSpace().parse([{"name": "x", "type": "num", "lb": -3, "ub": 3}])
+    assert len(HEBO(space, scramble_seed=0).suggest(n_suggestions=2)) == 2
+    optimizer = ng.optimizers.CMA(parametrization=2, budget=6)
+    optimizer.parametrization.random_state.seed(0)
+    for _ in range(6):
+        candidate = optimizer.ask()
+        optimizer.tell(candidate, float((candidate.value**2).sum()))
+    assert optimizer.num_tell == 6
 
 
 @pytest.mark.parametrize(
