@@ -66,7 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
         " tests that time themselves or need every core, e.g. a limit's wall-clock bound",
     )
     config.addinivalue_line(
-        "markers", "slow: over about 10 s; `pytest -m 'not slow'` leaves them out"
+        "markers",
+        "slow: takes long (docs/testing.md); `pytest -m 'not slow'` runs the fast tests, one"
+        " of each family",
     )
 
 

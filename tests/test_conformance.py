@@ -97,6 +97,10 @@ SGD_STRATEGIES = [name for name in STRATEGIES if name != "hypergrad"]
 SEARCHING = [name for name in SGD_STRATEGIES if name != "default"]
 # The model-selection recipes choose among model=cash's families: not a clustering model.
 CLUSTERING_STRATEGIES = [n for n in SGD_STRATEGIES if n not in ("select_then_tune", "tune_each")]
+# `pytest -m "not slow"` keeps one strategy of each kind (docs/testing.md): the defaults,
+# sampling (random), a model-based one (tpe), a multi-fidelity one (hyperband); `-k NAME` runs
+# one strategy's checks, slow or not.
+FAST = {"default", "random", "tpe", "hyperband"}
 N_TRIALS = 10
 WORKERS = [1, 4]  # 4: the simulated clock with fixed virtual seconds
 VIRTUAL_SECONDS = (1.0, 2.5, 1.7, 3.1, 0.6)
@@ -125,6 +129,12 @@ STARTUP = {
     "population_size": 4,
     "initialization_budget": 7,  # Ax: its GP proposes the last 3 of 10 (docstring)
 }
+
+
+def _fast_or_slow(names: list[str]) -> list:
+    """The strategies as parameters, all but FAST marked slow."""
+    return [pytest.param(n, marks=() if n in FAST else pytest.mark.slow) for n in names]
+
 
 SPACE_CONFIG = yaml.safe_load("""
     loss: {type: categorical, choices: [hinge, log_loss, modified_huber, squared_hinge,
@@ -276,7 +286,7 @@ def _sequence(trials: list[dict]) -> list[tuple]:
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", SGD_STRATEGIES)
+@pytest.mark.parametrize("name", _fast_or_slow(SGD_STRATEGIES))
 def test_runs_its_budget(name: str, workers: int) -> None:
     strategy, trials, spent, _ = _search(name, 0, workers=workers)
     if name == "default":  # the other checks of trials leave it out
@@ -300,7 +310,7 @@ def test_runs_its_budget(name: str, workers: int) -> None:
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", SEARCHING)
+@pytest.mark.parametrize("name", _fast_or_slow(SEARCHING))
 def test_suggestions_stay_in_the_space_and_respect_conditions(name: str, workers: int) -> None:
     trials = _search(name, 0, workers=workers)[1] + _search(name, 1, workers=workers)[1]
     if name in DEFAULTS_FIRST:  # each family's defaults, first: the first parameter alone
@@ -322,7 +332,7 @@ def test_suggestions_stay_in_the_space_and_respect_conditions(name: str, workers
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", SEARCHING)
+@pytest.mark.parametrize("name", _fast_or_slow(SEARCHING))
 def test_same_seed_same_trials_other_seed_other_trials(name: str, workers: int) -> None:
     first = _sequence(_search(name, 0, workers=workers)[1])
     assert first == _sequence(
@@ -333,7 +343,7 @@ def test_same_seed_same_trials_other_seed_other_trials(name: str, workers: int) 
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", SEARCHING)
+@pytest.mark.parametrize("name", _fast_or_slow(SEARCHING))
 def test_survives_failing_trials(name: str, workers: int) -> None:
     # Failures among successes: recorded with the model's error, and the search goes on.
     runs = [_search(name, 0, workers=workers)[1], _search(name, 1, workers=workers)[1]]
@@ -357,7 +367,7 @@ def test_survives_failing_trials(name: str, workers: int) -> None:
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", SEARCHING)
+@pytest.mark.parametrize("name", _fast_or_slow(SEARCHING))
 def test_honours_the_time_limit(name: str, workers: int) -> None:
     # 2,000 trials of 3-fold CV cannot fit in TIME_S on any machine: the limit must stop them,
     # and no trial starts after it. With 4 workers the clock is simulated (fixed virtual seconds,
@@ -376,7 +386,7 @@ def test_honours_the_time_limit(name: str, workers: int) -> None:
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", SEARCHING)
+@pytest.mark.parametrize("name", _fast_or_slow(SEARCHING))
 def test_never_sees_outer_test_rows(name: str, workers: int) -> None:
     *_, seen = _search(name, 0, workers=workers)
     X_train, _, _, outer_test = _data()
@@ -390,7 +400,9 @@ def test_never_sees_outer_test_rows(name: str, workers: int) -> None:
 
 
 @pytest.mark.parametrize("workers", WORKERS)
-@pytest.mark.parametrize("name", [name for name in MULTI_FIDELITY if name not in STEPWISE])
+@pytest.mark.parametrize(
+    "name", _fast_or_slow([name for name in MULTI_FIDELITY if name not in STEPWISE])
+)
 def test_a_row_fidelity_is_rationed_reproducibly(name: str, workers: int) -> None:
     _, trials, spent, seen = _search(name, 0, fidelity="rows", workers=workers)
     assert spent <= N_TRIALS + 1e-9 and any(t["fidelity"] < 1 for t in trials)
@@ -420,7 +432,7 @@ def _clustering_search(name: str) -> tuple:
     return strategy, objective, space
 
 
-@pytest.mark.parametrize("name", CLUSTERING_STRATEGIES)
+@pytest.mark.parametrize("name", _fast_or_slow(CLUSTERING_STRATEGIES))
 def test_tunes_a_clustering_model_by_its_index(name: str) -> None:
     strategy, objective, space = _clustering_search(name)
     trials, spent, n = objective.trials, objective.spent, CLUSTERING_TRIALS

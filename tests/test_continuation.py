@@ -261,6 +261,7 @@ def test_shipped_models_that_can_continue_do(model: str, dataset: str, resource:
     assert (fidelity.resource, fidelity.continues) == (resource, True)
 
 
+@pytest.mark.slow
 def test_keras_tuners_hyperband_promotes_trials_that_continue_their_models(tmp_path: Path) -> None:
     from adapters.kerastuner_search import kt  # imported with the Keras backend it sets
 

@@ -233,6 +233,7 @@ def nevergrad_parametrization(ng: ModuleType) -> object:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ng_ngopt", "ng_de"])
 def test_nevergrad_suggests_what_its_ask_and_tell_does(name: str) -> None:
     ng = need_extra("nevergrad", "nevergrad")
@@ -281,6 +282,7 @@ def smac_configspace() -> object:
     return space
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["smac"])
 def test_smac_suggests_what_its_ask_and_tell_does(name: str, tmp_path: Path) -> None:
     smac = need_extra("smac", "smac")
@@ -310,6 +312,7 @@ def test_smac_suggests_what_its_ask_and_tell_does(name: str, tmp_path: Path) -> 
     _same(_adapter_trials(f"strategy={name}"), native)
 
 
+@pytest.mark.slow
 def test_smac_proposes_the_same_in_another_process() -> None:
     # Two runs of one study are two processes, whose string hashing differs (PYTHONHASHSEED):
     # the same seed and losses must still give the same proposals (adapters/smac_search.py).
@@ -329,6 +332,7 @@ def test_smac_proposes_the_same_in_another_process() -> None:
     assert json.loads(runs[0]) == json.loads(runs[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["smac_hb", "smac_mf"])
 def test_smac_multi_fidelity_proposes_what_its_ask_and_tell_does(name: str, tmp_path: Path) -> None:
     smac = need_extra("smac", "smac")
@@ -379,6 +383,7 @@ HEBO_SPACE = SearchSpace.from_config(
 )
 
 
+@pytest.mark.slow
 def test_hebo_suggests_what_its_suggest_and_observe_does() -> None:
     need_extra("hebo", "hebo")
     import pandas as pd
@@ -417,6 +422,7 @@ def test_hebo_suggests_what_its_suggest_and_observe_does() -> None:
     assert _adapter_trials(*options, objective=objective, space=HEBO_SPACE) == native
 
 
+@pytest.mark.slow
 def test_ray_random_proposes_what_tunes_basic_variant_generator_does(ray_instance) -> None:
     """Ray Tune's own loop (`tune.Tuner` with BasicVariantGenerator, the same seed) over the
     space as a Ray user writes it: every parameter a domain, the inactive ones dropped."""
@@ -463,6 +469,7 @@ def synetune_space(cs: ModuleType) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_synetune_bore_suggests_what_its_ask_and_tell_does() -> None:
     need_extra("syne_tune", "synetune")
     from syne_tune import config_space as cs
@@ -539,6 +546,7 @@ def _asha_by_hand(brackets: int, n_trials: int) -> list[tuple[dict, float]]:
     return native
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["st_asha", "st_hyperband"])
 def test_synetune_asha_decides_as_its_scheduler_driven_by_hand(name: str) -> None:
     """The adapter reports only where ASHA decides (its rungs, and the full fidelity): the
@@ -578,6 +586,7 @@ def keras_tuner_hyperparameters(kt: ModuleType) -> object:
 KT_STARTUP = N_TRIALS - 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["kt_random", "kt_bayes"])
 def test_keras_tuner_suggests_what_its_tuner_does(name: str, tmp_path: Path) -> None:
     from adapters.kerastuner_search import kt  # imported with the Keras backend it sets
@@ -617,6 +626,7 @@ def test_keras_tuner_suggests_what_its_tuner_does(name: str, tmp_path: Path) -> 
     _same(_adapter_trials(f"strategy={name}", *overrides), native)
 
 
+@pytest.mark.slow
 def test_ax_proposes_what_its_client_loop_does() -> None:
     """Ax's Client as its tutorial drives it, on the small space of HEBO's test (Ax's GP takes
     seconds a proposal here): a Sobol start of 2, then 2 proposals of its GP."""
@@ -668,6 +678,7 @@ def flaml_space(tune: ModuleType) -> dict:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["flaml_cfo", "flaml_bs"])
 def test_flaml_proposes_what_its_tune_run_does(name: str) -> None:
     """`flaml.tune.run` with the searcher made as a FLAML user makes it (same seed, the yaml's

@@ -32,6 +32,11 @@ from harness.problem.space import SearchSpace
 from tests.helpers import ROOT, assert_refused, engine_missing, need_extra, run_inline
 
 MODELS = sorted((ROOT / "conf" / "model").glob("*.yaml"))
+# `pytest -m "not slow"` translates one model's space per library (logreg: log floats,
+# conditions, categoricals); the others are slow (docs/testing.md).
+MODEL_PARAMS = [
+    pytest.param(p, id=p.stem, marks=() if p.stem == "logreg" else pytest.mark.slow) for p in MODELS
+]
 DRAWS = 40
 
 
@@ -44,7 +49,7 @@ def _space(path: Path) -> SearchSpace:
     return SearchSpace.from_config(space, str(path))
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_configspace_keeps_every_shipped_space(path: Path) -> None:
     need_extra("smac", "smac")
     space = _space(path)
@@ -61,7 +66,7 @@ def test_configspace_keeps_every_shipped_space(path: Path) -> None:
         assert space.validate_config(dict(config)) == []
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
     ng = need_extra("nevergrad", "nevergrad")
     space = _space(path)
@@ -104,7 +109,7 @@ def _every_choice_and_condition_drawn(
         assert (0 < len(values) < draws) if p.condition else len(values) == draws
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
     """HEBO has no conditions: it draws every parameter, and a configuration keeps those
     active under its parents' values (svc's gamma only for the rbf kernel, ...)."""
@@ -118,7 +123,7 @@ def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
     _every_choice_and_condition_drawn(space, configs)
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_synetune_space_keeps_every_shipped_space(path: Path) -> None:
     np = pytest.importorskip("numpy")
     need_extra("syne_tune", "synetune")
@@ -141,7 +146,7 @@ def test_synetune_space_keeps_every_shipped_space(path: Path) -> None:
             assert all(type(v) is (int if p.type == "int" else float) for v in values)
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_ax_space_keeps_every_shipped_space(path: Path) -> None:
     """Ax has no conditions here (docstring of adapters/ax_search.py): its Sobol draws cover
     every parameter, and a configuration keeps those active under its parents' values."""
@@ -157,7 +162,7 @@ def test_ax_space_keeps_every_shipped_space(path: Path) -> None:
     _every_choice_and_condition_drawn(space, configs, n)
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_flaml_space_keeps_every_shipped_space(path: Path) -> None:
     """FLAML's own random sampler over the translated space (conditional parameters inside
     their parent's choice of dicts) draws valid configurations: every choice, conditional
@@ -299,6 +304,7 @@ def test_smac_gets_every_rung_the_lowest_fidelity_allows(eta: int) -> None:
             assert eta**-expected >= low - 1e-9  # the harness takes SMAC's lowest rung
 
 
+@pytest.mark.slow
 def test_hebo_runs_its_own_example_here_and_beats_random_search() -> None:
     """HEBO's README example (a quadratic in one variable, batches of 4) on this project's
     numpy 2 and pymoo 0.6.0, installed without HEBO's numpy pin: it must find the minimum
@@ -367,7 +373,7 @@ def _ancestors(space: SearchSpace, p) -> set[str]:
     return {a for parent in p.condition for a in {parent} | _ancestors(space, space[parent])}
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_keras_tuner_hyperparameters_keep_every_shipped_space(path: Path) -> None:
     kt = kerastuner_search.kt
     if kt is None:

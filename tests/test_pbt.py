@@ -86,6 +86,7 @@ def test_a_member_trains_on_a_copy_of_another_members_models() -> None:
     )
 
 
+@pytest.mark.slow
 def test_syne_tune_pbt_exploits_and_the_chosen_configuration_is_scored(tmp_path: Path) -> None:
     """One worker, so the order of results (and every decision) is the same on any machine;
     tests/test_conformance.py runs st_pbt with four."""

@@ -17,7 +17,7 @@ from harness.store.records import StudyRecords
 from tests.helpers import ROOT, need_extra, run_cli, stored_studies
 from tests.test_resume import assert_same_results
 
-pytestmark = pytest.mark.alone  # Ray's workers take every core
+pytestmark = [pytest.mark.alone, pytest.mark.slow]  # Ray's workers take every core
 
 TINY = ("strategy=grid,random", "budget.n_trials=3", "protocol.outer_folds=2")
 NO_REPORT = "~hydra.callbacks.report"

@@ -25,7 +25,7 @@ from tests.helpers import (
     stored_studies,
 )
 
-pytestmark = pytest.mark.alone  # Ray's workers take every core
+pytestmark = [pytest.mark.alone, pytest.mark.slow]  # Ray's workers take every core
 
 PBT = (
     "strategy=ray_pbt", "model=mlp", "dataset=breast_cancer", "dataset.max_rows=200",

@@ -130,6 +130,7 @@ def _tables(cwd: Path) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     return {home.name: StudyRecords(home).read_tables() for home in homes}
 
 
+@pytest.mark.slow  # two sweeps in subprocesses
 def test_sigkill_mid_sweep_then_the_same_command_gives_the_uninterrupted_tables(tmp_path) -> None:
     sweep = ("-m", "strategy=grid,random", "budget.n_trials=8", "protocol.outer_folds=3",
              "~hydra.callbacks.report")  # fmt: skip

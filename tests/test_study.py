@@ -52,6 +52,7 @@ def test_defaults_that_crash_score_nan_and_the_study_completes(tmp_path) -> None
     assert folds["tuned_test"].notna().all()
 
 
+@pytest.mark.slow  # three studies; the conformance checks hold the fast seed tests
 def test_same_seed_same_trials_other_seed_other_trials(tmp_path) -> None:
     overrides = ("budget.n_trials=5", "protocol.outer_folds=3", "model=rf", "dataset=wine")
     first, folds1 = _run(tmp_path / "a", *overrides)
