@@ -106,9 +106,9 @@ WORKERS = [1, 4]  # 4: the simulated clock with fixed virtual seconds
 VIRTUAL_SECONDS = (1.0, 2.5, 1.7, 3.1, 0.6)
 TIME_S = 1.0
 FULL_ITER = 50  # SGDClassifier's max_iter: the fidelity's full value
-# Strategies whose library is an optional extra: skipped when it is not installed (.ci/run
-# installs all but the PyTorch-based ones, README "Optimisers on PyTorch: tested apart"), keyed
-# by their adapter's target (a module's prefix for all its classes).
+# Strategies whose library is an optional extra: skipped when it is not installed, failed
+# under CI=true (.ci/run installs every extra: tests/helpers.need_extra), keyed by their
+# adapter's target (a module's prefix for all its classes).
 EXTRAS = {
     "adapters.optuna_search.OptunaGP": ("torch", "gp"),
     "adapters.nevergrad_search.": ("nevergrad", "nevergrad"),
