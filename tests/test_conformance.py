@@ -532,6 +532,7 @@ def test_hypergrad_runs_its_budget_down_the_gradient_inside_the_space(model: str
     assert min(losses) < losses[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", HYPERGRAD)
 def test_hypergrad_is_deterministic_and_never_sees_outer_test_rows(model: str) -> None:
     _, trials, _, seen, outer_test = _hypergrad_search(model, 0)

@@ -197,6 +197,7 @@ def test_hyperopt_tpe_suggests_what_fmin_does() -> None:
     _same(ours, native)
 
 
+@pytest.mark.slow
 def test_skopt_gp_suggests_what_ask_and_tell_does() -> None:
     optimizer = skopt_optimizer()
     native = []

@@ -217,6 +217,7 @@ def test_k_workers_replay_in_the_order_results_were_told(tmp_path) -> None:
         ("real", ("budget.workers=2", "budget.n_trials=6", "protocol.outer_folds=2"), 8, 12),
     ],
 )
+@pytest.mark.slow  # studies in subprocesses
 def test_sigkill_during_a_k_worker_study_then_the_same_command_gives_its_tables(
     tmp_path, clock, study, kill_after, rows
 ) -> None:
