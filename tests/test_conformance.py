@@ -484,6 +484,7 @@ def _hypergrad_search(
 ) -> tuple:
     """hypergrad's trials on `model`'s first outer fold, the rows it saw, and the outer-test
     rows; the whole pipeline refits per trial behind a spy step (`more`: config overrides)."""
+    need_extra("jaxopt", "hypergrad")
     study = prepare(compose_config("strategy=hypergrad", *HYPERGRAD[model], *more))
     X, y, task = study.dataset.X, study.dataset.y, study.dataset.task
     split = next(study.protocol.outer_splits(X, y, task, study.seed))
@@ -562,6 +563,7 @@ def test_hypergrad_stops_at_a_failure_it_cannot_step_back_from() -> None:
 def test_hypergrad_steps_back_from_a_failure_at_half_its_rate() -> None:
     """A failure among successes (told here by hand after three real steps on ridge): the next
     proposal is the best point so far, and Adam restarts there at half its learning rate."""
+    need_extra("jaxopt", "hypergrad")
     study = prepare(compose_config("strategy=hypergrad", *HYPERGRAD["ridge"]))
     X, y, task = study.dataset.X, study.dataset.y, study.dataset.task
     splits = list(study.protocol.inner_splitter(task, study.seed).split(X, y))
