@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SHARED
+from tests.helpers import SHARED, need_extra
 
 try:  # absl comes with Keras (the kerastuner extra)
     from absl import logging as absl_logging
@@ -50,7 +50,9 @@ def ray_instance():
     """One local Ray instance for every test that runs Ray Tune (Ray starts slowly), bound to
     this machine; shut down after the session, so no Ray process outlives the tests."""
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # 127.0.0.1 only
-    ray = pytest.importorskip("ray", reason="the raytune extra is not installed")
+    need_extra("ray.tune", "raytune")
+    import ray
+
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              _node_ip_address="127.0.0.1", logging_level=logging.ERROR)  # fmt: skip
     yield ray
@@ -64,7 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
         " tests that time themselves or need every core, e.g. a limit's wall-clock bound",
     )
     config.addinivalue_line(
-        "markers", "slow: over about 10 s; `pytest -m 'not slow'` leaves them out"
+        "markers",
+        "slow: takes long (docs/testing.md); `pytest -m 'not slow'` runs the fast tests, one"
+        " of each family",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import signal
@@ -16,6 +17,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 import pandas as pd
@@ -156,11 +158,21 @@ def first_inner_cv(*overrides: str) -> InnerCV:
 
 
 def engine_missing(message: str) -> NoReturn:
-    """Skip a test whose engine (a browser, a server) is absent here; fail in CI (CI=true),
-    where .ci/run installs every engine, so that CI runs these tests rather than skipping."""
+    """Skip a test whose engine (a browser, a server, an optional extra) is absent here; fail
+    in CI (CI=true), where .ci/run installs every engine and extra, so that CI runs these tests
+    rather than skipping."""
     if os.environ.get("CI"):
         pytest.fail(f"{message} (CI installs it: see .ci/run)")
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)  # at a module's top: its every test
+
+
+def need_extra(module: str, extra: str) -> ModuleType:
+    """`module` of the optional `extra`, imported: pytest.importorskip, but a failure under
+    CI=true (engine_missing)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        engine_missing(f"the {extra} extra is not installed")
 
 
 def free_port() -> int:

@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import scikit_posthocs as sp
+from scipy.stats import friedmanchisquare
 
 from harness.aggregate import TABLES, aggregate
 from harness.aggregate.anytime import random_reference
@@ -225,11 +227,24 @@ def test_versus_baseline_counts_and_corrects(tables):
 
 
 def test_friedman_and_posthoc_come_from_the_packages(tables):
+    # The oracle: the packages on the instances x strategies table of tuned test scores, built
+    # here from RUNS. Ranks by hand: A 1, 2, 1; B 2.5, 1, 2.5; random 2.5, 3, 2.5; C 4, 4, 4 (sums
+    # 4, 6, 8, 12): chi2 = 12 / (3 x 4 x 5) x 260 - 45 = 7, over 1 - 2 x 6 / 180 for the ties.
+    strategies = ["A", "B", "C", "random"]
+    table = np.array(
+        [[RUNS[(s, d, f)][2] for s in strategies] for d, f in (("d", 0), ("d", 1), ("flat", 0))]
+    )
+    expected = friedmanchisquare(*table.T)
+    assert expected.statistic == pytest.approx(7 / (1 - 12 / 180))
     test = row(tables["friedman"], budget="3 trials")
-    assert (test.strategies, test.instances) == (4, 3) and 0 < test.p_value < 1
+    assert (test.strategies, test.instances) == (4, 3)
+    assert (test.statistic, test.p_value) == pytest.approx((expected.statistic, expected.pvalue))
+    nemenyi = sp.posthoc_nemenyi_friedman(table)
     pairs = tables["nemenyi"]  # each pair of the 4 strategies once, none with itself
-    assert len(pairs) == 6 and pairs.p_value.between(0, 1).all()
-    assert (pairs.strategy != pairs.other).all()
+    assert len(pairs) == 6 and (pairs.strategy < pairs.other).all()
+    for pair in pairs.itertuples():
+        i, j = strategies.index(pair.strategy), strategies.index(pair.other)
+        assert pair.p_value == pytest.approx(nemenyi.iloc[i, j]), (pair.strategy, pair.other)
 
 
 def test_gain_and_optimism(tables):

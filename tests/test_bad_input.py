@@ -22,6 +22,7 @@ from tests.helpers import (
     ROOT,
     assert_refused,
     besides_progress,
+    need_extra,
     run_inline,
     stored_studies,
     untimed,
@@ -385,7 +386,7 @@ HYPERGRAD = [
 
 @pytest.mark.parametrize(("overrides", "message"), HYPERGRAD, ids=[o[-1] for o, _ in HYPERGRAD])
 def test_hypergrad_without_a_gradient_to_follow_is_refused(tmp_path, overrides, message) -> None:
-    pytest.importorskip("jaxopt", reason="the hypergrad extra is not installed")
+    need_extra("jaxopt", "hypergrad")
     done = run_inline("strategy=hypergrad", "budget.n_trials=2", *overrides, cwd=tmp_path)
     assert_refused(done, message, tmp_path)
 
@@ -464,7 +465,7 @@ def test_a_table_study_without_the_tables_extra_gives_its_install_line(tmp_path)
 def test_pbt_on_a_model_without_step_wise_training_names_the_models_that_have_one(
     tmp_path,
 ) -> None:
-    pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
+    need_extra("syne_tune", "synetune")
     done = run_inline("strategy=st_pbt", "model=svc", "budget.n_trials=2", cwd=tmp_path)
     assert_refused(
         done,

@@ -23,6 +23,8 @@ from harness.report.build import ONLY_WITH_PBT, ONLY_WITH_WORKERS
 from harness.report.figures import PLOTS
 from tests.helpers import engine_missing, run_cli
 
+pytestmark = pytest.mark.slow  # a sweep, its report, and Chromium
+
 HIDDEN = (*ONLY_WITH_WORKERS, *ONLY_WITH_PBT)  # shown only when some studies call for them
 
 WINDOW = (1200, 900)

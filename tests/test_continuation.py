@@ -25,7 +25,13 @@ from harness.engine.objective import Budget, Evaluation, InnerCV, Objective
 from harness.engine.study import prepare, run
 from harness.engine.workers import WorkerPool
 from harness.store.cache import CACHE, EvaluationCache
-from tests.helpers import assert_refused, compose_config, first_inner_cv, run_inline
+from tests.helpers import (
+    assert_refused,
+    compose_config,
+    engine_missing,
+    first_inner_cv,
+    run_inline,
+)
 
 RUNGS = (1 / 9, 1 / 3, 1.0)  # hyperband's rungs for low <= 1/9: 11, 33 and 100 trees/iterations
 FOREST = {"max_depth": 6, "max_features": 0.5, "min_samples_leaf": 2, "criterion": "gini"}
@@ -255,11 +261,12 @@ def test_shipped_models_that_can_continue_do(model: str, dataset: str, resource:
     assert (fidelity.resource, fidelity.continues) == (resource, True)
 
 
+@pytest.mark.slow
 def test_keras_tuners_hyperband_promotes_trials_that_continue_their_models(tmp_path: Path) -> None:
     from adapters.kerastuner_search import kt  # imported with the Keras backend it sets
 
     if kt is None:
-        pytest.skip("the kerastuner extra is not installed")
+        engine_missing("the kerastuner extra is not installed")
     study = prepare(
         compose_config(
             "strategy=kt_hyperband",

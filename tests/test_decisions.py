@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from baycomp import SignedRankTest
 
 from harness.aggregate import aggregate
 from harness.aggregate.risk import cvar
@@ -108,6 +109,17 @@ def test_equivalence_and_power_against_the_baseline(tables):
     # A beats random by 0.01 on all 3 instances, C loses by 0.01 to 0.09 on all 3.
     assert eq.loc["A", "decision"] == "practically better"
     assert eq.loc["C", "decision"] == "practically worse"
+    # baycomp's own numbers on the same paired outer-test scores, ROPE, samples and seed
+    instances = (("d", 0), ("d", 1), ("flat", 0))
+    random = [RUNS[("random", d, f)][2] for d, f in instances]
+    for strategy in ("A", "B", "C"):
+        scores = [RUNS[(strategy, d, f)][2] for d, f in instances]
+        expected = SignedRankTest.probs(
+            np.array(scores), np.array(random), rope=SETTINGS.rope,
+            nsamples=SETTINGS.resamples, random_state=SETTINGS.seed,
+        )  # fmt: skip
+        got = eq.loc[strategy, ["p_better", "p_equivalent", "p_worse"]].to_numpy(float)
+        assert got == pytest.approx(np.asarray(expected, float), abs=1e-12), strategy
     assert "baycomp" in eq.loc["A", "method"]
     power = tables["power"].set_index("strategy")
     # B - random on outer test: 0, +0.02, 0: sd 0.011547, one non-zero difference, whose

@@ -107,6 +107,7 @@ def test_a_float_space_exports_as_float_distributions(tmp_path, capsys):
     assert trial.distributions["C"] == FloatDistribution(1e-4, 1e4, log=True)
 
 
+@pytest.mark.slow  # optuna-dashboard's server
 def test_optuna_dashboard_serves_every_exported_study(sweep, tmp_path, capsys):
     """The real optuna-dashboard on a free loopback port lists the studies and their trials."""
     dashboard = shutil.which("optuna-dashboard")

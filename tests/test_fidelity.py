@@ -7,8 +7,9 @@ fraction of the budget; the best configuration is chosen from full-fidelity eval
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import os
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from harness.engine.study import prepare, run
 from harness.errors import UsageError
 from harness.problem.fidelity import Fidelity
 from harness.problem.models import load_model
-from tests.helpers import ROOT, compose_config, first_inner_cv, run_cli
+from tests.helpers import ROOT, compose_config, first_inner_cv
 
 # model=cash declares no fidelity (its families' resources differ): a fidelity is per model
 MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml") if p.stem != "cash")
@@ -158,9 +159,14 @@ def test_gp_without_its_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyP
 
 
 def test_gp_without_its_extra_exits_2_with_one_line(tmp_path: Path) -> None:
-    if importlib.util.find_spec("torch") is not None:
-        pytest.skip("PyTorch is installed here: the in-process test above covers the message")
-    result = run_cli("strategy=gp", cwd=tmp_path)
+    # The CLI in a process where PyTorch cannot be imported, whether it is installed or not
+    # (scipy.stats first: its array-API helpers look torch up in sys.modules as it loads).
+    blocked = "import sys, scipy.stats; sys.modules['torch'] = None; import runpy; runpy.run_module"
+    script = f"{blocked}('harness', run_name='__main__', alter_sys=True)"
+    result = subprocess.run(
+        [sys.executable, "-c", script, "strategy=gp"],
+        cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+    )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and '.[gp]"' in result.stderr
     assert not list(tmp_path.rglob("*.json*"))  # nothing written

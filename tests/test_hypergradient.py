@@ -17,9 +17,13 @@ from harness.engine.objective import Budget, InnerCV, Objective, StopSearch
 from harness.engine.study import Study, prepare
 from harness.problem.models import build_pipeline
 from harness.problem.preprocessing import once_per_split
-from tests.helpers import compose_config
+from tests.helpers import compose_config, need_extra
 
-pytest.importorskip("jaxopt", reason="the hypergrad extra is not installed")
+
+@pytest.fixture(autouse=True)
+def _hypergrad_extra() -> None:
+    need_extra("jaxopt", "hypergrad")
+
 
 # The study's metric is smooth in each case, so the loss differentiated is the trial's own. A
 # logistic regression's gradient is as exact as its solution: Newton's method to tol 1e-10.

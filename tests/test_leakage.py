@@ -40,6 +40,7 @@ def _assert_no_leak(seen: list[set[int]], outer: list[tuple[set[int], set[int]]]
         assert not labels & outer[fold][1], "tuning saw outer-test rows"
 
 
+@pytest.mark.slow  # the conformance checks keep the fast ones
 def test_tuning_never_sees_outer_test_rows(tmp_path, monkeypatch) -> None:
     seen = _spy_on_tuning(monkeypatch)
     study = prepare(compose_config("budget.n_trials=4", "protocol.repeats=2"))

@@ -67,6 +67,7 @@ def test_a_family_scores_what_its_own_pipeline_scores(params: dict, openml_cache
         np.testing.assert_array_equal(scores, oracle)
 
 
+@pytest.mark.slow
 def test_the_records_say_which_family_and_the_defaults_are_the_best_family(tmp_path) -> None:
     cfg = compose_config(
         "model=cash", "model.families=[knn,rf,logreg]", "dataset=breast_cancer",

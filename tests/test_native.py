@@ -45,7 +45,7 @@ from harness.problem.fidelity import Fidelity
 from harness.problem.models import ModelSpec, build_pipeline, plain
 from harness.problem.protocol import Protocol
 from harness.problem.space import SearchSpace
-from tests.helpers import compose_config
+from tests.helpers import compose_config, engine_missing, need_extra
 
 N_TRIALS = 9
 STARTUP = 4  # so five of the nine come from each library's model
@@ -197,6 +197,7 @@ def test_hyperopt_tpe_suggests_what_fmin_does() -> None:
     _same(ours, native)
 
 
+@pytest.mark.slow
 def test_skopt_gp_suggests_what_ask_and_tell_does() -> None:
     optimizer = skopt_optimizer()
     native = []
@@ -233,9 +234,10 @@ def nevergrad_parametrization(ng: ModuleType) -> object:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ng_ngopt", "ng_de"])
 def test_nevergrad_suggests_what_its_ask_and_tell_does(name: str) -> None:
-    ng = pytest.importorskip("nevergrad", reason="the nevergrad extra is not installed")
+    ng = need_extra("nevergrad", "nevergrad")
     parametrization = nevergrad_parametrization(ng)
     parametrization.random_state.seed(SEED)
     optimizer_name = compose_config(f"strategy={name}").strategy.adapter.optimizer
@@ -281,9 +283,10 @@ def smac_configspace() -> object:
     return space
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["smac"])
 def test_smac_suggests_what_its_ask_and_tell_does(name: str, tmp_path: Path) -> None:
-    smac = pytest.importorskip("smac", reason="the smac extra is not installed")
+    smac = need_extra("smac", "smac")
     from smac.runhistory.dataclasses import TrialValue
 
     # SMAC's loop as the adapter runs it: with the adapter's one workaround (its local search's
@@ -310,10 +313,11 @@ def test_smac_suggests_what_its_ask_and_tell_does(name: str, tmp_path: Path) -> 
     _same(_adapter_trials(f"strategy={name}"), native)
 
 
+@pytest.mark.slow
 def test_smac_proposes_the_same_in_another_process() -> None:
     # Two runs of one study are two processes, whose string hashing differs (PYTHONHASHSEED):
     # the same seed and losses must still give the same proposals (adapters/smac_search.py).
-    pytest.importorskip("smac", reason="the smac extra is not installed")
+    need_extra("smac", "smac")
     script = (
         "import json; from tests.test_native import _adapter_trials; "
         "print(json.dumps(_adapter_trials('strategy=smac')))"
@@ -329,9 +333,10 @@ def test_smac_proposes_the_same_in_another_process() -> None:
     assert json.loads(runs[0]) == json.loads(runs[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["smac_hb", "smac_mf"])
 def test_smac_multi_fidelity_proposes_what_its_ask_and_tell_does(name: str, tmp_path: Path) -> None:
-    smac = pytest.importorskip("smac", reason="the smac extra is not installed")
+    smac = need_extra("smac", "smac")
     from smac.intensifier.hyperband_utils import determine_hyperband_for_multifidelity
     from smac.runhistory.dataclasses import TrialValue
 
@@ -379,8 +384,9 @@ HEBO_SPACE = SearchSpace.from_config(
 )
 
 
+@pytest.mark.slow
 def test_hebo_suggests_what_its_suggest_and_observe_does() -> None:
-    pytest.importorskip("hebo", reason="the hebo extra is not installed")
+    need_extra("hebo", "hebo")
     import pandas as pd
     import torch
     from hebo.design_space.design_space import DesignSpace
@@ -417,6 +423,7 @@ def test_hebo_suggests_what_its_suggest_and_observe_does() -> None:
     assert _adapter_trials(*options, objective=objective, space=HEBO_SPACE) == native
 
 
+@pytest.mark.slow
 def test_ray_random_proposes_what_tunes_basic_variant_generator_does(ray_instance) -> None:
     """Ray Tune's own loop (`tune.Tuner` with BasicVariantGenerator, the same seed) over the
     space as a Ray user writes it: every parameter a domain, the inactive ones dropped."""
@@ -463,8 +470,9 @@ def synetune_space(cs: ModuleType) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_synetune_bore_suggests_what_its_ask_and_tell_does() -> None:
-    pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
+    need_extra("syne_tune", "synetune")
     from syne_tune import config_space as cs
     from syne_tune.optimizer.baselines import BORE
     from syne_tune.optimizer.schedulers.ask_tell_scheduler import AskTellScheduler
@@ -539,11 +547,12 @@ def _asha_by_hand(brackets: int, n_trials: int) -> list[tuple[dict, float]]:
     return native
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["st_asha", "st_hyperband"])
 def test_synetune_asha_decides_as_its_scheduler_driven_by_hand(name: str) -> None:
     """The adapter reports only where ASHA decides (its rungs, and the full fidelity): the
     same trials, each stopped or trained fully where the scheduler driven by hand left it."""
-    pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
+    need_extra("syne_tune", "synetune")
     objective = Objective(_sgd_inner(), Budget(N_TRIALS), on_trial=lambda _: None)
     adapter = compose_config(f"strategy={name}").strategy.adapter
     strategy = instantiate(adapter, _partial_=True)(space=SGD_SPACE, seed=SEED)
@@ -578,12 +587,13 @@ def keras_tuner_hyperparameters(kt: ModuleType) -> object:
 KT_STARTUP = N_TRIALS - 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["kt_random", "kt_bayes"])
 def test_keras_tuner_suggests_what_its_tuner_does(name: str, tmp_path: Path) -> None:
     from adapters.kerastuner_search import kt  # imported with the Keras backend it sets
 
     if kt is None:
-        pytest.skip("the kerastuner extra is not installed")
+        engine_missing("the kerastuner extra is not installed")
 
     native = []
 
@@ -617,10 +627,11 @@ def test_keras_tuner_suggests_what_its_tuner_does(name: str, tmp_path: Path) -> 
     _same(_adapter_trials(f"strategy={name}", *overrides), native)
 
 
+@pytest.mark.slow
 def test_ax_proposes_what_its_client_loop_does() -> None:
     """Ax's Client as its tutorial drives it, on the small space of HEBO's test (Ax's GP takes
     seconds a proposal here): a Sobol start of 2, then 2 proposals of its GP."""
-    pytest.importorskip("ax", reason="the ax extra is not installed")
+    need_extra("ax", "ax")
     from ax.api import ChoiceParameterConfig, Client, RangeParameterConfig
 
     n_trials, startup = 4, 2
@@ -668,12 +679,13 @@ def flaml_space(tune: ModuleType) -> dict:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["flaml_cfo", "flaml_bs"])
 def test_flaml_proposes_what_its_tune_run_does(name: str) -> None:
     """`flaml.tune.run` with the searcher made as a FLAML user makes it (same seed, the yaml's
     cost), each configuration scored on the same inner CV; its fit seconds are its own, so CFO's
     equal proposals also show that its search does not depend on the cost it is told."""
-    pytest.importorskip("flaml", reason="the flaml extra is not installed")
+    need_extra("flaml", "flaml")
     from flaml import tune
     from flaml.tune.searcher import CFO, BlendSearch
 

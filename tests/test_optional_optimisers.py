@@ -5,7 +5,6 @@ Their search behaviour is checked by tests/test_conformance.py and tests/test_na
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 from pathlib import Path
@@ -30,9 +29,14 @@ from adapters import (  # noqa: F401
 from harness.engine.asktell import SearchHandle
 from harness.problem import cash
 from harness.problem.space import SearchSpace
-from tests.helpers import ROOT, assert_refused, run_inline
+from tests.helpers import ROOT, assert_refused, engine_missing, need_extra, run_inline
 
 MODELS = sorted((ROOT / "conf" / "model").glob("*.yaml"))
+# `pytest -m "not slow"` translates one model's space per library (logreg: log floats,
+# conditions, categoricals); the others are slow (docs/testing.md).
+MODEL_PARAMS = [
+    pytest.param(p, id=p.stem, marks=() if p.stem == "logreg" else pytest.mark.slow) for p in MODELS
+]
 DRAWS = 40
 
 
@@ -45,9 +49,9 @@ def _space(path: Path) -> SearchSpace:
     return SearchSpace.from_config(space, str(path))
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_configspace_keeps_every_shipped_space(path: Path) -> None:
-    pytest.importorskip("smac", reason="the smac extra is not installed")
+    need_extra("smac", "smac")
     space = _space(path)
     cs = smac_search.configspace(space, seed=0)
     assert set(cs) == set(space.names)
@@ -62,9 +66,9 @@ def test_configspace_keeps_every_shipped_space(path: Path) -> None:
         assert space.validate_config(dict(config)) == []
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
-    ng = pytest.importorskip("nevergrad", reason="the nevergrad extra is not installed")
+    ng = need_extra("nevergrad", "nevergrad")
     space = _space(path)
     parametrization = nevergrad_search.nevergrad_space(space)
     parametrization.random_state.seed(0)
@@ -72,12 +76,13 @@ def test_nevergrad_space_keeps_every_shipped_space(path: Path) -> None:
     optimizer = ng.optimizers.RandomSearch(parametrization=parametrization, budget=draws)
     configs = [nevergrad_search.flat(optimizer.ask().value, space) for _ in range(draws)]
     assert all(space.validate_config(c) == [] for c in configs)
-    for p in space.params:  # every choice is drawn, and the numbers span their range
-        values = [c[p.name] for c in configs if p.name in c]
+    for p in space.params:  # every choice is drawn, and the numbers span their range: both
+        values = [c[p.name] for c in configs if p.name in c]  # sides of its middle, on its scale
         if p.type == "categorical":
             assert {repr(v) for v in values} == {repr(v) for v in p.choices}
         else:
-            assert min(values) < p.low + (p.high - p.low) / 2 < max(values) or p.log
+            middle = math.sqrt(p.low * p.high) if p.log else p.low + (p.high - p.low) / 2
+            assert min(values) < middle < max(values), (p.name, middle, min(values), max(values))
 
 
 def _unique_draws(space: SearchSpace) -> int:
@@ -104,11 +109,11 @@ def _every_choice_and_condition_drawn(
         assert (0 < len(values) < draws) if p.condition else len(values) == draws
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
     """HEBO has no conditions: it draws every parameter, and a configuration keeps those
     active under its parents' values (svc's gamma only for the rbf kernel, ...)."""
-    pytest.importorskip("hebo", reason="the hebo extra is not installed")
+    need_extra("hebo", "hebo")
     space = _space(path)
     design = hebo_search.design_space(space)
     assert sorted(design.para_names) == sorted(space.names)
@@ -118,10 +123,10 @@ def test_hebo_design_space_keeps_every_shipped_space(path: Path) -> None:
     _every_choice_and_condition_drawn(space, configs)
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_synetune_space_keeps_every_shipped_space(path: Path) -> None:
     np = pytest.importorskip("numpy")
-    pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
+    need_extra("syne_tune", "synetune")
     space = _space(path)
     domains = synetune_search.synetune_space(space)
     assert list(domains) == space.names  # every parameter, conditional ones too
@@ -141,11 +146,11 @@ def test_synetune_space_keeps_every_shipped_space(path: Path) -> None:
             assert all(type(v) is (int if p.type == "int" else float) for v in values)
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_ax_space_keeps_every_shipped_space(path: Path) -> None:
     """Ax has no conditions here (docstring of adapters/ax_search.py): its Sobol draws cover
     every parameter, and a configuration keeps those active under its parents' values."""
-    pytest.importorskip("ax", reason="the ax extra is not installed")
+    need_extra("ax", "ax")
     space = _space(path)
     client = ax_search.client(space, seed=0)
     client.configure_generation_strategy(method="random_search")
@@ -157,12 +162,12 @@ def test_ax_space_keeps_every_shipped_space(path: Path) -> None:
     _every_choice_and_condition_drawn(space, configs, n)
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_flaml_space_keeps_every_shipped_space(path: Path) -> None:
     """FLAML's own random sampler over the translated space (conditional parameters inside
     their parent's choice of dicts) draws valid configurations: every choice, conditional
     parameters both active and not."""
-    pytest.importorskip("flaml", reason="the flaml extra is not installed")
+    need_extra("flaml", "flaml")
     from flaml.tune.searcher.blendsearch import RandomSearch
 
     space = _space(path)
@@ -176,23 +181,22 @@ def test_flaml_space_keeps_every_shipped_space(path: Path) -> None:
         assert kind is None or all(type(c[p.name]) is kind for c in configs if p.name in c)
 
 
-NEEDS_SYNETUNE = pytest.mark.skipif(
-    importlib.util.find_spec("syne_tune") is None, reason="the synetune extra is not installed"
-)
-
-
 @pytest.mark.parametrize(
     ("strategy", "module", "extra"),
     [
         ("ng_ngopt", "nevergrad", "nevergrad"),
         ("smac", "smac", "smac"),
         ("smac_mf", "smac", "smac"),
-        ("hebo", "hebo", 'pip install --no-deps "hebo>=0.3.6" && pip install -e ".[hebo]"'),
+        (
+            "hebo",
+            "hebo",
+            'pip install --no-deps "hebo>=0.3.6" "pymoo==0.6.0" && pip install -e ".[hebo]"',
+        ),
         ("st_asha", "syne_tune", "synetune"),
         ("st_pbt", "syne_tune", "synetune"),
         ("st_mobster", "syne_tune", "synetune"),  # its first need
         # and with syne-tune installed, its second (without it, the first is asked first)
-        pytest.param("st_mobster", "botorch", "synetune-gp", marks=NEEDS_SYNETUNE),
+        ("st_mobster", "botorch", "synetune-gp"),
         ("kt_bayes", "keras_tuner", "kerastuner"),
         ("kt_hyperband", "jax", "kerastuner"),  # Keras's numpy backend imports it
         ("ax", "ax", 'pip install torch==2.13.0 && pip install -e ".[ax]"'),
@@ -205,6 +209,8 @@ NEEDS_SYNETUNE = pytest.mark.skipif(
 def test_a_missing_extra_stops_the_study_with_its_install_command(
     strategy: str, module: str, extra: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if module == "botorch":  # its second need is asked only with syne-tune installed
+        need_extra("syne_tune", "synetune")
     monkeypatch.setitem(sys.modules, module, None)  # as if the extra were not installed
     done = run_inline(f"strategy={strategy}", "budget.n_trials=2", cwd=tmp_path)
     command = extra if extra.startswith("pip ") else f'pip install -e ".[{extra}]"'
@@ -280,8 +286,8 @@ def test_an_unknown_optimiser_is_refused(
     module: str, overrides: list[str], message: str, tmp_path: Path
 ) -> None:
     if module == "keras_tuner" and kerastuner_search.kt is None:  # import needs its backend
-        pytest.skip("the kerastuner extra is not installed")
-    pytest.importorskip(module, reason=f"the {module} extra is not installed")
+        engine_missing("the kerastuner extra is not installed")
+    need_extra(module, module)
     done = run_inline(*overrides, "budget.n_trials=2", cwd=tmp_path)
     assert_refused(done, message, tmp_path)
 
@@ -290,7 +296,7 @@ def test_an_unknown_optimiser_is_refused(
 def test_smac_gets_every_rung_the_lowest_fidelity_allows(eta: int) -> None:
     """SMAC floors log(1 / min_budget) / log(eta) to count its rungs; a lowest fraction that is
     a power of 1/eta must not lose a rung to floating point (1/243 would, for eta 3)."""
-    smac = pytest.importorskip("smac", reason="the smac extra is not installed")
+    smac = need_extra("smac", "smac")
     rungs = smac.intensifier.successive_halving.SuccessiveHalving._get_max_iterations
     for k in range(1, 8):
         for low, expected in ((eta**-k, k), (7 / (7 * eta**k), k), (1.01 * eta**-k, k - 1)):
@@ -298,11 +304,12 @@ def test_smac_gets_every_rung_the_lowest_fidelity_allows(eta: int) -> None:
             assert eta**-expected >= low - 1e-9  # the harness takes SMAC's lowest rung
 
 
+@pytest.mark.slow
 def test_hebo_runs_its_own_example_here_and_beats_random_search() -> None:
     """HEBO's README example (a quadratic in one variable, batches of 4) on this project's
     numpy 2 and pymoo 0.6.0, installed without HEBO's numpy pin: it must find the minimum
     better than random search of the same size usually does."""
-    pytest.importorskip("hebo", reason="the hebo extra is not installed")
+    need_extra("hebo", "hebo")
     import torch
     from hebo.design_space.design_space import DesignSpace
     from hebo.optimizers.hebo import HEBO
@@ -320,6 +327,25 @@ def test_hebo_runs_its_own_example_here_and_beats_random_search() -> None:
     draws = np.random.default_rng(0).uniform(-3, 3, size=(1000, len(opt.y)))
     random_best = ((draws - 0.37) ** 2).min(axis=1)
     assert len(opt.y) == 12 and opt.y.min() < np.quantile(random_best, 0.1), opt.y.min()
+
+
+def test_hebo_and_nevergrads_cma_run_in_one_venv() -> None:
+    """pymoo 0.6.0 pins cma==3.2.2, which calls np.Inf (gone in numpy 2) and so breaks
+    nevergrad's CMA; installed without its pins (pyproject's hebo extra) pymoo leaves
+    nevergrad's cma, and HEBO, which never uses pymoo's CMA-ES, suggests beside it."""
+    need_extra("hebo", "hebo")
+    ng = need_extra("nevergrad", "nevergrad")
+    from hebo.design_space.design_space import DesignSpace
+    from hebo.optimizers.hebo import HEBO
+
+    space = DesignSpace().parse([{"name": "x", "type": "num", "lb": -3, "ub": 3}])
+    assert len(HEBO(space, scramble_seed=0).suggest(n_suggestions=2)) == 2
+    optimizer = ng.optimizers.CMA(parametrization=2, budget=6)
+    optimizer.parametrization.random_state.seed(0)
+    for _ in range(6):
+        candidate = optimizer.ask()
+        optimizer.tell(candidate, float((candidate.value**2).sum()))
+    assert optimizer.num_tell == 6
 
 
 @pytest.mark.parametrize(
@@ -347,11 +373,11 @@ def _ancestors(space: SearchSpace, p) -> set[str]:
     return {a for parent in p.condition for a in {parent} | _ancestors(space, space[parent])}
 
 
-@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+@pytest.mark.parametrize("path", MODEL_PARAMS)
 def test_keras_tuner_hyperparameters_keep_every_shipped_space(path: Path) -> None:
     kt = kerastuner_search.kt
     if kt is None:
-        pytest.skip("the kerastuner extra is not installed")
+        engine_missing("the kerastuner extra is not installed")
     space = _space(path)
     hps = kerastuner_search.hyperparameters(space).space
     assert [hp.name for hp in hps] == space.names

@@ -58,6 +58,7 @@ def test_grid_equals_nested_gridsearchcv(tmp_path) -> None:
         )
 
 
+@pytest.mark.slow  # the grid oracle above is the fast one
 def test_random_equals_nested_randomizedsearchcv(tmp_path) -> None:
     n = 8
     study, trials, folds = _harness(

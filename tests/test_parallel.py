@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pytest
 from hyperopt import JOB_STATE_DONE, JOB_STATE_RUNNING, STATUS_OK, Domain, Trials, tpe
 from hyperopt.fmin import space_eval
 
@@ -112,6 +113,7 @@ def test_hyperopt_tpe_proposes_for_free_workers_with_running_trials_pending() ->
     _same(ours, native)
 
 
+@pytest.mark.slow
 def test_skopt_gp_asks_a_batch_by_its_constant_liar_and_is_told_the_batch() -> None:
     optimizer, native = skopt_optimizer(), []
     while len(native) < N_TRIALS:

@@ -24,7 +24,7 @@ from harness.engine.objective import Budget, InnerCV, Objective
 from harness.engine.study import prepare, run
 from harness.problem.models import STEP, pipeline_params
 from harness.report.build import build_report
-from tests.helpers import compose_config, first_inner_cv
+from tests.helpers import compose_config, first_inner_cv, need_extra
 
 SGD = ("model=sgd", "dataset=breast_cancer", "dataset.max_rows=200", "protocol.outer_folds=2")
 STRONG = {"loss": "log_loss", "penalty": "l2", "alpha": 1e-4, "learning_rate": "optimal"}
@@ -86,10 +86,11 @@ def test_a_member_trains_on_a_copy_of_another_members_models() -> None:
     )
 
 
+@pytest.mark.slow
 def test_syne_tune_pbt_exploits_and_the_chosen_configuration_is_scored(tmp_path: Path) -> None:
     """One worker, so the order of results (and every decision) is the same on any machine;
     tests/test_conformance.py runs st_pbt with four."""
-    pytest.importorskip("syne_tune", reason="the synetune extra is not installed")
+    need_extra("syne_tune", "synetune")
     study = prepare(compose_config(*SGD, "strategy=st_pbt", "budget.n_trials=4"))
     trials, folds = run(study, tmp_path / "studies" / study.key)
     trials["params"] = trials.params.map(json.loads)

@@ -90,6 +90,7 @@ def test_a_fit_never_mixes_splits() -> None:
         fitted.predict(prepared.X.iloc[other])
 
 
+@pytest.mark.slow
 def test_a_tuned_preprocessing_parameter_falls_back_and_matches_its_oracle(tmp_path) -> None:
     tuned = "prep__numeric__standardscaler__with_std"
     study = prepare(

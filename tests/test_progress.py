@@ -58,6 +58,7 @@ def test_through_a_pipe_a_line_per_fold_and_during_the_search(tmp_path) -> None:
     assert "progress" not in done.stdout and "[INFO]" not in done.stdout
 
 
+@pytest.mark.slow  # the pipe test below is the fast one
 def test_by_default_a_short_search_says_only_its_folds_and_logs_go_to_stderr(tmp_path) -> None:
     done = run_cli(*STUDY, cwd=tmp_path)  # run.progress_s: 30 s, longer than these searches
     assert done.returncode == 0, done.stderr

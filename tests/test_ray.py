@@ -5,7 +5,6 @@ Skipped when Ray is not installed (`pip install -e ".[ray]"`); in CI that is a f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from harness.store.records import StudyRecords
-from tests.helpers import ROOT, run_cli, stored_studies
+from tests.helpers import ROOT, need_extra, run_cli, stored_studies
 from tests.test_resume import assert_same_results
 
-pytestmark = pytest.mark.alone  # Ray's workers take every core
+pytestmark = [pytest.mark.alone, pytest.mark.slow]  # Ray's workers take every core
 
 TINY = ("strategy=grid,random", "budget.n_trials=3", "protocol.outer_folds=2")
 NO_REPORT = "~hydra.callbacks.report"
@@ -26,10 +25,7 @@ NO_REPORT = "~hydra.callbacks.report"
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_installed() -> None:
-    if importlib.util.find_spec("ray") is None:
-        if os.environ.get("CI"):
-            pytest.fail("Ray is not installed; .ci/run installs it with pip install -e '.[ray]'")
-        pytest.skip("Ray is not installed (pip install -e '.[ray]')")
+    need_extra("ray", "ray")
 
 
 def _studies(cwd: Path) -> dict[str, StudyRecords]:

@@ -17,9 +17,15 @@ import pytest
 from adapters import ray_tune  # noqa: F401 (bound before a test hides Ray)
 from harness.engine.continuation import Start
 from harness.store.records import StudyRecords
-from tests.helpers import assert_refused, first_inner_cv, run_inline, stored_studies
+from tests.helpers import (
+    assert_refused,
+    first_inner_cv,
+    need_extra,
+    run_inline,
+    stored_studies,
+)
 
-pytestmark = pytest.mark.alone  # Ray's workers take every core
+pytestmark = [pytest.mark.alone, pytest.mark.slow]  # Ray's workers take every core
 
 PBT = (
     "strategy=ray_pbt", "model=mlp", "dataset=breast_cancer", "dataset.max_rows=200",
@@ -104,7 +110,7 @@ def test_ray_pbt_refuses_a_model_that_cannot_continue_training(tmp_path: Path) -
     ],
 )
 def test_bad_pbt_options_are_refused(override: str, message: str, tmp_path: Path) -> None:
-    pytest.importorskip("ray", reason="the raytune extra is not installed")
+    need_extra("ray.tune", "raytune")
     done = run_inline("strategy=ray_pbt", "model=mlp", override, "budget.n_trials=2", cwd=tmp_path)
     assert_refused(done, message, tmp_path)
 
@@ -117,7 +123,7 @@ def test_bad_pbt_options_are_refused(override: str, message: str, tmp_path: Path
     ],
 )
 def test_bad_asha_options_are_refused(override: str, message: str, tmp_path: Path) -> None:
-    pytest.importorskip("ray", reason="the raytune extra is not installed")
+    need_extra("ray.tune", "raytune")
     done = run_inline("strategy=ray_asha", override, "budget.n_trials=2", cwd=tmp_path)
     assert_refused(done, message, tmp_path)
 

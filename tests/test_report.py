@@ -170,6 +170,7 @@ def test_report_cli_bad_input(tmp_path, capsys, args, message):
     assert message in err and err.count("\n") == 1 and not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow  # a sweep of its own
 def test_new_strategy_and_dataset_configs_appear_with_no_code_change(tmp_path):
     """A copy of the project with one YAML added to conf/strategy and one to conf/dataset."""
     project = tmp_path / "project"
@@ -202,6 +203,7 @@ def test_new_strategy_and_dataset_configs_appear_with_no_code_change(tmp_path):
     assert "my_random" in html and "flowers" in html
 
 
+@pytest.mark.slow  # a sweep of its own
 def test_two_strategy_sweep_notes_the_tests_it_skips(tmp_path):
     """Two strategies on one dataset: no Friedman or Nemenyi test (they need three), yet every
     table, figure and the new sections are there, and the report says what was skipped."""

@@ -17,6 +17,8 @@ from harness.report.build import ONLY_WITH_WORKERS, outline
 from tests.helpers import run_cli
 from tests.test_report import Page
 
+pytestmark = pytest.mark.slow  # a four-worker sweep; tests/test_report.py is the fast report
+
 # knn on wine: fast, and on both outer folds some trial beats the defaults (targets apart)
 PROBLEM = ("model=knn", "dataset=wine", "protocol.outer_folds=2", "protocol.inner_folds=2")
 QUICK_REPORT = "+hydra.callbacks.report.resamples=200"

@@ -34,6 +34,7 @@ SAME = ["repeat", "outer_fold", "trial", "params", "status", "inner_mean", "inne
 @pytest.mark.parametrize(
     ("ours", "theirs"), [("grid", "sklearn_grid"), ("random", "sklearn_random")]
 )
+@pytest.mark.slow
 def test_searchers_match_the_harness_sampling(
     tmp_path: Path, ours: str, theirs: str, workers: int
 ) -> None:

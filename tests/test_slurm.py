@@ -19,7 +19,7 @@ from harness.store.records import StudyRecords
 from tests.helpers import ROOT, run_cli, stored_studies
 from tests.test_resume import assert_same_results
 
-pytestmark = pytest.mark.alone  # the local Slurm cluster has the machine's cores
+pytestmark = [pytest.mark.alone, pytest.mark.slow]  # the local Slurm cluster has the cores
 
 TINY = ("budget.n_trials=3", "protocol.outer_folds=2")
 LONG = ("strategy=random", "budget.n_trials=20", "protocol.outer_folds=2")  # ~10 s on 1 core

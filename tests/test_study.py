@@ -6,8 +6,19 @@ import json
 
 import pandas as pd
 import pytest
+from sklearn.base import clone
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 
 from harness.engine.study import prepare, run
+from harness.problem.models import build_pipeline, pipeline_params
 from tests.helpers import compose_config, untimed
 
 
@@ -41,6 +52,7 @@ def test_defaults_that_crash_score_nan_and_the_study_completes(tmp_path) -> None
     assert folds["tuned_test"].notna().all()
 
 
+@pytest.mark.slow  # three studies; the conformance checks hold the fast seed tests
 def test_same_seed_same_trials_other_seed_other_trials(tmp_path) -> None:
     overrides = ("budget.n_trials=5", "protocol.outer_folds=3", "model=rf", "dataset=wine")
     first, folds1 = _run(tmp_path / "a", *overrides)
@@ -105,19 +117,55 @@ def test_records_are_written_as_parquet_beside_the_config(tmp_path) -> None:
     assert (folds["gain"] == folds["tuned_test"] - folds["default_test"]).all()
 
 
-@pytest.mark.parametrize("metric", ["balanced_accuracy", "roc_auc", "log_loss", "f1_macro"])
+# Each metric recomputed by scikit-learn's own function on the same outer folds, from the same
+# fitted pipelines' predictions: the study's scores (errors negated: higher is better).
+CLASSIFICATION = {
+    "balanced_accuracy": lambda y, fitted, X: balanced_accuracy_score(y, fitted.predict(X)),
+    "roc_auc": lambda y, fitted, X: roc_auc_score(y, fitted.predict_proba(X)[:, 1]),
+    "log_loss": lambda y, fitted, X: -log_loss(y, fitted.predict_proba(X)),
+    "f1_macro": lambda y, fitted, X: f1_score(y, fitted.predict(X), average="macro"),
+}
+REGRESSION = {
+    "r2": lambda y, fitted, X: r2_score(y, fitted.predict(X)),
+    "rmse": lambda y, fitted, X: -root_mean_squared_error(y, fitted.predict(X)),
+    "mae": lambda y, fitted, X: -mean_absolute_error(y, fitted.predict(X)),
+}
+
+
+def _assert_outer_scores_are(oracle, study, folds) -> None:
+    """tuned_test and default_test of every outer fold equal `oracle` on that fold's test
+    rows, the pipeline refit on its training rows with the best (or default) parameters."""
+    X, y = study.dataset.X, study.target
+    splits = list(study.protocol.outer_splits(X, y, study.split_task, study.seed))
+    assert len(splits) == len(folds) == 2
+    for split, (_, fold) in zip(splits, folds.iterrows(), strict=True):
+        train, test = (
+            (X.iloc[split.train], y.iloc[split.train]),
+            (X.iloc[split.test], y.iloc[split.test]),
+        )
+        for column, params in (
+            ("tuned_test", json.loads(fold["best_params"])),
+            ("default_test", {}),
+        ):
+            fitted = clone(build_pipeline(study.model)).set_params(**pipeline_params(params))
+            expected = oracle(test[1], fitted.fit(*train), test[0])
+            assert fold[column] == pytest.approx(expected, rel=1e-12, abs=1e-12), column
+
+
+@pytest.mark.parametrize("metric", CLASSIFICATION)
 def test_classification_metrics(tmp_path, metric) -> None:
-    _, folds = _run(tmp_path, f"metric={metric}", "budget.n_trials=2", "protocol.outer_folds=2")
-    assert folds["tuned_test"].notna().all()
-    if metric == "log_loss":
-        assert (folds["tuned_test"] < 0).all()  # stored as neg_log_loss: higher is better
+    study = prepare(
+        compose_config(f"metric={metric}", "budget.n_trials=2", "protocol.outer_folds=2")
+    )
+    _, folds = run(study, tmp_path)
+    _assert_outer_scores_are(CLASSIFICATION[metric], study, folds)
 
 
-@pytest.mark.parametrize("metric", ["r2", "rmse", "mae"])
+@pytest.mark.parametrize("metric", REGRESSION)
 def test_regression_metrics(tmp_path, metric) -> None:
-    _, folds = _run(
-        tmp_path, "dataset=diabetes", "model=ridge", f"metric={metric}", "budget.n_trials=3",
+    study = prepare(compose_config(
+        "dataset=diabetes", "model=ridge", f"metric={metric}", "budget.n_trials=3",
         "protocol.outer_folds=2",
-    )  # fmt: skip
-    assert folds["tuned_test"].notna().all()
-    assert (folds["tuned_test"] < 0).all() == (metric != "r2")
+    ))  # fmt: skip
+    _, folds = run(study, tmp_path)
+    _assert_outer_scores_are(REGRESSION[metric], study, folds)

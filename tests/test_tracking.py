@@ -98,6 +98,7 @@ def _history(uri: str, run_id: str) -> dict[str, list[tuple[int, float]]]:
     }
 
 
+@pytest.mark.slow  # an MLflow server and a sweep
 def test_a_sweep_is_a_parent_run_with_a_child_run_per_study(swept):
     uri, _, runs = swept
     parents = runs[runs.parent.isna()]
@@ -115,6 +116,7 @@ def test_a_sweep_is_a_parent_run_with_a_child_run_per_study(swept):
     assert {"report/report.html", "report/report.md", "report/figures", "report/tables"} <= report
 
 
+@pytest.mark.slow  # an MLflow server and a sweep
 def test_each_study_run_holds_its_config_tags_metrics_and_tables(swept):
     uri, cwd, runs = swept
     from mlflow import MlflowClient
@@ -162,6 +164,7 @@ def test_each_study_run_holds_its_config_tags_metrics_and_tables(swept):
         pd.testing.assert_frame_equal(pd.read_parquet(copy), trials)
 
 
+@pytest.mark.slow  # an MLflow server and a sweep
 def test_running_the_sweep_or_one_of_its_studies_again_adds_no_run_and_no_metric(swept):
     uri, cwd, runs = swept
     before = {run_id: _history(uri, run_id) for run_id in runs.id}
