@@ -48,7 +48,7 @@ try:
 except ImportError:  # the hebo extra: HeboSearch refuses the study without it
     HEBO = None
 
-INSTALL = 'pip install --no-deps "hebo>=0.3.6" "pymoo==0.6.0" && pip install -e ".[hebo]"'
+INSTALL = 'pip install -e ".[hebo]" && pip install --no-deps "hebo>=0.3.6" "pymoo==0.6.0"'
 
 
 class HeboSearch(Strategy):

@@ -1,6 +1,6 @@
 """Tuning never receives a row of the outer-test fold.
 
-Every inner evaluation goes through sklearn's cross_validate inside harness.engine.objective; the
+Every inner evaluation goes through sklearn's cross_validate inside harness.engine.evaluation; the
 test wraps it to record the index labels of every row handed to it (rows keep their dataset
 positions as labels) and checks each call against the outer splits.
 """
@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import harness.engine.objective
+import harness.engine.evaluation
 from harness.engine.study import prepare, run
 from tests.helpers import compose_config
 
 
 def _spy_on_tuning(monkeypatch: pytest.MonkeyPatch) -> list[set[int]]:
     seen: list[set[int]] = []
-    real = harness.engine.objective.cross_validate
+    real = harness.engine.evaluation.cross_validate
 
     def recording(estimator, X, y, *args, cv, **kwargs):
         labels = set(X.index)
@@ -26,7 +26,7 @@ def _spy_on_tuning(monkeypatch: pytest.MonkeyPatch) -> list[set[int]]:
         seen.append(labels)
         return real(estimator, X, y, *args, cv=cv, **kwargs)
 
-    monkeypatch.setattr(harness.engine.objective, "cross_validate", recording)
+    monkeypatch.setattr(harness.engine.evaluation, "cross_validate", recording)
     return seen
 
 

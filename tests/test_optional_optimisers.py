@@ -190,7 +190,7 @@ def test_flaml_space_keeps_every_shipped_space(path: Path) -> None:
         (
             "hebo",
             "hebo",
-            'pip install --no-deps "hebo>=0.3.6" "pymoo==0.6.0" && pip install -e ".[hebo]"',
+            'pip install -e ".[hebo]" && pip install --no-deps "hebo>=0.3.6" "pymoo==0.6.0"',
         ),
         ("st_asha", "syne_tune", "synetune"),
         ("st_pbt", "syne_tune", "synetune"),
