@@ -19,16 +19,15 @@ from typing import Any
 
 import pandas as pd
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from harness import checks
 from harness.engine import options, table_study
-from harness.engine.asktell import Searcher
 from harness.engine.budget import Budget, StopSearch
 from harness.engine.evaluation import InnerCV, quietly
+from harness.engine.kinds import StudyKind
 from harness.engine.objective import Objective
 from harness.engine.parallel import Parallelism, inner_jobs
 from harness.engine.progress import PROGRESS_S, StudyProgress
@@ -54,6 +53,7 @@ from harness.problem.models import (
 )
 from harness.problem.preprocessing import Prepared, fallback, once_per_split
 from harness.problem.protocol import OuterSplit, Protocol, derive_seed
+from harness.problem.space import SearchSpace
 from harness.store import resume
 from harness.store.cache import CACHE, EvaluationCache, Scope, split_digest
 from harness.store.provenance import declared_versions, digest
@@ -69,7 +69,7 @@ NO_LABELS = (
 
 
 @dataclass(frozen=True)
-class Study:
+class Study(StudyKind):
     """Everything a run needs, validated."""
 
     key: str
@@ -86,9 +86,8 @@ class Study:
     progress_s: float = PROGRESS_S  # run.progress_s: seconds between progress lines at most
 
     @property
-    def home(self) -> Path:
-        """Where its records live: `run.store`/<key>, the same folder for every re-run."""
-        return Path(self.config.run.store) / self.key
+    def space(self) -> SearchSpace:
+        return self.model.space
 
     @property
     def homes(self) -> list[Path]:
@@ -144,10 +143,6 @@ class Study:
     @property
     def scorer_name(self) -> str:
         return self.metric.scorer_name
-
-    def make_strategy(self, seed: int) -> Searcher:
-        factory = instantiate(self.config.strategy.adapter, _partial_=True)
-        return factory(space=self.model.space, seed=seed)
 
     def labels(self) -> dict[str, Any]:
         """The columns that say which study a record belongs to (harness.store.schema.LABELS)."""

@@ -26,18 +26,18 @@ from typing import Any
 
 import pandas as pd
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from harness import checks
 from harness.engine import options
-from harness.engine.asktell import Searcher
 from harness.engine.budget import Budget, StopSearch
+from harness.engine.kinds import StudyKind
 from harness.engine.objective import Objective
 from harness.engine.progress import PROGRESS_S, StudyProgress
 from harness.engine.table_problem import TableProblem
 from harness.errors import UsageError, error_text
 from harness.problem import tables
+from harness.problem.space import SearchSpace
 from harness.problem.table_lookup import Table, load
 from harness.problem.tables import Family
 from harness.store import resume
@@ -51,7 +51,7 @@ PLACE = {"repeat": 0, "outer_fold": 0}  # a table study is one search: one "fold
 
 
 @dataclass(frozen=True)
-class TableStudy:
+class TableStudy(StudyKind):
     """Everything a table study needs, validated."""
 
     key: str
@@ -66,8 +66,8 @@ class TableStudy:
     n_jobs: int | None = None  # nothing runs in parallel inside a lookup
 
     @property
-    def home(self) -> Path:
-        return Path(self.config.run.store) / self.key
+    def space(self) -> SearchSpace:
+        return self.table.space
 
     @property
     def homes(self) -> list[Path]:
@@ -83,10 +83,6 @@ class TableStudy:
     @property
     def scorer_name(self) -> str:
         return self.family.score
-
-    def make_strategy(self, seed: int) -> Searcher:
-        factory = instantiate(self.config.strategy.adapter, _partial_=True)
-        return factory(space=self.table.space, seed=seed)
 
     @cached_property
     def _labels(self) -> dict[str, Any]:
