@@ -3,12 +3,18 @@ harness.engine.table_study): where its records live and how its strategy is made
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from harness import checks
+from harness.engine import options
 from harness.engine.asktell import Searcher
+from harness.engine.progress import PROGRESS_S
+from harness.errors import UsageError
 from harness.problem.space import SearchSpace
 
 
@@ -17,6 +23,7 @@ class StudyKind:
 
     key: str
     config: DictConfig
+    seed: int
     space: SearchSpace
 
     @property
@@ -27,3 +34,39 @@ class StudyKind:
     def make_strategy(self, seed: int) -> Searcher:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
         return factory(space=self.space, seed=seed)
+
+    def check_strategy(self, n_trials: int) -> Searcher:
+        """The study's strategy, made once to check it: UsageError, one line, if it cannot be
+        made from its options, passes a library an argument it does not take, or cannot run
+        `n_trials` here."""
+        name = self.config.strategy.name
+        try:
+            strategy = self.make_strategy(self.seed)
+        except (InstantiationException, TypeError, ValueError, AttributeError) as e:
+            raise UsageError(
+                f"strategy {name}: {first_line(e)}; check the strategy.adapter options against "
+                f"conf/strategy/{name}.yaml"
+            ) from None
+        options.check_arguments(self.config.strategy.adapter)  # what it makes when searching
+        why = strategy.cannot_run(n_trials) if hasattr(strategy, "cannot_run") else None
+        if why:
+            raise UsageError(f"strategy {name}: {why}")
+        return strategy
+
+
+def progress_seconds(cfg: DictConfig) -> float:
+    """run.progress_s, checked: seconds between progress lines at most."""
+    seconds = checks.number(
+        "run.progress_s", cfg.get("run", {}).get("progress_s", PROGRESS_S), integer=False,
+        low=0, above=True, unit="seconds",
+    )  # fmt: skip
+    return float(seconds)
+
+
+def first_line(e: BaseException) -> str:
+    return next(iter(str(e).strip().splitlines()), type(e).__name__)
+
+
+def now() -> str:
+    """A record's timestamp: UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")

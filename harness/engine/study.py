@@ -12,13 +12,11 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
@@ -27,7 +25,7 @@ from harness import checks
 from harness.engine import options, table_study
 from harness.engine.budget import Budget, StopSearch
 from harness.engine.evaluation import InnerCV, quietly
-from harness.engine.kinds import StudyKind
+from harness.engine.kinds import StudyKind, now, progress_seconds
 from harness.engine.objective import Objective
 from harness.engine.parallel import Parallelism, inner_jobs
 from harness.engine.progress import PROGRESS_S, StudyProgress
@@ -182,27 +180,14 @@ def prepare(cfg: DictConfig) -> Study | TableStudy:
     cache = cfg.get("run", {}).get("cache", True)
     if not isinstance(cache, bool):
         raise UsageError(f"run.cache is {cache!r}; set it to true or false")
-    progress_s = checks.number(
-        "run.progress_s", cfg.get("run", {}).get("progress_s", PROGRESS_S), integer=False,
-        low=0, above=True, unit="seconds",
-    )  # fmt: skip
+    progress_s = progress_seconds(cfg)
     fidelity = Fidelity.from_config(cfg.model.get("fidelity"), model, int(cfg.seed))
     key = study_key(cfg, dataset.fingerprint)
     study = Study(
         key, cfg, dataset, model, metric, budget, protocol, int(cfg.seed), retry, fidelity,
-        progress_s=float(progress_s),
+        progress_s=progress_s,
     )  # fmt: skip
-    try:
-        strategy = study.make_strategy(study.seed)
-    except (InstantiationException, TypeError, ValueError, AttributeError) as e:
-        raise UsageError(
-            f"strategy {cfg.strategy.name}: {_first_line(e)}; check the strategy.adapter "
-            f"options against conf/strategy/{cfg.strategy.name}.yaml"
-        ) from None
-    options.check_arguments(cfg.strategy.adapter)  # the library objects it makes when searching
-    why = strategy.cannot_run(budget.n_trials) if hasattr(strategy, "cannot_run") else None
-    if why:
-        raise UsageError(f"strategy {cfg.strategy.name}: {why}")
+    strategy = study.check_strategy(budget.n_trials)
     if strategy.multi_fidelity and fidelity is None:
         raise UsageError(
             f"strategy {cfg.strategy.name} needs a fidelity, and model {model.name} declares "
@@ -287,9 +272,9 @@ def run(
             trials, folds = _run_folds(study, records, done, directory, cache)
         except BaseException as e:  # recorded, then raised on: never left "running"
             status = "failed" if isinstance(e, Exception) else "interrupted"
-            records.write_meta(meta | {"status": status, "error": error_text(e), "ended": _now()})
+            records.write_meta(meta | {"status": status, "error": error_text(e), "ended": now()})
             raise
-        records.write_meta(meta | {"status": "finished", "finished": _now()})
+        records.write_meta(meta | {"status": "finished", "finished": now()})
     return trials, folds
 
 
@@ -506,7 +491,7 @@ def _meta(study: Study) -> dict[str, Any]:
         "study_key": study.key,
         "labels": study.labels(),
         "seed": study.seed,
-        "started": _now(),
+        "started": now(),
         "config": OmegaConf.to_container(study.config, resolve=True),
         "versions": declared_versions(),
         "task": study.dataset.task,
@@ -520,11 +505,3 @@ def _meta(study: Study) -> dict[str, Any]:
             "fallback": study.whole_pipeline,
         },
     }
-
-
-def _first_line(e: BaseException) -> str:
-    return next(iter(str(e).strip().splitlines()), type(e).__name__)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -25,17 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from harness import checks
 from harness.engine import options
 from harness.engine.budget import Budget, StopSearch
-from harness.engine.kinds import StudyKind
+from harness.engine.kinds import StudyKind, now, progress_seconds
 from harness.engine.objective import Objective
 from harness.engine.progress import PROGRESS_S, StudyProgress
 from harness.engine.table_problem import TableProblem
-from harness.errors import UsageError, error_text
+from harness.errors import error_text
 from harness.problem import tables
 from harness.problem.space import SearchSpace
 from harness.problem.table_lookup import Table, load
@@ -102,24 +101,10 @@ def prepare(cfg: DictConfig) -> TableStudy:
     tables.check(OmegaConf.to_container(cfg, resolve=True))
     budget = Budget.from_config(cfg.budget)
     options.check(cfg.strategy.adapter)
-    progress_s = checks.number(
-        "run.progress_s", cfg.get("run", {}).get("progress_s", PROGRESS_S), integer=False,
-        low=0, above=True, unit="seconds",
-    )  # fmt: skip
+    progress_s = progress_seconds(cfg)
     table = load(family.name, cfg.problem.task)
-    study = TableStudy(table_key(cfg), cfg, family, table, budget, int(cfg.seed), float(progress_s))
-    name = cfg.strategy.name
-    try:
-        strategy = study.make_strategy(study.seed)
-    except (InstantiationException, TypeError, ValueError, AttributeError) as e:
-        raise UsageError(
-            f"strategy {name}: {_first_line(e)}; check the strategy.adapter options against "
-            f"conf/strategy/{name}.yaml"
-        ) from None
-    options.check_arguments(cfg.strategy.adapter)
-    why = strategy.cannot_run(budget.n_trials) if hasattr(strategy, "cannot_run") else None
-    if why:
-        raise UsageError(f"strategy {name}: {why}")
+    study = TableStudy(table_key(cfg), cfg, family, table, budget, int(cfg.seed), progress_s)
+    study.check_strategy(budget.n_trials)
     return study
 
 
@@ -175,9 +160,9 @@ def run(study: TableStudy, directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]
             tables = records.write_tables()
         except BaseException as e:
             status = "failed" if isinstance(e, Exception) else "interrupted"
-            records.write_meta(meta | {"status": status, "error": error_text(e), "ended": _now()})
+            records.write_meta(meta | {"status": status, "error": error_text(e), "ended": now()})
             raise
-        records.write_meta(meta | {"status": "finished", "finished": _now()})
+        records.write_meta(meta | {"status": "finished", "finished": now()})
     return tables
 
 
@@ -263,7 +248,7 @@ def _meta(study: TableStudy) -> dict[str, Any]:
         "study_key": study.key,
         "labels": study.labels(),
         "seed": study.seed,
-        "started": _now(),
+        "started": now(),
         "config": OmegaConf.to_container(study.config, resolve=True),
         "versions": declared_versions(),
         "task": "table",
@@ -282,13 +267,3 @@ def _meta(study: TableStudy) -> dict[str, Any]:
             "seeds": study.table.n_seeds,
         },
     }
-
-
-def _first_line(e: BaseException) -> str:
-    return next(iter(str(e).strip().splitlines()), type(e).__name__)
-
-
-def _now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat(timespec="seconds")
