@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from harness import checks
 from harness.engine import options
@@ -16,6 +17,7 @@ from harness.engine.asktell import Searcher
 from harness.engine.progress import PROGRESS_S
 from harness.errors import UsageError
 from harness.problem.space import SearchSpace
+from harness.store.provenance import declared_versions
 
 
 class StudyKind:
@@ -26,6 +28,8 @@ class StudyKind:
     seed: int
     space: SearchSpace
 
+    def labels(self) -> dict[str, Any]: ...
+
     @property
     def home(self) -> Path:
         """Where its records live: `run.store`/<key>, the same folder for every re-run."""
@@ -34,6 +38,17 @@ class StudyKind:
     def make_strategy(self, seed: int) -> Searcher:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
         return factory(space=self.space, seed=seed)
+
+    def started_meta(self) -> dict[str, Any]:
+        """What study.json says of every kind of study when it starts; each kind adds its own."""
+        return {
+            "study_key": self.key,
+            "labels": self.labels(),
+            "seed": self.seed,
+            "started": now(),
+            "config": OmegaConf.to_container(self.config, resolve=True),
+            "versions": declared_versions(),
+        }
 
     def check_strategy(self, n_trials: int) -> Searcher:
         """The study's strategy, made once to check it: UsageError, one line, if it cannot be

@@ -54,7 +54,7 @@ from harness.problem.protocol import OuterSplit, Protocol, derive_seed
 from harness.problem.space import SearchSpace
 from harness.store import resume
 from harness.store.cache import CACHE, EvaluationCache, Scope, split_digest
-from harness.store.provenance import declared_versions, digest
+from harness.store.provenance import digest
 from harness.store.records import StudyRecords, canonical, check_store
 from harness.store.schema import study_labels
 
@@ -487,13 +487,7 @@ def refit_and_score(
 
 
 def _meta(study: Study) -> dict[str, Any]:
-    return {
-        "study_key": study.key,
-        "labels": study.labels(),
-        "seed": study.seed,
-        "started": now(),
-        "config": OmegaConf.to_container(study.config, resolve=True),
-        "versions": declared_versions(),
+    return study.started_meta() | {
         "task": study.dataset.task,
         "data_fingerprint": study.dataset.fingerprint,
         "notes": list(study.dataset.notes),

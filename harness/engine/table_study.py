@@ -40,7 +40,7 @@ from harness.problem.space import SearchSpace
 from harness.problem.table_lookup import Table, load
 from harness.problem.tables import Family
 from harness.store import resume
-from harness.store.provenance import declared_versions, digest, installed
+from harness.store.provenance import digest, installed
 from harness.store.records import StudyRecords, check_store
 from harness.store.schema import study_labels
 
@@ -244,13 +244,7 @@ def _forget(records: StudyRecords, journal: Batched) -> Any:
 
 def _meta(study: TableStudy) -> dict[str, Any]:
     truth = study.table.truth
-    return {
-        "study_key": study.key,
-        "labels": study.labels(),
-        "seed": study.seed,
-        "started": now(),
-        "config": OmegaConf.to_container(study.config, resolve=True),
-        "versions": declared_versions(),
+    return study.started_meta() | {
         "task": "table",
         "data_fingerprint": data_version(),
         "notes": [],
