@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from harness.errors import UsageError
@@ -80,6 +81,26 @@ def test_random_draws_stay_in_the_space_and_follow_log_scale() -> None:
     assert np.mean(logs < 0) == pytest.approx(0.5, abs=0.04)  # log-uniform, not uniform
     degrees = [d["degree"] for d in draws if "degree" in d]
     assert set(degrees) == {2, 3, 4, 5}
+
+
+def test_int_draws_are_scipys_randint_draws_from_the_same_stream() -> None:
+    """The space's integer distribution is its own (scipy's argument checks cost 60 us a draw),
+    so ParameterSampler over it must propose what it proposes over scipy's `randint`."""
+    spec = {
+        "a": {"type": "int", "low": 0, "high": 1},
+        "b": {"type": "int", "low": -5, "high": 900},
+        "c": {"type": "categorical", "choices": ["x", "y", "z"]},
+        "d": {"type": "int", "low": 3, "high": 2**40},
+        "e": {"type": "float", "low": 0.0, "high": 1.0},
+    }
+    space = SearchSpace.from_config(spec, "x")
+    ints = {p.name: stats.randint(p.low, p.high + 1) for p in space.params if p.type == "int"}
+    scipys = [d | ints for d in space.sklearn_distributions()]
+    for seed in range(20):
+        ours = list(ParameterSampler(space.sklearn_distributions(), 50, random_state=seed))
+        theirs = list(ParameterSampler(scipys, 50, random_state=seed))
+        assert ours == theirs
+        assert {type(d["b"]) for d in ours} == {type(d["b"]) for d in theirs} == {int}
 
 
 def test_log_int_draws_cover_the_range_log_uniformly() -> None:

@@ -39,6 +39,10 @@ class StudyKind:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
         return factory(space=self.space, seed=seed)
 
+    def resolved(self) -> dict[str, Any]:
+        """The study's config as plain values (a kind that holds it already says so)."""
+        return OmegaConf.to_container(self.config, resolve=True)
+
     def started_meta(self) -> dict[str, Any]:
         """What study.json says of every kind of study when it starts; each kind adds its own."""
         return {
@@ -46,7 +50,7 @@ class StudyKind:
             "labels": self.labels(),
             "seed": self.seed,
             "started": now(),
-            "config": OmegaConf.to_container(self.config, resolve=True),
+            "config": self.resolved(),
             "versions": declared_versions(),
         }
 

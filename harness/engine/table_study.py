@@ -17,6 +17,7 @@ trial's seed is drawn from the study's seed and its number) and evaluates the re
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass, replace
@@ -51,7 +52,9 @@ PLACE = {"repeat": 0, "outer_fold": 0}  # a table study is one search: one "fold
 
 @dataclass(frozen=True)
 class TableStudy(StudyKind):
-    """Everything a table study needs, validated."""
+    """Everything a table study needs, validated. `plain` is its config as plain values,
+    `config` the composed config it came from (the same for every seed of `run.seeds`: a
+    seed's own config is `plain`, whose `seed` is its seed)."""
 
     key: str
     config: DictConfig
@@ -59,6 +62,7 @@ class TableStudy(StudyKind):
     table: Table
     budget: Budget
     seed: int
+    plain: dict[str, Any]
     progress_s: float = PROGRESS_S
 
     notes: tuple[str, ...] = ()
@@ -83,10 +87,12 @@ class TableStudy(StudyKind):
     def scorer_name(self) -> str:
         return self.family.score
 
+    def resolved(self) -> dict[str, Any]:
+        return copy.deepcopy(self.plain)
+
     @cached_property
     def _labels(self) -> dict[str, Any]:
-        config = OmegaConf.to_container(self.config, resolve=True)
-        return study_labels(config, self.key, self.family.score, None)
+        return study_labels(self.plain, self.key, self.family.score, None)
 
     def labels(self) -> dict[str, Any]:
         """dataset = the task, model = the table family, so aggregations group sensibly."""
@@ -98,21 +104,23 @@ def prepare(cfg: DictConfig) -> TableStudy:
     checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
     check_store(cfg.run.store)
     family = tables.family_of(cfg.problem)
-    tables.check(OmegaConf.to_container(cfg, resolve=True))
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    tables.check(plain)
     budget = Budget.from_config(cfg.budget)
     options.check(cfg.strategy.adapter)
     progress_s = progress_seconds(cfg)
     table = load(family.name, cfg.problem.task)
-    study = TableStudy(table_key(cfg), cfg, family, table, budget, int(cfg.seed), progress_s)
+    key = table_key(plain)
+    study = TableStudy(key, cfg, family, table, budget, int(cfg.seed), plain, progress_s)
     study.check_strategy(budget.n_trials)
     return study
 
 
-def table_key(cfg: DictConfig) -> str:
+def table_key(plain: dict[str, Any]) -> str:
     """A stable hash of what a table study computes: the table, the strategy, the budget and
-    the seed (not the nested-CV groups the config also holds, nor how to run it)."""
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    kept = {k: resolved.get(k) for k in ("problem", "strategy", "budget", "seed")}
+    the seed (not the nested-CV groups the config also holds, nor how to run it), from its
+    config as plain values."""
+    kept = {k: plain.get(k) for k in ("problem", "strategy", "budget", "seed")}
     return digest(kept | {"data": data_version()}, 16)
 
 
@@ -126,10 +134,9 @@ def seeds(study: TableStudy) -> list[TableStudy]:
     its own study (key, folder, records), validated once and run in this process, so many
     seeds of a sweep point pay one start-up and one config composition."""
     many = [study]
-    for seed in range(study.seed + 1, study.seed + study.config.run.get("seeds", 1)):
-        config = study.config.copy()
-        config.seed = seed
-        many.append(replace(study, key=table_key(config), config=config, seed=seed))
+    for seed in range(study.seed + 1, study.seed + study.plain["run"].get("seeds", 1)):
+        plain = study.plain | {"seed": seed}
+        many.append(replace(study, key=table_key(plain), seed=seed, plain=plain))
     return many
 
 
