@@ -53,7 +53,20 @@ def main() -> None:
             fail(str(e))
     elif not (args.help or args.hydra_help or args.shell_completion):
         preflight(args.overrides, multirun=args.multirun)
+        if args.multirun:
+            _trust_preflight()
     _hydra_main()
+
+
+def _trust_preflight() -> None:
+    """Hydra's sweeper composes every job of a batch again before it launches them, to find
+    one that fails early (`validate_batch_is_legal`); preflight has just composed each of them
+    and checked more, so the sweep skips that repeat. A job's config is then composed twice
+    (preflight, and its launcher for the job), not three times: 0.3 s each on 2 cores, 2
+    minutes for the tables preset's 405 jobs."""
+    from hydra.plugins.sweeper import Sweeper
+
+    Sweeper.validate_batch_is_legal = lambda self, batch: None
 
 
 def preflight(overrides: list[str], multirun: bool) -> None:
