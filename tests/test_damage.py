@@ -18,7 +18,7 @@ import pytest
 from harness.errors import UsageError
 from harness.report.__main__ import main as report_main
 from harness.store.finished import finished_studies, read_finished
-from harness.store.records import Damaged, Journal, StudyRecords
+from harness.store.records import Damaged, Journal, StudyRecords, checksum
 from tests.helpers import besides_progress, run_inline, stored_studies, untimed
 
 # Without the evaluation cache, so that a recomputed trial is computed, not read back.
@@ -174,6 +174,28 @@ def test_a_journal_written_before_checksums_resumes_with_a_note(tmp_path, whole)
     assert trials["eval_seconds"][:6].tolist() == replayed  # replayed, not recomputed
     reading = Journal(copy / "trials.jsonl", home.name).scan()
     assert not reading.legacy and len(reading.records) == 8
+
+
+def test_a_journal_with_the_earlier_checksums_resumes_without_a_word(tmp_path, whole) -> None:
+    """Lines as versions before orjson wrote them (the standard library's JSON, keys in
+    insertion order, `checksum` over the record's sorted JSON) are intact, and replayed."""
+    home, tables, _ = whole
+    copy = _killed_copy(home, tmp_path / "store")
+    for name in ("trials.jsonl", "folds.jsonl"):
+        records = [json.loads(line) for line in _lines(copy / name)]
+        lines = []
+        for record in records:
+            del record["checksum"]
+            lines.append(json.dumps(record | {"checksum": checksum(record, home.name)}) + "\n")
+        (copy / name).write_text("".join(lines))
+    replayed = [json.loads(line)["eval_seconds"] for line in _lines(copy / "trials.jsonl")]
+
+    done = run_inline(*STUDY, f"run.store={tmp_path / 'store'}", cwd=tmp_path)
+
+    assert done.returncode == 0 and said(done.stderr) == [], done.stderr
+    assert_same_results(copy, tables)
+    trials = StudyRecords(copy).read_tables()[0]
+    assert trials["eval_seconds"][:6].tolist() == replayed  # replayed, not recomputed
 
 
 def _finished_copy(home: Path, store: Path) -> Path:
