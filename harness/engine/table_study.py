@@ -27,12 +27,12 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from harness import checks
-from harness.engine import options
+from harness.engine import settings
 from harness.engine.budget import Budget, StopSearch
-from harness.engine.kinds import StudyKind, now, progress_seconds
+from harness.engine.kinds import StudyKind, now
 from harness.engine.objective import Objective
-from harness.engine.progress import PROGRESS_S, StudyProgress
+from harness.engine.progress import StudyProgress
+from harness.engine.settings import PROGRESS_S
 from harness.engine.table_problem import TableProblem
 from harness.errors import error_text
 from harness.problem import tables
@@ -41,7 +41,7 @@ from harness.problem.table_lookup import Table, load
 from harness.problem.tables import Family
 from harness.store import resume
 from harness.store.provenance import digest, installed
-from harness.store.records import StudyRecords, check_store
+from harness.store.records import StudyRecords
 from harness.store.schema import study_labels
 
 FLUSH_TRIALS = 1000  # trials journaled at once at most ...
@@ -95,16 +95,13 @@ class TableStudy(StudyKind):
 
 def prepare(cfg: DictConfig) -> TableStudy:
     """Validate a table study's config and load its table; UsageError on what a user can fix."""
-    checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
-    check_store(cfg.run.store)
+    checked = settings.check(cfg)  # what the CLI checked before the heavy imports, again
     family = tables.family_of(cfg.problem)
-    tables.check(OmegaConf.to_container(cfg, resolve=True))
-    budget = Budget.from_config(cfg.budget)
-    options.check(cfg.strategy.adapter)
-    progress_s = progress_seconds(cfg)
     table = load(family.name, cfg.problem.task)
-    study = TableStudy(table_key(cfg), cfg, family, table, budget, int(cfg.seed), progress_s)
-    study.check_strategy(budget.n_trials)
+    study = TableStudy(
+        table_key(cfg), cfg, family, table, checked.budget, checked.seed, checked.progress_s
+    )
+    study.check_strategy(checked.budget.n_trials)
     return study
 
 

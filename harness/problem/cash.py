@@ -20,14 +20,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from harness.errors import UsageError
 from harness.problem.family import FAMILY, family_estimator
 from harness.problem.models import PREP, ModelSpec, load_model
+from harness.problem.settings import is_cash  # noqa: F401  (cash.is_cash: where it is read)
 from harness.problem.space import SearchSpace
 
 WHERE = "conf/model/cash.yaml"
-
-
-def is_cash(model: Any) -> bool:
-    """Whether a model config chooses among families (`model=cash`)."""
-    return isinstance(model, DictConfig) and "families" in model
 
 
 def compose(model: DictConfig, models_dir: Any) -> dict[str, Any]:
