@@ -128,7 +128,7 @@ BAD_VALUES = [
         "regression model (see conf/model/)",
     ),
     (["run.retry=[crashed]"], "run.retry has ['crashed']; list trial statuses to retry from"),
-    (["run.cache=sometimes"], "run.cache is 'sometimes'; set it to true or false"),
+    (["metric=nope"], "metric 'nope' is unknown; use one of ['accuracy', 'balanced_accuracy',"),
     (["protocol.repeats=0"], "protocol.repeats is 0; set it to an integer from 1 to 1,000"),
     (["strategy=lhs", "strategy.adapter.engine=Nope"], "strategy lhs: "),
     (["budget.workers=0"], "budget.workers is 0; set it to an integer from 1 to 4,096"),
@@ -335,7 +335,7 @@ LIGHT_VALUES = [
     ["protocol.repeats=0"], ["protocol.n_jobs=0"], ["run.progress_s=0"], ["run.cache=maybe"],
     ["run.retry=[bogus]"], ["dataset.max_rows=0"], ["model=ridge"], ["run.store=/proc/x"],
     ["dataset=vehicle", "dataset.path=/nonexistent.arff"], ["-m", "budget.n_trials=2,0"],
-    ["-m", "sweep=quick", "budget.workers=0"],
+    ["-m", "sweep=quick", "budget.workers=0"], ["model=kmeans", "metric=accuracy"],
 ]  # fmt: skip
 
 

@@ -1,12 +1,14 @@
 """Every value a composed config sets that can be checked without its data or a heavy library:
 the seed, the store, the budget, the protocol, the strategy's option ranges, the dataset's
-task, source, rows and file, the model's task, `run.*`, and a table study's own rules.
+task, source, rows and file, the model's task and the metric's, `run.*`, and a table study's
+own rules.
 
 `check` runs in the CLI on each combination a command composes, before scikit-learn, pandas
 & co are imported (so a refusal takes a fraction of a second and writes nothing), and again,
 the same function, when a study is prepared (harness.engine.study, table_study). What needs
 the data or a library (the fold counts the rows can fill, the search space, the estimator's
-and the strategy's library arguments, the metric) is checked there, after it.
+and the strategy's library arguments, whether the estimator gives the probabilities a metric
+needs) is checked there, after it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from harness import checks
 from harness.engine import options
 from harness.engine.budget import Budget
 from harness.problem import settings, tables
+from harness.problem.metric_table import metric_name
 from harness.store.run_options import cache_flag, check_store, retry_statuses
 
 PROGRESS_S = 30.0  # run.progress_s: the default seconds between two lines during a search
@@ -51,8 +54,9 @@ def check(cfg: Any, local: bool = True) -> Settings:
     protocol = settings.protocol(cfg.protocol)
     options.check(cfg.strategy.adapter)
     settings.dataset(cfg.dataset, local)
-    if not settings.is_cash(cfg.model):  # model=cash: its families' tasks, once composed
+    if not settings.is_cash(cfg.model):  # model=cash: its families' task, once composed
         settings.model_task(cfg.model, cfg.dataset.task)
+        metric_name(cfg.get("metric"), cfg.model.task)
     run = cfg.get("run", {})
     retry = retry_statuses(run.get("retry"))
     cache = cache_flag(run.get("cache", True))
