@@ -362,6 +362,26 @@ def test_a_refused_value_imports_no_heavy_library_and_leaves_no_run_folder(tmp_p
     assert list(tmp_path.iterdir()) == []  # no results/ folder, no run folder in it
 
 
+def test_a_sweep_on_a_ray_cluster_leaves_what_depends_on_the_machine_to_its_nodes(tmp_path):
+    """More real-clock workers than this machine's cores, or a data file it does not hold, are
+    refused here, but not for a sweep a Ray cluster runs (its nodes check them); a value that
+    is wrong anywhere is refused for both."""
+    from harness import cli
+
+    need_extra("ray", "ray")
+    here = [f"budget.workers={CORES + 1}", "budget.clock=real", "dataset=vehicle",
+            f"dataset.path={tmp_path / 'on-the-nodes.csv'}"]  # fmt: skip
+    for launcher in ([], ["hydra/launcher=ray"]):
+        for machine_bound in (here[:2], here[2:]):
+            if launcher:
+                cli.preflight([*launcher, *machine_bound], multirun=True)  # no SystemExit
+            else:
+                with pytest.raises(SystemExit):
+                    cli.preflight([*launcher, *machine_bound], multirun=True)
+        with pytest.raises(SystemExit):
+            cli.preflight([*launcher, "budget.n_trials=0"], multirun=True)
+
+
 def test_a_data_path_that_is_a_folder_says_so(tmp_path) -> None:
     done = run_inline(*CSV, *SMALL, f"dataset.path={tmp_path}", cwd=tmp_path)
     assert_refused(
