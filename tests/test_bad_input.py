@@ -336,6 +336,7 @@ LIGHT_VALUES = [
     ["run.retry=[bogus]"], ["dataset.max_rows=0"], ["model=ridge"], ["run.store=/proc/x"],
     ["dataset=vehicle", "dataset.path=/nonexistent.arff"], ["-m", "budget.n_trials=2,0"],
     ["-m", "sweep=quick", "budget.workers=0"], ["model=kmeans", "metric=accuracy"],
+    ["model=cash", "dataset=diabetes"], ["model=cash", "model.families=[logreg,ridge]"],
 ]  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from harness import checks
 from harness.engine import options
 from harness.engine.budget import Budget
+from harness.paths import CONF
 from harness.problem import settings, tables
 from harness.problem.metric_table import metric_name
 from harness.store.run_options import cache_flag, check_store, retry_statuses
@@ -54,9 +55,14 @@ def check(cfg: Any, local: bool = True) -> Settings:
     protocol = settings.protocol(cfg.protocol)
     options.check(cfg.strategy.adapter)
     settings.dataset(cfg.dataset, local)
-    if not settings.is_cash(cfg.model):  # model=cash: its families' task, once composed
+    if settings.is_cash(cfg.model):  # its families' configs read from conf/model/
+        members = settings.cash_members(cfg.model, CONF / "model")
+        model_task = next(iter(members.values())).get("task")
+        settings.cash_task(list(members), model_task, cfg.dataset.task)
+    else:
         settings.model_task(cfg.model, cfg.dataset.task)
-        metric_name(cfg.get("metric"), cfg.model.task)
+        model_task = cfg.model.task
+    metric_name(cfg.get("metric"), model_task)
     run = cfg.get("run", {})
     retry = retry_statuses(run.get("retry"))
     cache = cache_flag(run.get("cache", True))

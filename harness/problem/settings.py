@@ -1,9 +1,11 @@
 """What a config sets for a nested-CV problem (the protocol's fold counts, the dataset's task,
-source, rows and file, the model's task against the dataset's), checked from the config alone.
+source, rows and file, the model's task against the dataset's, `model=cash`'s families read
+from conf/model/ and their task), checked from the config alone.
 
 No data is read and nothing heavy is imported here, so the CLI runs these checks on every
 composed combination before scikit-learn and pandas are imported; loading the problem
-(harness.problem.protocol, data, models) calls the same functions, so the messages are one.
+(harness.problem.protocol, data, models, cash) calls the same functions, so the messages are
+one.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from harness import checks
 from harness.errors import UsageError
@@ -67,6 +69,54 @@ def data_file(cfg: Any) -> Path:
 def is_cash(model: Any) -> bool:
     """Whether a model config chooses among families (`model=cash`)."""
     return isinstance(model, DictConfig) and "families" in model
+
+
+def cash_members(model: Any, models_dir: Path) -> dict[str, DictConfig]:
+    """`model=cash`'s families, each its config read from `models_dir` (conf/model/); UsageError
+    for `model.families` that is not a list of known models, lists one twice, or mixes tasks."""
+    families = _family_names(model.get("families"), models_dir)
+    members = {name: OmegaConf.load(models_dir / f"{name}.yaml") for name in families}
+    tasks = {name: member.get("task") for name, member in members.items()}
+    if len(set(tasks.values())) > 1:
+        listed = ", ".join(f"{name} ({task})" for name, task in tasks.items())
+        raise UsageError(
+            f"model.families mixes tasks: {listed}; list models of one task, e.g. "
+            "model.families=[logreg,svc,knn,rf,hgb] or [ridge,svr,knn_reg,rf_reg,hgb_reg]"
+        )
+    return members
+
+
+def cash_task(families: Any, families_task: str, task: str) -> None:
+    """`model=cash`'s families' task against the dataset's: UsageError if they cannot fit it."""
+    if families_task != task:
+        raise UsageError(
+            f"model cash's families ({', '.join(families)}) are for {families_task} but the "
+            f"dataset is a {task} task; set model.families to {task} models (see conf/model/)"
+        )
+
+
+def _family_names(families: Any, models_dir: Any) -> list[str]:
+    shipped = sorted(p.stem for p in models_dir.glob("*.yaml") if p.stem != "cash")
+    if not isinstance(families, ListConfig | list) or not all(isinstance(f, str) for f in families):
+        raise UsageError(
+            f"model.families is {families!r}; set it to a list of models from conf/model/, "
+            "e.g. model.families=[logreg,svc,knn,rf,hgb]"
+        )
+    if not families:
+        raise UsageError(
+            "model.families is empty; list at least one model from conf/model/, e.g. "
+            "model.families=[logreg,svc,knn,rf,hgb]"
+        )
+    unknown = [f for f in families if f not in shipped]
+    if unknown:
+        raise UsageError(
+            f"model.families names unknown model(s) {unknown}; use models of conf/model/: "
+            f"{', '.join(shipped)}"
+        )
+    twice = sorted({f for f in families if list(families).count(f) > 1})
+    if twice:
+        raise UsageError(f"model.families lists {twice} more than once; list each family once")
+    return list(families)
 
 
 def model_task(cfg: Any, task: str) -> None:
