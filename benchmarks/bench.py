@@ -636,19 +636,28 @@ FLOORS = {
     f"with initialize_config_dir({str(ROOT / 'conf')!r}, version_base=None):\n"
     "    compose('config')",
 }
+VALUES = (  # refused from the composed config (harness/engine/settings.py)
+    ("budget.n_trials=0",), ("budget.workers=0",), ("seed=-1",), ("protocol.repeats=0",),
+    ("run.progress_s=0",), ("model=ridge",), ("dataset=vehicle", "dataset.path=."),
+)  # fmt: skip
+NEEDS_DATA = ("dataset.max_rows=4",)  # 5 outer folds need 5 rows of each class: the data says
 REFUSAL_ROUNDS = 5
 
 
 def refusal() -> list[dict[str, Any]]:
-    """Wall seconds of `python -m harness` refusing a bad override (REFUSED, each must exit 2)
-    against `python -c pass`, and the floors under it: importing Hydra (any Hydra CLI pays it)
-    and one compose of the config. Rounds alternate the order of the commands; a value that
-    only the engine checks (`budget.n_trials=0`, past scikit-learn's import) is reported too."""
+    """Wall seconds of `python -m harness` refusing a bad override (REFUSED: a key conf/ has
+    no place for) and a bad value (VALUES: checked from the composed config, harness/engine/
+    settings.py), each of which must exit 2 with one line and write nothing, against `python
+    -c pass`, and the floors under them: importing Hydra (any Hydra CLI pays it) and one
+    compose of the config (a value check composes the command's config). Rounds alternate the
+    order of the commands. A value only the data can refuse (NEEDS_DATA: fold counts the rows
+    cannot fill, past scikit-learn's and pandas' import and the data's loading) is reported
+    for contrast: every refusal cost that before the checks ran ahead of the heavy imports."""
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     cwd = Path(tempfile.mkdtemp(prefix="bench-"))
-    value = ("budget.n_trials=0",)
     commands = {name: [sys.executable, "-c", code] for name, code in FLOORS.items()}
-    commands |= {o: [sys.executable, "-m", "harness", *o] for o in (*REFUSED, value)}
+    harness = (*REFUSED, *VALUES, NEEDS_DATA)
+    commands |= {o: [sys.executable, "-m", "harness", *o] for o in harness}
     times: dict[Any, list[float]] = {name: [] for name in commands}
     cpu: dict[Any, list[float]] = {name: [] for name in commands}  # user + sys, less load-bound
     for r in range(REFUSAL_ROUNDS):
@@ -659,48 +668,48 @@ def refusal() -> list[dict[str, Any]]:
             times[name].append(time.perf_counter() - started)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-            wanted = 2 if name in REFUSED or name == value else 0
+            wanted = 0 if name in FLOORS else 2
             assert done.returncode == wanted and len(done.stderr.splitlines()) == wanted // 2, (
                 name, done.stderr,
             )  # fmt: skip
     assert not any(p.is_file() for p in cwd.rglob("*"))  # nothing written
     median = {name: statistics.median(t) for name, t in times.items()}
-    refused = statistics.median(statistics.median(times[o]) for o in REFUSED)
-    slowest = max(median[o] for o in REFUSED)
-    base = median["python -c pass"]
+    cpus = {name: statistics.median(t) for name, t in cpu.items()}
+    base, base_cpu = median["python -c pass"], cpus["python -c pass"]
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    note = (
-        "each bad override's median wall s: "
-        + ", ".join(f"{' '.join(o)} {median[o]:.3f}" for o in REFUSED)
-        + f"; the slowest {slowest:.3f}; {REFUSAL_ROUNDS} rounds; uptime load {load}"
-    )
-    rows = [
-        figure("a refused bad override / `python -c pass` (wall s, median of the 7 commands)",
-               refused / base, "reported; the refusal < 1 s", slowest < 1.0,
-               ("python -m harness", "<bad override>"), ours_s=refused, theirs_s=base, note=note),
-    ]  # fmt: skip
+    rows = []
+    for kind, group, floor in (("bad override", REFUSED, "importing Hydra"),
+                               ("bad value", VALUES, "one Hydra compose")):  # fmt: skip
+        wall = statistics.median(median[o] for o in group)
+        slowest = max(median[o] for o in group)
+        note = (
+            f"each {kind}'s median wall s: "
+            + ", ".join(f"{' '.join(o)} {median[o]:.3f}" for o in group)
+            + f"; the slowest {slowest:.3f}; {REFUSAL_ROUNDS} rounds; uptime load {load}"
+        )
+        config = ("python -m harness", f"<{kind}>")
+        what = f"a refused {kind} / `python -c pass` (wall s, median of {len(group)} commands)"
+        rows.append(figure(what, wall / base, "reported; the refusal < 1 s", slowest < 1.0,
+                           config, ours_s=wall, theirs_s=base, note=note))  # fmt: skip
+        in_cpu = statistics.median(cpus[o] for o in group)
+        slowest_cpu = max(cpus[o] for o in group)
+        rows.append(figure(f"a refused {kind}, the same in CPU seconds (user + sys; what the wall "
+                           "time is on an idle core)", in_cpu / base_cpu, "reported; < 1 s",
+                           slowest_cpu < 1.0, config, ours_s=in_cpu, theirs_s=base_cpu,
+                           note=f"the slowest {kind} {slowest_cpu:.3f} CPU s; floors in CPU s: "
+                           f"importing Hydra {cpus['importing Hydra']:.3f}, one Hydra compose "
+                           f"{cpus['one Hydra compose']:.3f}"))  # fmt: skip
+        rows.append(figure(f"a refused {kind} / {floor}", wall / median[floor], "reported", True,
+                           config, ours_s=wall, theirs_s=median[floor]))  # fmt: skip
     for name in ("importing Hydra", "one Hydra compose"):
         rows.append(figure(f"floor: {name} / `python -c pass`", median[name] / base,
                            "reported", True, ("python -c", name), ours_s=median[name],
                            theirs_s=base))  # fmt: skip
-    cpus = {name: statistics.median(t) for name, t in cpu.items()}
-    refused_cpu = statistics.median(cpus[o] for o in REFUSED)
-    rows.append(figure("the same in CPU seconds (user + sys; what the wall time is on an idle "
-                       "core)", refused_cpu / cpus["python -c pass"], "reported; < 1 s",
-                       max(cpus[o] for o in REFUSED) < 1.0, ("python -m harness", "<bad override>"),
-                       ours_s=refused_cpu, theirs_s=cpus["python -c pass"],
-                       note=f"floors in CPU s: importing Hydra {cpus['importing Hydra']:.3f}, "
-                       f"one Hydra compose {cpus['one Hydra compose']:.3f}; budget.n_trials=0 "
-                       f"{cpus[value]:.3f}; the slowest bad override "
-                       f"{max(cpus[o] for o in REFUSED):.3f}"))  # fmt: skip
-    hydra = median["importing Hydra"]
-    rows.append(figure("a refused bad override / importing Hydra", refused / hydra, "reported",
-                       True, ("python -m harness", "<bad override>"), ours_s=refused,
-                       theirs_s=hydra))  # fmt: skip
-    rows.append(figure("a value the engine checks, refused / `python -c pass` (scikit-learn & co "
-                       "imported first)", median[value] / base, "reported", True,
-                       ("python -m harness", *value), ours_s=median[value],
-                       theirs_s=base))  # fmt: skip
+    rows.append(figure("a value only the data can refuse / `python -c pass` (scikit-learn, pandas "
+                       "& co imported and the data loaded first)", median[NEEDS_DATA] / base,
+                       "reported", True, ("python -m harness", *NEEDS_DATA),
+                       ours_s=median[NEEDS_DATA], theirs_s=base,
+                       note=f"{cpus[NEEDS_DATA]:.3f} CPU s"))  # fmt: skip
     return rows
 
 

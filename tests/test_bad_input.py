@@ -114,6 +114,21 @@ BAD_VALUES = [
         "set it to an integer from 1 to 1,000,000 (a larger budget could never finish",
     ),
     (["seed=4294967296"], "seed is 4294967296; set it to an integer from 0 to 4,294,967,295"),
+    (["seed=-1"], "seed is -1; set it to an integer from 0 to 4,294,967,295"),
+    (["protocol.inner_folds=1"], "protocol.inner_folds is 1; set it to an integer from 2 to 1,000"),
+    (["protocol.outer_folds=1001"], "protocol.outer_folds is 1001; set it to an integer from 2"),
+    (["protocol.n_jobs=true"], "protocol.n_jobs is True; set it to a number of processes >= 1"),
+    (["budget.time_s=0"], "budget.time_s is 0; set it to seconds > 0, or null"),
+    (["budget.clock=3"], "budget.clock is 3; set it to real (worker processes"),
+    (["dataset.task=ranking"], "dataset breast_cancer: task is 'ranking'; set task to one of"),
+    (["dataset.source=web"], "dataset breast_cancer: source is 'web'; use one of ['sklearn',"),
+    (
+        ["dataset=diabetes"],
+        "model logreg is for classification but the dataset is a regression task; choose a "
+        "regression model (see conf/model/)",
+    ),
+    (["run.retry=[crashed]"], "run.retry has ['crashed']; list trial statuses to retry from"),
+    (["metric=nope"], "metric 'nope' is unknown; use one of ['accuracy', 'balanced_accuracy',"),
     (["protocol.repeats=0"], "protocol.repeats is 0; set it to an integer from 1 to 1,000"),
     (["strategy=lhs", "strategy.adapter.engine=Nope"], "strategy lhs: "),
     (["budget.workers=0"], "budget.workers is 0; set it to an integer from 1 to 4,096"),
@@ -311,6 +326,61 @@ def test_a_refused_override_imports_no_heavy_library(tmp_path) -> None:
     )  # fmt: skip
     assert done.stdout.split("\n") == ["2", "2", "2", "2", "[]", ""], done.stderr
     assert len(done.stderr.strip().splitlines()) == 4 and "Traceback" not in done.stderr
+
+
+# Values checked from the composed config alone (harness/engine/settings.py): refused by the
+# pre-flight, before the engine is imported, and before Hydra makes a run folder.
+LIGHT_VALUES = [
+    ["budget.n_trials=0"], ["budget.workers=0"], ["budget.clock=bogus"], ["seed=-1"],
+    ["protocol.repeats=0"], ["protocol.n_jobs=0"], ["run.progress_s=0"], ["run.cache=maybe"],
+    ["run.retry=[bogus]"], ["dataset.max_rows=0"], ["model=ridge"], ["run.store=/proc/x"],
+    ["dataset=vehicle", "dataset.path=/nonexistent.arff"], ["-m", "budget.n_trials=2,0"],
+    ["-m", "sweep=quick", "budget.workers=0"], ["model=kmeans", "metric=accuracy"],
+    ["model=cash", "dataset=diabetes"], ["model=cash", "model.families=[logreg,ridge]"],
+]  # fmt: skip
+
+
+def test_a_refused_value_imports_no_heavy_library_and_leaves_no_run_folder(tmp_path) -> None:
+    """Each refused in one line by the pre-flight: no scikit-learn & co imported (so it takes
+    a fraction of a second: benchmarks/ `refusal`), and no folder made, not even an empty one."""
+    heavy = ("sklearn", "pandas", "numpy", "scipy", "pyarrow", "optuna", "hyperopt", "matplotlib")
+    values = [*LIGHT_VALUES, ["dataset=vehicle", f"dataset.path={tmp_path}"]]  # a folder
+    script = (
+        "import sys\nfrom harness import cli\n"
+        f"for argv in {values!r}:\n"
+        "    sys.argv = ['harness', *argv]\n"
+        "    try:\n        cli.main()\n    except SystemExit as e:\n        print(e.code)\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.stdout.split("\n") == ["2"] * len(values) + ["[]", ""], done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == len(values) and "Traceback" not in done.stderr, done.stderr
+    assert all(line.startswith("error: ") for line in lines), done.stderr
+    assert list(tmp_path.iterdir()) == []  # no results/ folder, no run folder in it
+
+
+def test_a_sweep_on_a_ray_cluster_leaves_what_depends_on_the_machine_to_its_nodes(tmp_path):
+    """More real-clock workers than this machine's cores, or a data file it does not hold, are
+    refused here, but not for a sweep a Ray cluster runs (its nodes check them); a value that
+    is wrong anywhere is refused for both."""
+    from harness import cli
+
+    need_extra("ray", "ray")
+    here = [f"budget.workers={CORES + 1}", "budget.clock=real", "dataset=vehicle",
+            f"dataset.path={tmp_path / 'on-the-nodes.csv'}"]  # fmt: skip
+    for launcher in ([], ["hydra/launcher=ray"]):
+        for machine_bound in (here[:2], here[2:]):
+            if launcher:
+                cli.preflight([*launcher, *machine_bound], multirun=True)  # no SystemExit
+            else:
+                with pytest.raises(SystemExit):
+                    cli.preflight([*launcher, *machine_bound], multirun=True)
+        with pytest.raises(SystemExit):
+            cli.preflight([*launcher, "budget.n_trials=0"], multirun=True)
 
 
 def test_a_data_path_that_is_a_folder_says_so(tmp_path) -> None:

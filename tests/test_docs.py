@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 
 from harness import cli
 from harness.cli import overrides as rules
-from harness.engine import options
+from harness.engine import settings
 from harness.errors import UsageError
 from tests.helpers import ROOT
 
@@ -86,11 +86,11 @@ def check_command(command: str, conf: Path = cli.CONF) -> int:
     task = [o for o in parsed if not o.get_key_element().startswith("hydra")]
     rules.check(task, conf)
     with initialize_config_dir(str(conf), version_base=None):
-        jobs = cli._sweep(parsed, task) if multirun else [[o.input_line for o in task]]
+        jobs = cli._sweep(parsed, task)[0] if multirun else [[o.input_line for o in task]]
         for job in _covering(jobs):
             cfg = compose(config_name="config", overrides=job)
             OmegaConf.to_container(cfg, resolve=True)
-            options.check(cfg.strategy.adapter)
+            settings.check(cfg, local=False)  # the CLI's value checks; not this machine's
     return len(jobs)
 
 

@@ -5,9 +5,12 @@ directory behind. A study that fails after validation (a bug, a full disk) ends 
 line and exit code 1, its study.json saying `failed` with the error. Config composition
 errors (an unknown dataset, a misspelt key) are caught by composing every requested
 combination with Hydra's own compose API before any job starts; what `+` and `~` may touch is
-checked too (harness.cli.overrides). Up to then only Hydra is imported, so a refused command
+checked too (harness.cli.overrides), and each composed combination's values, all those that
+need neither the data nor a heavy library (harness.engine.settings: the seed, budget,
+protocol, store, dataset file, ...). Up to then only Hydra is imported, so a refused command
 returns in a fraction of a second; the engine (scikit-learn, pandas, ...) is imported when the
-study runs.
+study runs, and what needs the data or a library (fold counts the rows can fill, the search
+space, library arguments) is checked then, before anything is written.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from harness.cli import overrides as rules
+from harness.engine import settings
 from harness.errors import UsageError, error_text
 from harness.paths import CONF
-from harness.problem import tables
 
 RAY_LAUNCHER = "hydra_plugins.tunebench_ray_launcher.ray_launcher.RayLauncher"
 RESULTS = "results"
@@ -76,9 +79,11 @@ def preflight(overrides: list[str], multirun: bool) -> None:
     try:
         rules.check(task, CONF)  # reads conf/'s YAML only: no compose yet
         with initialize_config_dir(str(CONF), version_base=None):
-            combos = _sweep(parsed, task) if multirun else [[o.input_line for o in task]]
-            for combo in combos:
-                tables.check(compose(config_name="config", overrides=combo))
+            combos, local = [[o.input_line for o in task]], True
+            if multirun:
+                combos, local = _sweep(parsed, task)
+            for combo in combos:  # every value checkable without the data or the engine
+                settings.check(compose(config_name="config", overrides=combo), local)
         if any(o.key_or_group == "tracking" and o.value() == "mlflow" for o in task):
             from harness.tracking.mlflow_runs import check_server
 
@@ -100,14 +105,16 @@ def _parse(overrides: list[str]) -> list[Override]:
         raise  # not reached: fail exits
 
 
-def _sweep(parsed: list[Override], task: list[Override]) -> list[list[str]]:
-    """Every job of a multirun: a conf/sweep/ preset's params and the command line's."""
+def _sweep(parsed: list[Override], task: list[Override]) -> tuple[list[list[str]], bool]:
+    """Every job of a multirun (a conf/sweep/ preset's params and the command line's), and
+    whether they run on this machine (not on a Ray cluster's nodes)."""
     from harness.sweep import sweep_jobs
 
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     params = compose(config_name="config", overrides=fixed, return_hydra_config=True).hydra
     check_launcher(params.launcher)
-    return sweep_jobs(params.sweeper.get("params") or {}, [o.input_line for o in task])
+    jobs = sweep_jobs(params.sweeper.get("params") or {}, [o.input_line for o in task])
+    return jobs, params.launcher.get("_target_") != RAY_LAUNCHER
 
 
 def check_launcher(launcher: DictConfig) -> None:

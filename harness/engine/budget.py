@@ -39,7 +39,9 @@ class Budget:
     compute_s: float | None = None
 
     @classmethod
-    def from_config(cls, cfg: Any) -> Budget:
+    def from_config(cls, cfg: Any, local: bool = True) -> Budget:
+        """The budget a config sets, checked; `local`: its real-time workers run on this
+        machine, so they must fit its cores (a sweep on a Ray cluster's nodes: not checked)."""
         budget = cls(
             checks.number(
                 "budget.n_trials", cfg.n_trials, low=1, high=MAX_TRIALS,
@@ -58,7 +60,7 @@ class Budget:
                 "machine) or simulated (virtual workers, evaluations one at a time)"
             )
         cores = usable_cores()
-        if budget.clock == "real" and budget.workers > cores:
+        if local and budget.clock == "real" and budget.workers > cores:
             raise UsageError(
                 f"budget.workers is {budget.workers} with budget.clock=real, and this machine "
                 f"has {cores} cores; set budget.workers to at most {cores}, or "

@@ -11,10 +11,8 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from harness import checks
 from harness.engine import options
 from harness.engine.asktell import Searcher
-from harness.engine.progress import PROGRESS_S
 from harness.errors import UsageError
 from harness.problem.space import SearchSpace
 from harness.store.provenance import declared_versions
@@ -71,15 +69,6 @@ class StudyKind:
         if why:
             raise UsageError(f"strategy {name}: {why}")
         return strategy
-
-
-def progress_seconds(cfg: DictConfig) -> float:
-    """run.progress_s, checked: seconds between progress lines at most."""
-    seconds = checks.number(
-        "run.progress_s", cfg.get("run", {}).get("progress_s", PROGRESS_S), integer=False,
-        low=0, above=True, unit="seconds",
-    )  # fmt: skip
-    return float(seconds)
 
 
 def first_line(e: BaseException) -> str:

@@ -24,11 +24,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from harness.engine.settings import PROGRESS_S
 from harness.store.records import Journal, write_atomic
 from harness.sweep import sweep_jobs
 
 SWEEP_TOTAL, SWEEP_DONE = ".studies-total", ".studies-done.jsonl"
-PROGRESS_S = 30.0  # run.progress_s: the default seconds between two lines during a search
 PREFIX = "progress: "  # begins every progress line, so logs can be filtered on it
 
 

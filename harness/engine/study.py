@@ -21,14 +21,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from harness import checks
-from harness.engine import options, table_study
+from harness.engine import options, settings, table_study
 from harness.engine.budget import Budget, StopSearch
 from harness.engine.evaluation import InnerCV, quietly
-from harness.engine.kinds import StudyKind, now, progress_seconds
+from harness.engine.kinds import StudyKind, now
 from harness.engine.objective import Objective
 from harness.engine.parallel import Parallelism, inner_jobs
-from harness.engine.progress import PROGRESS_S, StudyProgress
+from harness.engine.progress import StudyProgress
+from harness.engine.settings import PROGRESS_S
 from harness.engine.table_study import TableStudy
 from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError, error_text
@@ -42,7 +42,6 @@ from harness.problem.hypergradient import Hypergradient
 from harness.problem.indices import outer_scores
 from harness.problem.metrics import Metric, get_metric
 from harness.problem.models import (
-    CLUSTERING,
     ModelSpec,
     build_pipeline,
     load_model,
@@ -51,11 +50,12 @@ from harness.problem.models import (
 )
 from harness.problem.preprocessing import Prepared, fallback, once_per_split
 from harness.problem.protocol import OuterSplit, Protocol, derive_seed
+from harness.problem.settings import CLUSTERING
 from harness.problem.space import SearchSpace
 from harness.store import resume
 from harness.store.cache import CACHE, EvaluationCache, Scope, split_digest
 from harness.store.provenance import digest
-from harness.store.records import StudyRecords, canonical, check_store
+from harness.store.records import StudyRecords, canonical
 from harness.store.schema import study_labels
 
 REFIT = ("score", "error", "warning")  # what a refit on the outer-training rows gives
@@ -157,14 +157,11 @@ def prepare(cfg: DictConfig) -> Study | TableStudy:
     A config whose `problem` is a published table is a table study (harness.engine.table_study)."""
     if tables.is_table(cfg):
         return table_study.prepare(cfg)
-    checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
-    check_store(cfg.run.store)
+    checked = settings.check(cfg)  # what the CLI checked before the heavy imports, again
+    budget, protocol = checked.budget, Protocol(**checked.protocol)
     if cash.is_cash(cfg.model):  # its families' configs, read now: part of the study key
         with open_dict(cfg):
             cfg.model = cash.compose(cfg.model, CONF / "model")
-    budget = Budget.from_config(cfg.budget)
-    protocol = Protocol.from_config(cfg.protocol)
-    options.check(cfg.strategy.adapter)
     dataset = load_dataset(cfg.dataset)
     clustering = cfg.model.get("task") == CLUSTERING
     protocol.check_rows(dataset.y, CLUSTERING if clustering else dataset.task)
@@ -176,16 +173,11 @@ def prepare(cfg: DictConfig) -> Study | TableStudy:
             raise UsageError(f"model {model.name} on {dataset.name}: {why}")
         if dataset.task == "regression":
             dataset = replace(dataset, notes=(*dataset.notes, NO_LABELS))
-    retry = resume.retry_statuses(cfg.get("run", {}).get("retry"))
-    cache = cfg.get("run", {}).get("cache", True)
-    if not isinstance(cache, bool):
-        raise UsageError(f"run.cache is {cache!r}; set it to true or false")
-    progress_s = progress_seconds(cfg)
     fidelity = Fidelity.from_config(cfg.model.get("fidelity"), model, int(cfg.seed))
     key = study_key(cfg, dataset.fingerprint)
     study = Study(
-        key, cfg, dataset, model, metric, budget, protocol, int(cfg.seed), retry, fidelity,
-        progress_s=progress_s,
+        key, cfg, dataset, model, metric, budget, protocol, checked.seed, checked.retry,
+        fidelity, progress_s=checked.progress_s,
     )  # fmt: skip
     strategy = study.check_strategy(budget.n_trials)
     if strategy.multi_fidelity and fidelity is None:

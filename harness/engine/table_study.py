@@ -28,12 +28,12 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from harness import checks
-from harness.engine import options
+from harness.engine import settings
 from harness.engine.budget import Budget, StopSearch
-from harness.engine.kinds import StudyKind, now, progress_seconds
+from harness.engine.kinds import StudyKind, now
 from harness.engine.objective import Objective
-from harness.engine.progress import PROGRESS_S, StudyProgress
+from harness.engine.progress import StudyProgress
+from harness.engine.settings import PROGRESS_S
 from harness.engine.table_problem import TableProblem
 from harness.errors import error_text
 from harness.problem import tables
@@ -42,7 +42,7 @@ from harness.problem.table_lookup import Table, load
 from harness.problem.tables import Family
 from harness.store import resume
 from harness.store.provenance import digest, installed
-from harness.store.records import StudyRecords, check_store
+from harness.store.records import StudyRecords
 from harness.store.schema import study_labels
 
 FLUSH_TRIALS = 1000  # trials journaled at once at most ...
@@ -101,18 +101,15 @@ class TableStudy(StudyKind):
 
 def prepare(cfg: DictConfig) -> TableStudy:
     """Validate a table study's config and load its table; UsageError on what a user can fix."""
-    checks.number("seed", cfg.seed, low=0, high=2**32 - 1)
-    check_store(cfg.run.store)
+    checked = settings.check(cfg)  # what the CLI checked before the heavy imports, again
     family = tables.family_of(cfg.problem)
     plain = OmegaConf.to_container(cfg, resolve=True)
-    tables.check(plain)
-    budget = Budget.from_config(cfg.budget)
-    options.check(cfg.strategy.adapter)
-    progress_s = progress_seconds(cfg)
     table = load(family.name, cfg.problem.task)
-    key = table_key(plain)
-    study = TableStudy(key, cfg, family, table, budget, int(cfg.seed), plain, progress_s)
-    study.check_strategy(budget.n_trials)
+    study = TableStudy(
+        table_key(plain), cfg, family, table, checked.budget, checked.seed, plain,
+        checked.progress_s,
+    )  # fmt: skip
+    study.check_strategy(checked.budget.n_trials)
     return study
 
 

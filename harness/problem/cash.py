@@ -15,19 +15,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from harness.errors import UsageError
 from harness.problem.family import FAMILY, family_estimator
 from harness.problem.models import PREP, ModelSpec, load_model
+from harness.problem.settings import (
+    cash_members,
+    cash_task,
+    is_cash,  # noqa: F401  (cash.is_cash: where it is read)
+)
 from harness.problem.space import SearchSpace
 
 WHERE = "conf/model/cash.yaml"
-
-
-def is_cash(model: Any) -> bool:
-    """Whether a model config chooses among families (`model=cash`)."""
-    return isinstance(model, DictConfig) and "families" in model
 
 
 def compose(model: DictConfig, models_dir: Any) -> dict[str, Any]:
@@ -35,15 +35,9 @@ def compose(model: DictConfig, models_dir: Any) -> dict[str, Any]:
     `members` and the joint space under `space`: what the study key and study.json hold, so
     that editing a family's config forks its CASH studies too. Interpolations (`${seed}`)
     are left for the whole config to resolve."""
-    families = _family_names(model.get("families"), models_dir)
-    members = {name: OmegaConf.load(models_dir / f"{name}.yaml") for name in families}
+    members = cash_members(model, models_dir)  # checked: known families, one task
+    families = list(members)
     tasks = {name: member.get("task") for name, member in members.items()}
-    if len(set(tasks.values())) > 1:
-        listed = ", ".join(f"{name} ({task})" for name, task in tasks.items())
-        raise UsageError(
-            f"model.families mixes tasks: {listed}; list models of one task, e.g. "
-            "model.families=[logreg,svc,knn,rf,hgb] or [ridge,svr,knn_reg,rf_reg,hgb_reg]"
-        )
     space: dict[str, Any] = {FAMILY: {"type": "categorical", "choices": list(families)}}
     for name, member in members.items():
         for param, body in (OmegaConf.to_container(member.get("space") or {})).items():
@@ -67,11 +61,7 @@ def compose(model: DictConfig, models_dir: Any) -> dict[str, Any]:
 def load_cash(cfg: Any, task: str) -> ModelSpec:
     """The composed config (`compose`) as a model: each family loaded and checked as a model
     of its own, then one estimator choosing among them over the joint space."""
-    if cfg.task != task:
-        raise UsageError(
-            f"model cash's families ({', '.join(cfg.families)}) are for {cfg.task} but the "
-            f"dataset is a {task} task; set model.families to {task} models (see conf/model/)"
-        )
+    cash_task(cfg.families, cfg.task, task)
     specs = [load_model(cfg.members[name], task) for name in cfg.families]
     space_cfg = OmegaConf.to_container(cfg.space, resolve=True)
     space = SearchSpace.from_config(space_cfg, WHERE)
@@ -80,27 +70,3 @@ def load_cash(cfg: Any, task: str) -> ModelSpec:
         cfg.name, task, estimator, space, scale=False, families=tuple(cfg.families),
         defaults=tuple({FAMILY: name} for name in cfg.families),
     )  # fmt: skip
-
-
-def _family_names(families: Any, models_dir: Any) -> list[str]:
-    shipped = sorted(p.stem for p in models_dir.glob("*.yaml") if p.stem != "cash")
-    if not isinstance(families, ListConfig | list) or not all(isinstance(f, str) for f in families):
-        raise UsageError(
-            f"model.families is {families!r}; set it to a list of models from conf/model/, "
-            "e.g. model.families=[logreg,svc,knn,rf,hgb]"
-        )
-    if not families:
-        raise UsageError(
-            "model.families is empty; list at least one model from conf/model/, e.g. "
-            "model.families=[logreg,svc,knn,rf,hgb]"
-        )
-    unknown = [f for f in families if f not in shipped]
-    if unknown:
-        raise UsageError(
-            f"model.families names unknown model(s) {unknown}; use models of conf/model/: "
-            f"{', '.join(shipped)}"
-        )
-    twice = sorted({f for f in families if list(families).count(f) > 1})
-    if twice:
-        raise UsageError(f"model.families lists {twice} more than once; list each family once")
-    return list(families)

@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from harness import checks
 from harness.errors import UsageError
+from harness.problem import settings
 
-TASKS = ("classification", "regression")
 MAX_CLASSES = 100  # a numeric target with more distinct values is continuous
 
 
@@ -57,12 +56,8 @@ class Dataset:
 def load_dataset(cfg: Any) -> Dataset:
     """Load, check and (if `max_rows` is set) subsample the dataset a config describes."""
     name, task = cfg.name, cfg.task
-    if task not in TASKS:
-        raise UsageError(f"dataset {name}: task is {task!r}; set task to one of {list(TASKS)}")
+    max_rows = settings.dataset(cfg)  # task, source, max_rows, file: checked from the config
     loaders = {"sklearn": _from_sklearn, "openml": _from_openml, "file": _from_file}
-    if cfg.source not in loaders:
-        raise UsageError(f"dataset {name}: source is {cfg.source!r}; use one of {list(loaders)}")
-    max_rows = checks.number("dataset.max_rows", cfg.get("max_rows"), low=1, optional=True)
     X, y = loaders[cfg.source](cfg)
     if len(X) == 0:
         raise UsageError(f"dataset {name}: no rows were loaded; point it at a file with data")
@@ -120,14 +115,7 @@ def _from_openml(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def _from_file(cfg: Any) -> tuple[pd.DataFrame, pd.Series]:
-    path = Path(cfg.path).expanduser()
-    if path.is_dir():
-        raise UsageError(
-            f"dataset {cfg.name}: {path} is a folder, not a file; set dataset.path to the "
-            "data file in it (CSV, parquet or ARFF)"
-        )
-    if not path.is_file():
-        raise UsageError(f"dataset {cfg.name}: file {path} does not exist; set dataset.path")
+    path = settings.data_file(cfg)
     frame = _read_table(path, cfg.name)
     if cfg.target not in frame.columns:
         raise UsageError(

@@ -20,6 +20,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from harness import checks
 from harness.errors import UsageError
+from harness.problem import settings
 from harness.problem.family import Variants, variant
 
 # The names a pipeline gives the search space's parameters: their home is harness.problem.names
@@ -34,8 +35,6 @@ from harness.problem.names import (  # noqa: F401
     space_name,
 )
 from harness.problem.space import SearchSpace
-
-CLUSTERING = "clustering"  # a model task: no target; any dataset's rows can be clustered
 
 
 @dataclass(frozen=True)
@@ -55,11 +54,7 @@ def load_model(cfg: Any, task: str) -> ModelSpec:
     """Validate a model config against the dataset's task and build its space. A clustering
     model fits any dataset: its target is ignored (and, if it holds classes, kept for ARI)."""
     where = f"conf/model/{cfg.name}.yaml"
-    if cfg.task not in (task, CLUSTERING):
-        raise UsageError(
-            f"model {cfg.name} is for {cfg.task} but the dataset is a {task} task; "
-            f"choose a {task} model (see conf/model/)"
-        )
+    settings.model_task(cfg, task)
     space_cfg = OmegaConf.to_container(cfg.space, resolve=True) if cfg.get("space") else {}
     space = SearchSpace.from_config(space_cfg, where)
     checks.arguments(cfg.estimator._target_, cfg.estimator, "model.estimator")

@@ -6,13 +6,11 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
 
-from harness import checks
 from harness.errors import UsageError
 
 
@@ -30,21 +28,6 @@ class Protocol:
     outer_folds: int
     inner_folds: int
     n_jobs: int | None
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> Protocol:
-        n_jobs = cfg.get("n_jobs")
-        if n_jobs == 0 or isinstance(n_jobs, bool) or not isinstance(n_jobs, int | None):
-            raise UsageError(
-                f"protocol.n_jobs is {n_jobs!r}; set it to a number of processes >= 1, -1 for "
-                "every core, or null for none"
-            )
-        return cls(
-            checks.number("protocol.repeats", cfg.repeats, low=1, high=MAX_FOLDS),
-            checks.number("protocol.outer_folds", cfg.outer_folds, low=2, high=MAX_FOLDS),
-            checks.number("protocol.inner_folds", cfg.inner_folds, low=2, high=MAX_FOLDS),
-            n_jobs,
-        )
 
     def outer_splitter(self, task: str, seed: int) -> RepeatedKFold | RepeatedStratifiedKFold:
         """Stratified for classification (not for clustering, whose splits never read the
@@ -105,9 +88,6 @@ class Protocol:
         needed = next(n for n in itertools.count(rows) if fits(n, outer, inner))
         fix = f"set {' or '.join(fixes)}" if fixes else f"use data with {needed} {what} or more"
         raise UsageError(f"{problem}; {fix}")
-
-
-MAX_FOLDS = 1000  # more folds than this is a typo, and would take for ever
 
 
 def _fits(rows: int, outer: int, inner: int, per_fold: int) -> bool:

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +36,6 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from harness.errors import UsageError
 from harness.store import schema
 from harness.store.provenance import digest
 
@@ -285,29 +283,6 @@ def to_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         if column in frame:
             frame[column] = [json.dumps(v, sort_keys=True) for v in frame[column]]
     return frame
-
-
-def check_store(store: str | Path) -> Path:
-    """The results store, if it is (or can be made) a writable directory; else UsageError.
-
-    Checked before a study writes anything: the nearest existing folder on its path must
-    take a new folder, which is tried and removed again.
-    """
-    path = Path(store).expanduser()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
-        raise UsageError(
-            f"run.store is {store}, and {existing} is a file, not a folder; point run.store "
-            "at a folder"
-        )
-    try:
-        tempfile.TemporaryDirectory(dir=existing).cleanup()
-    except OSError as e:
-        raise UsageError(
-            f"run.store is {store}, and {existing} cannot be written ({e.strerror}); point "
-            "run.store at a folder you can write"
-        ) from None
-    return path
 
 
 def link_study(job_dir: Path, home: Path, name: str = "study") -> None:

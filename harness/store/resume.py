@@ -37,7 +37,6 @@ from harness.store.records import (
     set_aside,
 )
 
-STATUSES = ("failed", "timeout", "memory")  # what a trial can end as besides "ok"
 Place = tuple[int, int]  # (repeat, outer fold)
 log = logging.getLogger("harness")
 
@@ -50,18 +49,6 @@ class Progress:
     folds: dict[Place, dict[str, Any]] = field(default_factory=dict)
     trials: dict[Place, list[dict[str, Any]]] = field(default_factory=dict)
     tables: tuple | None = None  # a finished study's (trials, folds) tables, as read
-
-
-def retry_statuses(value: Any) -> frozenset[str]:
-    """`run.retry` validated: a list of trial statuses (or one)."""
-    wanted = [value] if isinstance(value, str) else list(value or [])
-    unknown = [s for s in wanted if s not in STATUSES]
-    if unknown:
-        raise UsageError(
-            f"run.retry has {unknown}; list trial statuses to retry from {list(STATUSES)}, "
-            "e.g. run.retry=[timeout,memory]"
-        )
-    return frozenset(wanted)
 
 
 def load(records: StudyRecords, key: str, retry: frozenset[str]) -> Progress:
