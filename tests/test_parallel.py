@@ -17,12 +17,19 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 from hyperopt import JOB_STATE_DONE, JOB_STATE_RUNNING, STATUS_OK, Domain, Trials, tpe
 from hyperopt.fmin import space_eval
 
 from harness.engine.clocks import Job, Simulated
+from harness.engine.folds import AFTER_VARIABLE
 from harness.engine.objective import Budget, Objective
+from harness.engine.parallel import THREADS, Parallelism
+from harness.engine.study import prepare, run
+from harness.store.records import StudyRecords
+from tests.helpers import compose_config, misbehaving_study, untimed
+from tests.misbehaving import FIT_LOG
 from tests.test_native import (
     N_TRIALS,
     SEED,
@@ -124,3 +131,43 @@ def test_skopt_gp_asks_a_batch_by_its_constant_liar_and_is_told_the_batch() -> N
         optimizer.tell([batch[i] for i in order], [_loss(native[first + i]) for i in order])
     ours = _harness("strategy=skopt_gp", f"strategy.adapter.n_initial_points={STARTUP}")
     _same(ours, native)
+
+
+# Outer folds at once (harness.engine.folds): a single study's default on a machine with more
+# than one core. Outer folds are independent, so running them in helper processes, with the
+# last folds' inner CV spread over the cores the others freed, must give the records of one
+# core, the thread-sensitive Gaussian process of skopt_gp included.
+
+
+def _fold_plan(at_once: int) -> Parallelism:
+    return Parallelism("none (single run)", 2, 1, 1, THREADS, outer_folds_at_once=at_once)
+
+
+def test_outer_folds_at_once_give_the_records_of_one_core(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(AFTER_VARIABLE, "0")  # helpers at once: a tiny study would not wait
+    # 3 random points, then 2 proposals from the Gaussian process in every fold.
+    study = prepare(compose_config("strategy=skopt_gp", "strategy.adapter.n_initial_points=3",
+                                   "budget.n_trials=5", "protocol.outer_folds=3"))  # fmt: skip
+    one = run(study, tmp_path / "one-core")
+    at_once = run(study, tmp_path / "at-once", _fold_plan(2))
+    for serial, parallel in zip(one, at_once, strict=True):
+        pd.testing.assert_frame_equal(untimed(serial), untimed(parallel), check_exact=True)
+    assert StudyRecords(tmp_path / "at-once").read_meta()["parallel"]["outer_folds_at_once"] == 2
+
+
+def test_outer_folds_at_once_run_in_two_processes_at_the_same_time(tmp_path, monkeypatch) -> None:
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv(FIT_LOG, str(log))  # helper processes inherit it
+    monkeypatch.setenv(AFTER_VARIABLE, "0")
+    # Fits of about a second (sleeps, no CPU): the helper is ready long before this process
+    # runs out of folds, even on a loaded machine where its start-up takes many seconds.
+    space = {"behaviour": {"type": "categorical", "choices": ["slow"]},
+             "seconds": {"type": "float", "low": 0.8, "high": 1.2}}  # fmt: skip
+    study = misbehaving_study("random", space, "budget.n_trials=2", "protocol.outer_folds=3")
+    trials, folds = run(study, tmp_path / "study", _fold_plan(2))
+    assert len(folds) == 3 and (trials["status"] == "ok").all() and len(trials) == 6
+
+    fits = [line.split() for line in log.read_text().splitlines()]
+    spans = [(int(pid), float(s), float(e)) for pid, s, e, _ in fits]
+    assert len({pid for pid, _, _ in spans}) >= 2  # this process and a helper (and the tail's)
+    assert any(p1 != p2 and s1 < e2 and s2 < e1 for p1, s1, e1 in spans for p2, s2, e2 in spans)
