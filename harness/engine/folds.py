@@ -14,8 +14,8 @@ depend on it: an inner split is fitted alike in whichever process fits it.
 
     run_all(tasks, job, context, at_once=2, cores=2, sink=sink)
     # job(*context, *task, on_trial, on_stale, share) -> fold record, for every task, here or
-    # in a helper; sink.trial(i, record), sink.stale(i, n), sink.fold(i, record) here, one at
-    # a time, for task i
+    # in a helper; sink.started(i), sink.trial(i, record), sink.stale(i, n), sink.fold(i, record)
+    # here, one at a time, for task i
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ AFTER_VARIABLE = "TUNEBENCH_FOLD_HELPERS_AFTER_S"  # overrides AFTER_S (tests, b
 class Sink(Protocol):
     """What the study's process does with a fold's records (called under one lock)."""
 
+    def started(self, task: int) -> None: ...
     def trial(self, task: int, record: dict[str, Any]) -> None: ...
     def stale(self, task: int, n: int) -> None: ...
     def fold(self, task: int, record: dict[str, Any]) -> None: ...
@@ -134,6 +135,8 @@ class _Schedule:
         """The next waiting task for this process; None when none is left or one failed."""
         with self.lock:
             self.here = self.pending.popleft() if self.pending and not self.error else None
+            if self.here is not None:
+                self.sink.started(self.here)
             self._tell_shares()
             if self.here is None:
                 self.wake.set()
@@ -182,6 +185,7 @@ class _Schedule:
             for helper in self.helpers:
                 if helper.task is None and self.pending and not self.error:
                     helper.task = self.pending.popleft()
+                    self.sink.started(helper.task)
                     helper.writer.send(("fold", self.tasks[helper.task]))
             self._tell_shares()
             return any(h.task is not None for h in self.helpers) and not self.error

@@ -350,8 +350,14 @@ def _folds_at_once(
     told = [0] * len(todo)  # trials each fold told this run, while it runs
     finished = [False] * len(todo)
     folds_done = bar.folds - len(todo)
+    bar.fold_done(folds_done)  # the folds an earlier run finished
+    started: set[int] = set()
 
     class Journaled:  # harness.engine.folds.Sink
+        def started(self, i: int) -> None:
+            started.add(i)
+            bar.at_once = len(started) - sum(finished)
+
         def trial(self, i: int, record: dict[str, Any]) -> None:
             journals[i](record)
             told[i] += 1
@@ -366,8 +372,8 @@ def _folds_at_once(
             finished[i], folds_done = True, folds_done + 1
             running = sum(n for n, end in zip(told, finished, strict=True) if not end)
             bar.fold_done(folds_done, running, told[i])
+            bar.at_once = max(1, len(started) - sum(finished))
 
-    bar.at_once = at_once
     tasks = [(split, done.trials.get((split.repeat, split.fold), [])) for split in todo]
     run_folds_at_once(tasks, fold_task, (study, cache), at_once, cores, Journaled())
 
