@@ -13,6 +13,12 @@ from __future__ import annotations
 
 import functools
 import heapq
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +34,7 @@ from harness.engine.objective import Budget, Objective
 from harness.engine.parallel import THREADS, Parallelism
 from harness.engine.study import prepare, run
 from harness.store.records import StudyRecords
-from tests.helpers import compose_config, misbehaving_study, untimed
+from tests.helpers import ROOT, compose_config, misbehaving_study, untimed
 from tests.misbehaving import FIT_LOG
 from tests.test_native import (
     N_TRIALS,
@@ -174,3 +180,40 @@ def test_outer_folds_at_once_run_in_two_processes_at_the_same_time(tmp_path, mon
     spans = [(int(pid), float(s), float(e)) for pid, s, e, _ in fits]
     assert len({pid for pid, _, _ in spans}) >= 2  # this process and a helper (and the tail's)
     assert any(p1 != p2 and s1 < e2 and s2 < e1 for p1, s1, e1 in spans for p2, s2, e2 in spans)
+
+
+KILLED_WITH_WORKERS = """
+import os, signal
+from joblib import Parallel, delayed
+from harness.engine.parallel import tied_workers
+with tied_workers():
+    pids = set(Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(8)))
+print(*pids, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_inner_cv_processes_of_folds_at_once_die_with_their_process(tmp_path) -> None:
+    """A fold's inner CV spread over freed cores (joblib's loky workers) must not outlive the
+    study or helper process that started them when it is killed with SIGKILL: loky's own
+    workers would wait for their idle timeout, 300 s."""
+    out = tmp_path / "pids.txt"
+    with out.open("w") as pids:  # a file, not a pipe: a pipe would wait for the workers too
+        code = subprocess.call([sys.executable, "-c", KILLED_WITH_WORKERS], stdout=pids,
+                               env=os.environ | {"PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert code == -signal.SIGKILL
+    workers = {int(pid) for pid in out.read_text().split()}
+    assert len(workers) >= 1 and os.getpid() not in workers
+    deadline = time.monotonic() + 0.5
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(_alive(pid) for pid in workers)

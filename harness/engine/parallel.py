@@ -20,9 +20,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hydra.types import RunMode
+from joblib import parallel_config
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from harness import environment
+from harness.engine.lifeline import die_with_parent
 from harness.errors import UsageError
 
 THREADS = 1  # BLAS/OpenMP threads per process, so results never depend on the parallelism
@@ -114,4 +116,13 @@ def limits(parallelism: Parallelism) -> Iterator[None]:
         environment.variables(dict.fromkeys(THREAD_VARIABLES, str(threads))),
         threadpool_limits(limits=threads),
     ):
+        yield
+
+
+@contextmanager
+def tied_workers() -> Iterator[None]:
+    """Inner-CV processes (joblib's loky workers) started here meanwhile die with this process,
+    whatever kills it (harness.engine.lifeline): loky's own would outlive a `kill -9` of it
+    until their idle timeout (300 s)."""
+    with parallel_config(backend="loky", initializer=die_with_parent, initargs=(os.getpid(),)):
         yield

@@ -29,7 +29,7 @@ from harness.engine.evaluation import Evaluation, InnerCV, quietly
 from harness.engine.folds import run_all as run_folds_at_once
 from harness.engine.kinds import StudyKind, now, progress_seconds
 from harness.engine.objective import Objective
-from harness.engine.parallel import Parallelism, inner_jobs
+from harness.engine.parallel import Parallelism, inner_jobs, tied_workers
 from harness.engine.progress import PROGRESS_S, StudyProgress
 from harness.engine.table_study import TableStudy
 from harness.engine.workers import Pooled, WorkerPool
@@ -388,8 +388,9 @@ def fold_task(
     share: Callable[[], int],
 ) -> dict[str, Any]:
     """One outer fold as harness.engine.folds runs it, here or in a helper process: trials
-    evaluated in this process, its inner CV on `share()` processes."""
-    return run_fold(study, split, on_trial, on_stale, replay, None, cache, share)
+    evaluated in this process, its inner CV on `share()` processes, which die with it."""
+    with tied_workers():
+        return run_fold(study, split, on_trial, on_stale, replay, None, cache, share)
 
 
 def evaluates_in_workers(budget: Budget) -> bool:
