@@ -104,7 +104,7 @@ class StudyProgress:
                 trials = f"{told} trials"
                 self._say(f"fold {folds_done}/{self.folds} done: {trials}, {self._best()}")
         self.n, self.folds_done, self.fold_trials = end, folds_done, running
-        if not running:  # the best of the folds still running is kept
+        if not running:  # else kept: the best told may be a running fold's
             self.best = -math.inf
 
     def close(self) -> None:
