@@ -415,12 +415,14 @@ SWEEP = ("-m", "strategy=grid,random", "seed=0,1", "model=svc", "dataset=digits"
          "budget.n_trials=80", "protocol.outer_folds=3", "~hydra.callbacks.report")  # fmt: skip
 
 
-def cli(*overrides: str, cwd: Path, env: dict | None = None) -> float:
-    """`python -m harness` in `cwd` (so a fresh results store): its wall seconds."""
+def cli(*overrides: str, cwd: Path, env: dict | None = None, session: bool = False) -> float:
+    """`python -m harness` in `cwd` (so a fresh results store): its wall seconds. `session`:
+    in a session of its own, as a command typed in a terminal (Linux shares the CPU out by
+    session when its autogroups are on, so a session holds one share on a loaded machine)."""
     full_env = os.environ | {"PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"} | (env or {})
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "harness", *overrides], cwd=cwd, env=full_env,
-                   check=True, capture_output=True)  # fmt: skip
+                   check=True, capture_output=True, start_new_session=session)  # fmt: skip
     return time.perf_counter() - started
 
 
@@ -490,6 +492,51 @@ def peak_memory() -> dict[str, Any]:
     wall, _, peak_mb = probed(*overrides, cwd=Path(tempfile.mkdtemp(prefix="bench-")))
     what = "peak memory of a `dataset=adult` study (largest process, MB)"
     return figure(what, peak_mb, "reported", True, ("python -m harness", *overrides), ours_s=wall)
+
+
+MISSION = ("strategy=tpe", "dataset=adult")  # the mission's command: 5 outer folds x 20 trials
+CORES_SMALL = (*MISSION, "budget.n_trials=4")
+ONE_CORE = ("protocol.n_jobs=1",)  # the default before outer folds ran at once
+
+
+def cores(*overrides: str, rounds: int) -> dict[str, Any]:
+    """A single study at its default (outer folds at once, harness.engine.folds) against
+    `protocol.n_jobs=1` (one core, the default before), each in a fresh store and a session of
+    its own, alternated `rounds` times (the first side swapped each round): wall seconds. The
+    note has the 1-minute load average before each side, whether both sides gave the same
+    fold results, and the floor of folds at once on idle cores given the one-core run's folds
+    (each fold's wall seconds handed, in order, to whichever core frees up first)."""
+    env = openml_copy()
+    pairs, loads, floors, same = [], [], [], True
+    for n in range(rounds):
+        runs = {}
+        for extra in ((), ONE_CORE) if n % 2 == 0 else (ONE_CORE, ()):
+            cwd = Path(tempfile.mkdtemp(prefix="bench-"))
+            loads.append((extra, os.getloadavg()[0]))
+            wall = cli(*overrides, *extra, cwd=cwd, env=env, session=True)
+            (folds,) = (pd.read_parquet(p) for p in cwd.glob("results/studies/*/folds.parquet"))
+            runs[extra] = wall, folds
+        (at_once, by_default), (one, by_one) = runs[()], runs[ONE_CORE]
+        same = same and _comparable(by_default).equals(_comparable(by_one))
+        walls = list(by_one["wall_seconds"])
+        floors.append(makespan(walls, CORES) / sum(walls))
+        pairs.append((at_once, one))
+    ratio = statistics.median(a / b for a, b in pairs)
+    what = f"a single study at its default (outer folds at once) / on one core, {CORES} cores"
+    note = (
+        "1-minute load before each side: "
+        + ", ".join(f"{'one core' if extra else 'default'} {load:.1f}" for extra, load in loads)
+        + f"; the same fold results both ways: {'yes' if same else 'NO'}; folds at once on "
+        + "idle cores, given the one-core runs' fold seconds (median over rounds; without the "
+        + f"inner CV spread at the end): {statistics.median(floors):.2f}"
+    )
+    return figure(what, ratio, "<= 0.6", ratio <= 0.6 and same, ("python -m harness", *overrides),
+                  ours_s=statistics.median(a for a, _ in pairs),
+                  theirs_s=statistics.median(b for _, b in pairs), note=note)  # fmt: skip
+
+
+CORES_ROUNDS = 2  # cores-small: about 7 minutes a round on 2 idle cores
+MISSION_ROUNDS = 1  # the mission's command takes about 17 minutes on one idle core
 
 
 BUSY = "while True: pass"  # another CPU-bound process: one core's worth of load
@@ -888,6 +935,8 @@ FIGURES = {
     "isolation": isolation_overhead, "sweep": sweep, "memory": peak_memory, "load": under_load,
     "preprocessing": preprocessing_once, "cache": evaluation_cache,
     "continuation": continuation, "workers": workers, "refusal": refusal, "tables": tables,
+    "cores": lambda: cores(*MISSION, rounds=MISSION_ROUNDS),
+    "cores-small": lambda: cores(*CORES_SMALL, rounds=CORES_ROUNDS),
 }  # fmt: skip
 
 

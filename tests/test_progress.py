@@ -5,6 +5,7 @@ stderr; no lock file left in the store."""
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import pty
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine.progress import free_slot, release
+from harness.engine.progress import StudyProgress, free_slot, release
 from tests.helpers import ROOT, SHARED, run_cli, stored_studies
 
 STUDY = ("budget.n_trials=6", "protocol.outer_folds=3", "protocol.inner_folds=2")
@@ -123,3 +124,29 @@ def test_bars_at_once_take_separate_lines_and_leave_no_lock(tmp_path) -> None:
     release(second)
     release(third)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lines_while_outer_folds_run_at_once_name_the_folds_running(tmp_path) -> None:
+    """Folds at once (harness.engine.folds) tell their trials interleaved: a line during the
+    search names the folds running and counts their trials of their budgets; `fold k/n done`
+    counts the folds finished, with the finished fold's own trials."""
+    out = io.StringIO()
+    labels = {"strategy": "tpe", "dataset": "adult", "model": "hgb"}
+    bar = StudyProgress(labels, 3, 2, tmp_path, every_s=0.0, stream=out)
+    bar.at_once = 2
+    for score in (0.7, 0.8, 0.75):  # folds 1 and 2 interleaved: 2 trials of one, 1 of the other
+        bar.trial({"status": "ok", "inner_mean": score})
+    bar.fold_done(1, running=1, told=2)
+    bar.at_once = 2  # the third fold started
+    bar.trial({"status": "ok", "inner_mean": 0.6})
+    bar.close()
+    lines = [line.split(";")[0] for line in out.getvalue().splitlines()]
+    name = "progress: tpe adult/hgb: "
+    assert lines == [
+        name + "folds 1-2/3: 1/4 trials, best inner 0.7000",
+        name + "folds 1-2/3: 2/4 trials, best inner 0.8000",
+        name + "folds 1-2/3: 3/4 trials, best inner 0.8000",
+        name + "fold 1/3 done: 2 trials, best inner 0.8000",
+        name + "folds 2-3/3: 2/4 trials, best inner 0.8000",
+    ]
+    assert bar.n == 2 + 1 + 1  # the finished fold's budget, the running fold's 2 trials

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from harness.engine.clocks import Simulated
+from harness.engine.folds import AFTER_VARIABLE
 from harness.engine.objective import Budget, Objective
 from harness.engine.study import prepare, run
 from harness.errors import UsageError
@@ -243,6 +244,55 @@ def test_sigkill_during_a_k_worker_study_then_the_same_command_gives_its_tables(
     for key in whole:
         assert len(resumed[key][0]) == rows  # no row lost, none twice
         assert_same_results(in_proposal_order(resumed[key]), in_proposal_order(whole[key]))
+
+
+def _processes_in(cwd: Path) -> list[str]:
+    """Command lines of the processes running in `cwd` (a study's and all it started)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (proc / "cwd").resolve() == cwd.resolve():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
+
+
+def test_sigkill_while_outer_folds_run_at_once_then_the_same_command_gives_its_tables(
+    tmp_path,
+) -> None:
+    """The default single run: folds in helper processes, whose trials the study's process
+    journals as they arrive. A kill -9 takes the helpers with it and loses only what was in
+    flight."""
+    study = ("strategy=tpe", "budget.n_trials=6", "protocol.outer_folds=3")
+    at_once = {AFTER_VARIABLE: "0"}  # helpers at once: this tiny study would not wait for them
+    for name in ("whole", "crashed"):
+        (tmp_path / name).mkdir()
+    done = run_cli(*study, cwd=tmp_path / "whole", env=at_once)
+    assert done.returncode == 0, done.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", *study], cwd=tmp_path / "crashed",
+        env=_cli_env() | at_once, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    journal = tmp_path / "crashed" / "results" / "studies"
+    while sum(len(p.read_bytes().splitlines()) for p in journal.glob("*/trials.jsonl")) < 8:
+        assert process.poll() is None, "the study ended before it could be killed"
+        time.sleep(0.01)
+    assert any("harness.engine.folds" in p for p in _processes_in(tmp_path / "crashed"))
+    os.killpg(process.pid, signal.SIGKILL)  # the study's group: its helpers are not in it
+    process.wait()
+    time.sleep(1.0)
+    assert _processes_in(tmp_path / "crashed") == []  # the helpers died with the study
+    assert "Traceback" not in process.stderr.read().decode()
+
+    rerun = run_cli(*study, cwd=tmp_path / "crashed", env=at_once)
+    assert rerun.returncode == 0, rerun.stderr
+    whole, resumed = _tables(tmp_path / "whole"), _tables(tmp_path / "crashed")
+    assert list(resumed) == list(whole) and len(whole) == 1
+    for key in whole:
+        assert len(resumed[key][0]) == 18  # no row lost, none twice
+        assert_same_results(resumed[key], whole[key])
 
 
 def test_a_study_folder_holding_another_study_is_refused(uninterrupted) -> None:

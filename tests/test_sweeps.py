@@ -18,6 +18,7 @@ from hydra import compose, initialize_config_dir
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
+from harness.engine.folds import AFTER_VARIABLE
 from harness.engine.parallel import plan
 from harness.engine.progress import sweep_size
 from harness.errors import UsageError
@@ -96,8 +97,24 @@ def test_parallelism_plan_never_oversubscribes_and_always_uses_one_blas_thread()
         plan(_hydra(RunMode.MULTIRUN, "joblib", n_jobs=cores), 2)
 
 
+def test_a_single_run_runs_outer_folds_at_once_unless_told_or_swept() -> None:
+    cores = len(os.sched_getaffinity(0))
+    single = _hydra(RunMode.RUN, "joblib", n_jobs=-1)
+    assert plan(single, None, folds=5).outer_folds_at_once == min(cores, 5)
+    assert plan(single, None, folds=15).outer_folds_at_once == cores  # a fold per core
+    assert plan(single, None, folds=1).outer_folds_at_once == 1
+    # An explicit protocol.n_jobs wins (1: the one core of earlier versions); trials in worker
+    # processes (k real workers, per-trial limits) use the cores already; a sweep's studies too.
+    for n_jobs in (1, 2, -1):
+        assert plan(single, n_jobs, folds=5).outer_folds_at_once == 1
+    assert plan(single, None, folds=5, in_workers=True).outer_folds_at_once == 1
+    sweep = plan(_hydra(RunMode.MULTIRUN, "joblib", n_jobs=-1), None, folds=5)
+    assert (sweep.outer_folds_at_once, sweep.inner_n_jobs) == (1, 1)
+
+
 WAYS_TO_RUN = {
-    "single run": [],
+    "single run on one core": ["protocol.n_jobs=1"],
+    "single run, outer folds at once (its default)": [],
     "a study at a time": ["-m", "hydra.launcher.n_jobs=1"],
     "a study per core": ["-m"],
     "inner CV on 2 processes": ["-m", "hydra.launcher.n_jobs=1", "protocol.n_jobs=2"],
@@ -111,12 +128,15 @@ def test_the_same_study_gives_the_same_trials_however_it_is_run(tmp_path) -> Non
     study = ["strategy=skopt_gp", "budget.n_trials=12", "protocol.outer_folds=2", NO_REPORT]
     tables = {}
     for way, how in WAYS_TO_RUN.items():
-        cwd = tmp_path / way.replace(" ", "-")
+        cwd = tmp_path / str(len(tables))
         cwd.mkdir()
-        done = run_cli(*how, *study, cwd=cwd)
+        done = run_cli(*how, *study, cwd=cwd, env={AFTER_VARIABLE: "0"})  # helpers at once
         assert done.returncode == 0, done.stderr
         (records,) = _studies(cwd).values()
-        assert records.read_meta()["parallel"]["blas_threads_in_force"] == 1
+        parallel = records.read_meta()["parallel"]
+        assert parallel["blas_threads_in_force"] == 1
+        folds_at_once = min(2, len(os.sched_getaffinity(0))) if how == [] else 1
+        assert parallel["outer_folds_at_once"] == folds_at_once
         tables[way] = untimed(records.read_tables()[0])
     first, *others = tables.values()
     for other in others:

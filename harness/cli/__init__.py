@@ -152,7 +152,10 @@ def _hydra_main(cfg: DictConfig) -> None:
         study = studies.prepare(cfg)
         budget = study.budget
         workers = budget.workers if budget.clock == "real" else 1
-        parallelism = parallel.plan(HydraConfig.get(), study.n_jobs, workers)
+        in_workers = studies.evaluates_in_workers(budget)
+        parallelism = parallel.plan(
+            HydraConfig.get(), study.n_jobs, workers, study.searches, in_workers
+        )
     except UsageError as e:
         discard(out)
         if HydraConfig.get().mode == RunMode.MULTIRUN:

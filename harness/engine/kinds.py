@@ -33,6 +33,12 @@ class StudyKind:
         """Where its records live: `run.store`/<key>, the same folder for every re-run."""
         return Path(self.config.run.store) / self.key
 
+    @property
+    def searches(self) -> int:
+        """Independent searches a single run may spread over the cores (its outer folds); a
+        table study's one search runs in its process."""
+        return 1
+
     def make_strategy(self, seed: int) -> Searcher:
         factory = instantiate(self.config.strategy.adapter, _partial_=True)
         return factory(space=self.space, seed=seed)

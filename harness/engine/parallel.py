@@ -1,12 +1,14 @@
 """How a study shares the machine: studies at once, inner-CV workers and BLAS threads.
 
 Either a sweep runs several studies at once (the joblib launcher, one study per core by
-default; submitit, one per allocation) or one study spreads its inner CV over
-`protocol.n_jobs` processes. Either way every process runs its BLAS/OpenMP work on one
-thread (`THREADS`), whatever the launcher and the cores: results then never depend on how a
-study was run (a GP fitted with 2 BLAS threads differs at 1e-9 from one fitted with 1), and
-a study never spins threads against other processes on a shared machine. The plan, with the
-thread count actually in force, goes into `study.json`.
+default; submitit, one per allocation), or one study spreads its inner CV over
+`protocol.n_jobs` processes, or (a single run's default, `protocol.n_jobs` null) one study
+runs its outer folds at once, a fold per core (harness.engine.folds). Either way every
+process runs its BLAS/OpenMP work on one thread (`THREADS`), whatever the launcher and the
+cores: results then never depend on how a study was run (a GP fitted with 2 BLAS threads
+differs at 1e-9 from one fitted with 1), and a study never spins threads against other
+processes on a shared machine. The plan, with the thread count actually in force, goes into
+`study.json`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hydra.types import RunMode
+from joblib import parallel_config
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from harness import environment
+from harness.engine.lifeline import die_with_parent
 from harness.errors import UsageError
 
 THREADS = 1  # BLAS/OpenMP threads per process, so results never depend on the parallelism
@@ -38,6 +42,7 @@ class Parallelism:
     inner_n_jobs: int  # processes for one configuration's inner CV
     blas_threads: int  # per-process BLAS/OpenMP threads: always THREADS
     workers: int = 1  # worker processes evaluating one study's trials at once (real clock)
+    outer_folds_at_once: int = 1  # outer folds run at once, each in a process of its own
 
     def record(self) -> dict[str, Any]:
         """The plan, plus the BLAS/OpenMP threads actually in force, for `study.json`."""
@@ -45,14 +50,25 @@ class Parallelism:
         return asdict(self) | {"blas_threads_in_force": max(found, default=None)}
 
 
-def plan(hydra: Any, n_jobs: int | None, workers: int = 1) -> Parallelism:
-    """The plan for this job, from its Hydra runtime config, `protocol.n_jobs` and the real
-    clock's `budget.workers` (1 for the simulated clock, which evaluates here)."""
+def plan(
+    hydra: Any, n_jobs: int | None, workers: int = 1, folds: int = 1, in_workers: bool = False
+) -> Parallelism:
+    """The plan for this job, from its Hydra runtime config, `protocol.n_jobs`, the real
+    clock's `budget.workers` (1 for the simulated clock, which evaluates here), the study's
+    independent searches `folds` (repeats x outer folds; a table study's 1) and whether its
+    trials run `in_workers` (worker processes: k real workers or the per-trial limits).
+
+    A single run with `protocol.n_jobs` null runs up to a fold per core at once, unless its
+    trials run in worker processes (then, as with an explicit `protocol.n_jobs` and in every
+    job of a sweep, one fold at a time): results are the same either way, only sooner."""
     cpus = usable_cores()
     launcher = hydra.runtime.choices.get("hydra/launcher") or "basic"
     at_once = 1
+    outer = 1
     if hydra.mode != RunMode.MULTIRUN:
         launcher = "none (single run)"
+        if n_jobs is None and not in_workers:
+            outer = max(1, min(cpus, folds))
     elif "cpus_per_task" in hydra.launcher:
         cpus = hydra.launcher.cpus_per_task or cpus  # submitit, ray: each job has its own cores
     elif "n_jobs" in hydra.launcher:
@@ -73,7 +89,7 @@ def plan(hydra: Any, n_jobs: int | None, workers: int = 1) -> Parallelism:
                 "time, or budget.clock=simulated"
             )
         inner = inner_jobs(n_jobs, workers, cpus)
-    return Parallelism(launcher, cpus, at_once, inner, THREADS, workers)
+    return Parallelism(launcher, cpus, at_once, inner, THREADS, workers, outer)
 
 
 def usable_cores() -> int:
@@ -100,4 +116,13 @@ def limits(parallelism: Parallelism) -> Iterator[None]:
         environment.variables(dict.fromkeys(THREAD_VARIABLES, str(threads))),
         threadpool_limits(limits=threads),
     ):
+        yield
+
+
+@contextmanager
+def tied_workers() -> Iterator[None]:
+    """Inner-CV processes (joblib's loky workers) started here meanwhile die with this process,
+    whatever kills it (harness.engine.lifeline): loky's own would outlive a `kill -9` of it
+    until their idle timeout (300 s)."""
+    with parallel_config(backend="loky", initializer=die_with_parent, initargs=(os.getpid(),)):
         yield

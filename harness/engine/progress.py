@@ -64,7 +64,8 @@ class StudyProgress:
         self.n = 0  # the position in folds x n_trials, as the bar shows it
         self.ran = 0  # of which this run did (not folds finished by an earlier run)
         self.folds_done = 0
-        self.fold_trials = 0  # trials of the current fold this run told
+        self.fold_trials = 0  # trials of the current fold (folds running at once) this run told
+        self.at_once = 1  # folds running at once (harness.engine.folds): the lines say which
         self.best = -math.inf
         self.started = self.said = time.monotonic()
         self._slot = free_slot(slots) if drawn(self.stream) else None
@@ -84,20 +85,27 @@ class StudyProgress:
         if self.bar:
             self.bar.update(1)
         elif time.monotonic() - self.said >= self.every_s:
-            trials = f"{self.fold_trials}/{self.per_fold} trials"
-            self._say(f"fold {self.folds_done + 1}/{self.folds}: {trials}, {self._best()}")
+            first, last = self.folds_done + 1, min(self.folds, self.folds_done + self.at_once)
+            which = f"fold {first}" if first == last else f"folds {first}-{last}"
+            trials = f"{self.fold_trials}/{(last - first + 1) * self.per_fold} trials"
+            self._say(f"{which}/{self.folds}: {trials}, {self._best()}")
 
-    def fold_done(self, folds_done: int) -> None:
-        """A fold may stop short of its budget (a small grid, a time limit): move to its end."""
-        end = folds_done * self.per_fold
+    def fold_done(self, folds_done: int, running: int = 0, told: int | None = None) -> None:
+        """A fold may stop short of its budget (a small grid, a time limit): move to its end.
+        With folds at once (harness.engine.folds): `running`, the trials told by the folds
+        still running (counted on), and `told`, the finished fold's own."""
+        end = folds_done * self.per_fold + running
+        told = self.fold_trials if told is None else told
         if self.bar:
             self.bar.update(end - self.n)
-        if self.fold_trials:  # run now, not finished by an earlier run
+        if told:  # run now, not finished by an earlier run
             self.ran += end - self.n
             if not self.bar:
-                trials = f"{self.fold_trials} trials"
+                trials = f"{told} trials"
                 self._say(f"fold {folds_done}/{self.folds} done: {trials}, {self._best()}")
-        self.n, self.folds_done, self.fold_trials, self.best = end, folds_done, 0, -math.inf
+        self.n, self.folds_done, self.fold_trials = end, folds_done, running
+        if not running:  # else kept: the best told may be a running fold's
+            self.best = -math.inf
 
     def close(self) -> None:
         if self.bar:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -23,10 +24,11 @@ from sklearn.pipeline import Pipeline
 
 from harness.engine import options, settings, table_study
 from harness.engine.budget import Budget, StopSearch
-from harness.engine.evaluation import InnerCV, quietly
+from harness.engine.evaluation import Evaluation, InnerCV, quietly
+from harness.engine.folds import run_all as run_folds_at_once
 from harness.engine.kinds import StudyKind, now
 from harness.engine.objective import Objective
-from harness.engine.parallel import Parallelism, inner_jobs
+from harness.engine.parallel import Parallelism, inner_jobs, tied_workers
 from harness.engine.progress import StudyProgress
 from harness.engine.settings import PROGRESS_S
 from harness.engine.table_study import TableStudy
@@ -137,6 +139,11 @@ class Study(StudyKind):
     @property
     def n_jobs(self) -> int | None:
         return self.protocol.n_jobs
+
+    @property
+    def searches(self) -> int:
+        """Its outer folds (repeats x folds): independent searches a run may spread over cores."""
+        return self.protocol.repeats * self.protocol.outer_folds
 
     @property
     def scorer_name(self) -> str:
@@ -261,7 +268,7 @@ def run(
         meta["started"] = records.read_meta().get("started", meta["started"])
         records.write_meta(meta | {"status": "running"})
         try:
-            trials, folds = _run_folds(study, records, done, directory, cache)
+            trials, folds = _run_folds(study, records, done, directory, cache, parallelism)
         except BaseException as e:  # recorded, then raised on: never left "running"
             status = "failed" if isinstance(e, Exception) else "interrupted"
             records.write_meta(meta | {"status": status, "error": error_text(e), "ended": now()})
@@ -276,20 +283,38 @@ def _run_folds(
     done: resume.Progress,
     directory: Path,
     cache: EvaluationCache | None,
+    parallelism: Parallelism | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The outer folds not done yet, each journaled as it ends; then the parquet tables."""
+    """The outer folds not done yet, each journaled as it ends; then the parquet tables.
+    Several at once (harness.engine.folds) when the plan says so (`outer_folds_at_once`)."""
     data = study.dataset
     splits = list(study.protocol.outer_splits(data.X, data.y, study.split_task, study.seed))
     bar = StudyProgress(
         study.labels(), len(splits), study.budget.n_trials, directory.parent, study.progress_s
     )
+    at_once = parallelism.outer_folds_at_once if parallelism else 1
+    todo = [s for s in splits if (s.repeat, s.fold) not in done.folds]
+    if at_once > 1 and len(todo) > 1 and not evaluates_in_workers(study.budget):
+        try:
+            _folds_at_once(study, records, done, todo, bar, cache, at_once, parallelism.cpus)
+        finally:
+            bar.close()
+        return records.write_tables()
     pool = worker_pool(study.budget)
     try:
         for i, split in enumerate(splits):
             place = (split.repeat, split.fold)
             if place not in done.folds:
                 replay = done.trials.get(place, [])
-                fold = run_fold(study, split, records, replay, pool, bar, cache)
+                labels = fold_place(study, split)
+                journal = resume.journal(records, labels)
+
+                def on_trial(trial: dict[str, Any], journal: Any = journal) -> None:
+                    journal(trial)
+                    bar.trial(trial)
+
+                forget = resume.forget(records, labels)
+                fold = run_fold(study, split, on_trial, forget, replay, pool, cache)
                 records.folds.append(fold)
             bar.fold_done(i + 1)
     finally:
@@ -299,25 +324,102 @@ def _run_folds(
     return records.write_tables()
 
 
+def _folds_at_once(
+    study: Study,
+    records: StudyRecords,
+    done: resume.Progress,
+    todo: list[OuterSplit],
+    bar: StudyProgress,
+    cache: EvaluationCache | None,
+    at_once: int,
+    cores: int,
+) -> None:
+    """`todo`'s folds, `at_once` at a time over `cores` (harness.engine.folds), journaled here
+    as their records arrive."""
+    places = [fold_place(study, split) for split in todo]
+    journals = [resume.journal(records, place) for place in places]
+    forgets = [resume.forget(records, place) for place in places]
+    told = [0] * len(todo)  # trials each fold told this run, while it runs
+    finished = [False] * len(todo)
+    folds_done = bar.folds - len(todo)
+    bar.fold_done(folds_done)  # the folds an earlier run finished
+    started: set[int] = set()
+
+    class Journaled:  # harness.engine.folds.Sink
+        def started(self, i: int) -> None:
+            started.add(i)
+            bar.at_once = len(started) - sum(finished)
+
+        def trial(self, i: int, record: dict[str, Any]) -> None:
+            journals[i](record)
+            told[i] += 1
+            bar.trial(record)
+
+        def stale(self, i: int, n: int) -> None:
+            forgets[i](n)
+
+        def fold(self, i: int, record: dict[str, Any]) -> None:
+            nonlocal folds_done
+            records.folds.append(record)
+            finished[i], folds_done = True, folds_done + 1
+            running = sum(n for n, end in zip(told, finished, strict=True) if not end)
+            bar.fold_done(folds_done, running, told[i])
+            bar.at_once = max(1, len(started) - sum(finished))
+
+    tasks = [(split, done.trials.get((split.repeat, split.fold), [])) for split in todo]
+    run_folds_at_once(tasks, fold_task, (study, cache), at_once, cores, Journaled())
+
+
+def fold_task(
+    study: Study,
+    cache: EvaluationCache | None,
+    split: OuterSplit,
+    replay: list[dict[str, Any]],
+    on_trial: Callable[[dict[str, Any]], None],
+    on_stale: Callable[[int], None],
+    share: Callable[[], int],
+) -> dict[str, Any]:
+    """One outer fold as harness.engine.folds runs it, here or in a helper process: trials
+    evaluated in this process, its inner CV on `share()` processes, which die with it."""
+    with tied_workers():
+        return run_fold(study, split, on_trial, on_stale, replay, None, cache, share)
+
+
+def evaluates_in_workers(budget: Budget) -> bool:
+    """Whether trials run in worker processes: k real-time workers, or one killable worker
+    for the per-trial limits (else here, one at a time or on the simulated clock)."""
+    return budget.clock == "real" and (budget.workers > 1 or budget.limits_trials)
+
+
 def worker_pool(budget: Budget) -> WorkerPool | None:
     """The study's worker processes, started before any search's clock: k for real-time
     workers, or one killable worker for the per-trial limits; None when trials are evaluated
     here (one at a time without limits, or on the simulated clock, which runs them here)."""
-    if budget.clock != "real" or not (budget.workers > 1 or budget.limits_trials):
+    if not evaluates_in_workers(budget):
         return None
     return WorkerPool(budget.workers, budget.trial_timeout_s, budget.trial_memory_mb)
+
+
+def fold_place(study: Study, split: OuterSplit) -> dict[str, Any]:
+    """The labels of an outer fold's records: the study's, its repeat and fold."""
+    return study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
 
 
 def run_fold(
     study: Study,
     split: OuterSplit,
-    records: StudyRecords,
+    on_trial: Callable[[dict[str, Any]], None],
+    on_stale: Callable[[int], None],
     replay: list[dict[str, Any]] = (),
     pool: WorkerPool | None = None,
-    bar: StudyProgress | None = None,
     cache: EvaluationCache | None = None,
+    share: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """Tune on the outer-training rows, then score tuned and default on the outer-test rows.
+
+    Each trial record goes to `on_trial` as it is recorded; `on_stale(n)`: the journaled
+    trials from proposal n on are stale (harness.engine.objective.Objective). `share()`, if
+    given, says how many processes each evaluation's inner CV may use now.
 
     The preprocessing is fitted once per inner split and once on the outer-training rows
     (harness.problem.preprocessing) unless the study needs the whole pipeline refitted every trial.
@@ -337,18 +439,18 @@ def run_fold(
         tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.scorer, n_jobs,
         study.fidelity, study.hypergradient,
     )  # fmt: skip
-    place = study.labels() | {"repeat": split.repeat, "outer_fold": split.fold}
-    journal = resume.journal(records, place)
+    place = fold_place(study, split)
 
-    def on_trial(trial: dict[str, Any]) -> None:
-        journal(trial | family_of(study.model, trial["params"]))
-        if bar:
-            bar.trial(trial)
+    def told(trial: dict[str, Any]) -> None:
+        on_trial(trial | family_of(study.model, trial["params"]))
+
+    def shared(*args: Any) -> Evaluation:  # the inner CV on the processes free now
+        return replace(inner, n_jobs=share()).evaluate(*args)
 
     answers = cache and fold_scope(cache, study, outer_split, inner_splits)
     objective = Objective(
-        inner, study.budget, on_trial, replay=replay, cache=answers,
-        clock=Pooled(pool) if pool else None, on_stale=resume.forget(records, place),
+        inner, study.budget, told, evaluate=shared if share else None, replay=replay,
+        cache=answers, clock=Pooled(pool) if pool else None, on_stale=on_stale,
     )  # fmt: skip
     if pool:  # its workers evaluate what the objective would, evaluation cache included
         pool.bind(objective.evaluator)
