@@ -62,15 +62,27 @@ class Table:
     def row(self, params: Mapping[str, Any]) -> int:
         """The table row of a configuration (as a strategy proposes it): indexed, no search."""
         row = 0
-        for name, stride, code, n in zip(
-            self.names, self._strides, self._codes, map(len, self.choices), strict=True
-        ):
+        for name, offsets in self._offsets:
             value = params[name]
-            position = int(value) if code is None else code[value]
-            if not 0 <= position < n:
-                raise ValueError(f"{name}={value!r} is outside the table's grid (0..{n - 1})")
-            row += stride * position
+            try:
+                row += offsets[value]
+            except (KeyError, TypeError):  # not a grid position (or choice), or unhashable
+                n = len(offsets)
+                raise ValueError(
+                    f"{name}={value!r} is outside the table's grid (0..{n - 1})"
+                ) from None
         return row
+
+    @functools.cached_property
+    def _offsets(self) -> tuple[tuple[str, dict[Any, int]], ...]:
+        """Per parameter, what each of its values (a grid position, or a choice) adds to the
+        row number: one dictionary lookup a parameter."""
+        return tuple(
+            (name, {(i if code is None else value): stride * i for i, value in enumerate(c)})
+            for name, c, stride, code in zip(
+                self.names, self.choices, self._strides, self._codes, strict=True
+            )
+        )
 
     def values(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A configuration in the table's own values (an ordinal position read back)."""
