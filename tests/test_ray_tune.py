@@ -92,6 +92,7 @@ def test_a_pbt_member_continues_another_members_models_with_new_hyperparameters(
 
 
 def test_ray_pbt_refuses_a_model_that_cannot_continue_training(tmp_path: Path) -> None:
+    need_extra("ray.tune", "raytune")  # without it, the missing extra is said first
     done = run_inline("strategy=ray_pbt", "model=svc", "budget.n_trials=2", cwd=tmp_path)
     message = "model svc has no step-wise training resource (a fidelity with continue: true); "
     assert_refused(

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hydra.types import RunMode
-from joblib import parallel_config
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from harness import environment
@@ -124,5 +123,8 @@ def tied_workers() -> Iterator[None]:
     """Inner-CV processes (joblib's loky workers) started here meanwhile die with this process,
     whatever kills it (harness.engine.lifeline): loky's own would outlive a `kill -9` of it
     until their idle timeout (300 s)."""
+    from joblib import parallel_config  # here: joblib imports numpy, and the CLI's checks
+    # import this module before any heavy library (tests/test_bad_input.py)
+
     with parallel_config(backend="loky", initializer=die_with_parent, initargs=(os.getpid(),)):
         yield
