@@ -310,22 +310,33 @@ def test_an_override_in_an_open_place_passes_the_checks(overrides) -> None:
     cli.preflight(overrides, multirun=False)  # exit 2 (SystemExit) if refused
 
 
-def test_a_refused_override_imports_no_heavy_library(tmp_path) -> None:
-    """The override checks run on Hydra and conf/'s YAML alone (benchmarks/: their time)."""
-    heavy = ("sklearn", "pandas", "numpy", "scipy", "pyarrow", "optuna", "hyperopt", "matplotlib")
+HEAVY = ("sklearn", "pandas", "numpy", "scipy", "pyarrow", "optuna", "hyperopt", "matplotlib")
+
+
+def refused_in_a_fresh_interpreter(commands: list[list[str]], cwd: Path) -> list[str]:
+    """Each command through `cli.main` in one new interpreter: the exit codes, then the heavy
+    libraries it imported meanwhile; its stderr must hold one `error:` line a command."""
     script = (
         "import sys\nfrom harness import cli\n"
-        "for argv in (['+budget.ntrials=5'], ['~seed'], ['budget.n_trails=3'], ['model=nope']):\n"
+        f"for argv in {commands!r}:\n"
         "    sys.argv = ['harness', *argv]\n"
         "    try:\n        cli.main()\n    except SystemExit as e:\n        print(e.code)\n"
-        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
     )  # fmt: skip
-    assert done.stdout.split("\n") == ["2", "2", "2", "2", "[]", ""], done.stderr
-    assert len(done.stderr.strip().splitlines()) == 4 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == len(commands) and "Traceback" not in done.stderr, done.stderr
+    assert all(line.startswith("error: ") for line in lines), done.stderr
+    return done.stdout.split("\n")
+
+
+def test_a_refused_override_imports_no_heavy_library(tmp_path) -> None:
+    """The override checks run on Hydra and conf/'s YAML alone (benchmarks/: their time)."""
+    commands = [["+budget.ntrials=5"], ["~seed"], ["budget.n_trails=3"], ["model=nope"]]
+    assert refused_in_a_fresh_interpreter(commands, tmp_path) == ["2"] * 4 + ["[]", ""]
 
 
 # Values checked from the composed config alone (harness/engine/settings.py): refused by the
@@ -343,23 +354,8 @@ LIGHT_VALUES = [
 def test_a_refused_value_imports_no_heavy_library_and_leaves_no_run_folder(tmp_path) -> None:
     """Each refused in one line by the pre-flight: no scikit-learn & co imported (so it takes
     a fraction of a second: benchmarks/ `refusal`), and no folder made, not even an empty one."""
-    heavy = ("sklearn", "pandas", "numpy", "scipy", "pyarrow", "optuna", "hyperopt", "matplotlib")
     values = [*LIGHT_VALUES, ["dataset=vehicle", f"dataset.path={tmp_path}"]]  # a folder
-    script = (
-        "import sys\nfrom harness import cli\n"
-        f"for argv in {values!r}:\n"
-        "    sys.argv = ['harness', *argv]\n"
-        "    try:\n        cli.main()\n    except SystemExit as e:\n        print(e.code)\n"
-        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    assert done.stdout.split("\n") == ["2"] * len(values) + ["[]", ""], done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == len(values) and "Traceback" not in done.stderr, done.stderr
-    assert all(line.startswith("error: ") for line in lines), done.stderr
+    assert refused_in_a_fresh_interpreter(values, tmp_path) == ["2"] * len(values) + ["[]", ""]
     assert list(tmp_path.iterdir()) == []  # no results/ folder, no run folder in it
 
 
