@@ -152,7 +152,10 @@ def _hydra_main(cfg: DictConfig) -> None:
         study = studies.prepare(cfg)
         budget = study.budget
         workers = budget.workers if budget.clock == "real" else 1
-        in_workers = studies.evaluates_in_workers(budget)
+        # Ray Tune evaluates in its own workers, which take the cores (and are sent the
+        # evaluator, which a fold run at once beside others cannot give them): one at a time
+        ray_tune = str(cfg.strategy.adapter.get("_target_", "")).startswith("adapters.ray_")
+        in_workers = studies.evaluates_in_workers(budget) or ray_tune
         parallelism = parallel.plan(
             HydraConfig.get(), study.n_jobs, workers, study.searches, in_workers
         )
