@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import itertools
 import json
 import math
 import os
@@ -99,18 +98,16 @@ class Journal:
         parsed = [_parse(line) for line in lines]
         reading = Reading(lines=len(lines), torn=torn)
         reading.legacy = bool(lines) and not any(p and CHECKSUM in p for p in parsed)
-        for number, (record, line) in enumerate(zip(parsed, lines, strict=True), 1):
+        pairs = list(zip(parsed, lines, strict=True))
+        for number, (record, line) in enumerate(pairs, 1):
             if not self._intact(record, reading.legacy, line):
                 reading.first_damaged = number
                 break
             record.pop(CHECKSUM, None)
             reading.records.append(record)
         if reading.first_damaged is not None:
-            rest = zip(parsed, lines, strict=True)
-            reading.failing = sum(
-                not self._intact(p, reading.legacy, line)
-                for p, line in itertools.islice(rest, reading.first_damaged - 1, None)
-            )
+            rest = pairs[reading.first_damaged - 1 :]
+            reading.failing = sum(not self._intact(p, reading.legacy, ln) for p, ln in rest)
         return reading
 
     def recover(self) -> Reading:
