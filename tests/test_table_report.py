@@ -196,7 +196,7 @@ def test_report_of_table_studies_leads_with_their_decision(small, tmp_path):
     """The report built from the store: the decision over table instances first, the table
     figures drawn, the sections on raw outer-test scores and on the defaults left out, each
     with its line, and the verdict tables written."""
-    from harness.report.build import build_report
+    from harness.report.build import build_report, recommendation_lines
 
     store, _ = small
     out = build_report(store, tmp_path / "report", SETTINGS)
@@ -211,3 +211,7 @@ def test_report_of_table_studies_leads_with_their_decision(small, tmp_path):
     assert "12 (task, seed) instances" in text
     decision = pd.read_parquet(out / "tables" / "table_decision.parquet")
     assert verdict.violations(decision).empty and len(decision) == 1
+    # the console says what the first screen says, never a verdict on raw outer-test scores
+    sentences = pd.read_parquet(out / "tables" / "table_sentences.parquet").sentence.tolist()
+    assert recommendation_lines(out) == sentences
+    assert not any("outer-test score" in line for line in recommendation_lines(out))

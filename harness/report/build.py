@@ -93,9 +93,20 @@ def build_report(source: Path, out: Path | None = None, settings: Settings | Non
 
 
 def recommendation_lines(out: Path) -> list[str]:
-    """The recommendation in a line per budget, for the console."""
-    table = pd.read_parquet(out / "tables" / "recommendation.parquet")
-    return [str(row.sentence) for row in table.itertuples()]
+    """The report's first screen in a line per budget, for the console: the decision over
+    table instances for table studies, the recommendation for nested-CV ones. When every study
+    searched a table the recommendation is left out, as in the report (outline): it compares
+    raw outer-test scores in each table's own units."""
+    tables = out / "tables"
+    best = pd.read_parquet(tables / "studies.parquet").get("table_best", pd.Series(dtype=float))
+    lines = []
+    if (tables / "table_sentences.parquet").exists():
+        table = pd.read_parquet(tables / "table_sentences.parquet")
+        lines += [str(row.sentence) for row in table.itertuples()]
+    if not (len(best) and best.notna().all()):
+        table = pd.read_parquet(tables / "recommendation.parquet")
+        lines += [str(row.sentence) for row in table.itertuples()]
+    return lines
 
 
 @functools.cache
