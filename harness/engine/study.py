@@ -102,6 +102,12 @@ class Study(StudyKind):
         return EvaluationCache(self.home.parent / CACHE)
 
     @cached_property
+    def tabulates(self) -> bool:
+        """Whether its strategy is a design whose trials make a table (adapters.design): each
+        trial is then also refit and scored on the outer test (`outer_test`)."""
+        return getattr(self.make_strategy(self.seed), "tabulates", False)
+
+    @cached_property
     def whole_pipeline(self) -> str | None:
         """Why every trial refits the preprocessing too; None: it is fitted once per split."""
         multi_fidelity = self.make_strategy(self.seed).multi_fidelity
@@ -441,25 +447,7 @@ def run_fold(
     )  # fmt: skip
     place = fold_place(study, split)
 
-    def told(trial: dict[str, Any]) -> None:
-        on_trial(trial | family_of(study.model, trial["params"]))
-
-    def shared(*args: Any) -> Evaluation:  # the inner CV on the processes free now
-        return replace(inner, n_jobs=share()).evaluate(*args)
-
     answers = cache and fold_scope(cache, study, outer_split, inner_splits)
-    objective = Objective(
-        inner, study.budget, told, evaluate=shared if share else None, replay=replay,
-        cache=answers, clock=Pooled(pool) if pool else None, on_stale=on_stale,
-    )  # fmt: skip
-    if pool:  # its workers evaluate what the objective would, evaluation cache included
-        pool.bind(objective.evaluator)
-    with contextlib.suppress(StopSearch):
-        study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
-    search_seconds = objective.elapsed()
-    objective.continuation.clear()  # the models rungs continued are not needed after the search
-
-    best = objective.best()
 
     def refit(params: dict[str, Any]) -> tuple[Any, ...]:
         """Score, error, warning, ARI and AMI of `params` refit on the outer-training rows;
@@ -474,6 +462,27 @@ def run_fold(
         answer = answers.once({"kind": "refit", "params": canonical(plain(params))}, compute)
         outside = (answer.value.get(k, math.nan) for k in OUTSIDE)  # older answers: none
         return (*(answer.value[k] for k in REFIT), *outside, answer.source)
+
+    def told(trial: dict[str, Any]) -> None:
+        tabulated = outer_test(trial, refit) if study.tabulates else {}
+        on_trial(trial | family_of(study.model, trial["params"]) | tabulated)
+
+    def shared(*args: Any) -> Evaluation:  # the inner CV on the processes free now
+        return replace(inner, n_jobs=share()).evaluate(*args)
+
+    objective = Objective(
+        inner, study.budget, told, evaluate=shared if share else None, replay=replay,
+        cache=answers, clock=Pooled(pool) if pool else None, on_stale=on_stale,
+        per_fold=study.tabulates,
+    )  # fmt: skip
+    if pool:  # its workers evaluate what the objective would, evaluation cache included
+        pool.bind(objective.evaluator)
+    with contextlib.suppress(StopSearch):
+        study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
+    search_seconds = objective.elapsed()
+    objective.continuation.clear()  # the models rungs continued are not needed after the search
+
+    best = objective.best()
 
     default_params, default_inner, default_inner_cache = baseline(
         study.model.defaults, pool or objective
@@ -513,6 +522,18 @@ def run_fold(
         "tuned_ami": tuned_ami,
         "default_ami": default_ami,
     }
+
+
+def outer_test(
+    trial: dict[str, Any], refit: Callable[[dict[str, Any]], tuple[Any, ...]]
+) -> dict[str, Any]:
+    """A tabulating study's columns of a trial (harness.store.schema.DESIGN_TRIAL): its
+    configuration refit on the outer-training rows and scored on the outer test, as the fold's
+    chosen configuration and defaults are (and cached alike); NaN for a trial that failed."""
+    if trial["status"] != "ok" or trial["fidelity"] != 1:
+        return {"outer_test": math.nan, "outer_error": None, "outer_test_cache": None}
+    score, error, _warning, *_outside, source = refit(trial["params"])
+    return {"outer_test": score, "outer_error": error, "outer_test_cache": source}
 
 
 def baseline(
