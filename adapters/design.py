@@ -50,32 +50,33 @@ class Design(CandidateSearch):
         super().start(handle)
 
     def candidates(self, n_trials: int) -> list[dict[str, Any]]:
-        design = self._points(n_trials - 1)
-        kept = {_key(self._defaults)}
-        unique = [self._defaults]
-        for params in design:
-            key = _key(params)
-            if key not in kept:
+        unique, kept = [self._defaults], {_key(self._defaults)}
+        for params in self._points(n_trials):
+            if (key := _key(params)) not in kept:
                 kept.add(key)
                 unique.append(params)
         return unique[:n_trials]
 
-    def _points(self, n: int) -> list[dict[str, Any]]:
-        if n < 1:
-            return []
+    def _points(self, n_trials: int) -> list[dict[str, Any]]:
+        """The design's points besides the defaults: one more than room is left for, in case
+        the defaults are one of them (a grid's), cut after the defaults are put first."""
         if self.kind == "grid":
-            return GridSearch(self.space, self.design_seed, self.resolution).candidates(n)
+            search = GridSearch(self.space, self.design_seed, self.resolution)
+            return search.candidates(n_trials if self.resolution else n_trials - 1)
+        if n_trials < 2:
+            return []
         sobol = ScipyQMC(self.space, self.design_seed, engine="Sobol")
         with warnings.catch_warnings():  # "balance properties ... power of 2": any n is asked
             warnings.simplefilter("ignore", UserWarning)
-            sobol.start(SearchHandle(n))
-        return [proposal.params for proposal in sobol.ask(n)]
+            sobol.start(SearchHandle(n_trials - 1))
+        return [proposal.params for proposal in sobol.ask(n_trials - 1)]
 
     def cannot_run(self, n_trials: int) -> str | None:
         """A grid at a given resolution smaller than the design asked for."""
         if self.kind != "grid" or self.resolution is None:
             return None
         size = len(self.candidates(n_trials + 1))  # all the grid holds, with the defaults
+        # (unknown until the search starts: counted as one more configuration)
         if n_trials > size:
             return (
                 f"design.n={n_trials} is beyond the grid: design.resolution={self.resolution} "
