@@ -554,9 +554,15 @@ def outer_test(
     configuration refit on the outer-training rows and scored on the outer test, as the fold's
     chosen configuration and defaults are (and cached alike); NaN for a trial that failed."""
     if trial["status"] != "ok" or trial["fidelity"] != 1:
-        return {"outer_test": math.nan, "outer_error": None, "outer_test_cache": None}
-    score, error, _warning, *_outside, source = refit(trial["params"])
-    return {"outer_test": score, "outer_error": error, "outer_test_cache": source}
+        return {
+            "outer_test": math.nan, "outer_error": None, "outer_warning": None,
+            "outer_test_cache": None,
+        }  # fmt: skip
+    score, error, warning, *_outside, source = refit(trial["params"])
+    return {
+        "outer_test": score, "outer_error": error, "outer_warning": warning,
+        "outer_test_cache": source,
+    }  # fmt: skip
 
 
 def baseline(

@@ -79,7 +79,9 @@ class OwnTableFold:
     def refit(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """As harness.engine.study's refit: score, error, warning, ARI, AMI, cache flag."""
         row = self.table.row(self.repeat, self.fold, params)
-        return row["outer_test"], row["outer_error"], None, math.nan, math.nan, None
+        return (
+            row["outer_test"], row["outer_error"], row["outer_warning"], math.nan, math.nan, None
+        )  # fmt: skip
 
 
 class TableFailure(RuntimeError):

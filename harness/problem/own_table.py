@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.store.records import Damaged, StudyRecords, canonical
+from harness.store.records import STUDY, Damaged, StudyRecords, canonical
 
 OWN = "table"  # problem=table
 DESIGN = "design"  # the strategy of a tabulating study (conf/strategy/design.yaml)
 BUILD = "python -m harness.tabulate dataset={dataset} model={model} design.n=200"
-MATCHED = ("protocol", "model", "metric", "seed")  # what a table must share with its study
+MATCHED = ("seed", "protocol", "model", "metric")  # what a table must share with its study
 
 
 class NotInTable(LookupError):
@@ -76,11 +76,11 @@ def load(config: Mapping[str, Any], fingerprint: str) -> OwnTable:
             f"in {store}: {', '.join(tables_in(store, dataset, model)) or f'none; {build}'}"
         )
     home = store / str(key)
+    if not (home / STUDY).is_file():
+        raise UsageError(f"problem.table={key}: no table in {store}; build one: {build}")
     records = StudyRecords(home)
     try:
         meta = records.read_meta()
-        if not meta:
-            raise UsageError(f"problem.table={key}: no table in {store}; build one: {build}")
         if meta.get("config", {}).get("strategy", {}).get("name") != DESIGN:
             raise UsageError(f"problem.table={key}: study {key} is not a table (strategy=design)")
         if meta.get("status") != "finished":
@@ -109,7 +109,8 @@ def load(config: Mapping[str, Any], fingerprint: str) -> OwnTable:
 def _check_matches(
     key: str, meta: Mapping[str, Any], config: Mapping[str, Any], fingerprint: str
 ) -> None:
-    """UsageError naming the first thing the table was built from that the study differs in."""
+    """UsageError naming what the table was built from that the study differs in: its data,
+    or every differing value of the first part of MATCHED that differs."""
     if meta.get("data_fingerprint") != fingerprint:
         raise UsageError(
             f"problem.table={key} was built from other data (fingerprint "
@@ -119,7 +120,7 @@ def _check_matches(
     for part in MATCHED:
         theirs, ours = _comparable(part, built.get(part)), _comparable(part, config.get(part))
         if theirs != ours:
-            where = _first_difference(theirs, ours, part)
+            where = "; ".join(_differences(theirs, ours, part))
             raise UsageError(
                 f"problem.table={key} was built with another {part} ({where}); run the study "
                 f"with the table's {part}, or build a table with this one"
@@ -132,13 +133,15 @@ def _comparable(part: str, value: Any) -> Any:
     return value
 
 
-def _first_difference(theirs: Any, ours: Any, path: str) -> str:
-    """`path: <table's> in the table, <study's> here`, at the first key that differs."""
+def _differences(theirs: Any, ours: Any, path: str) -> list[str]:
+    """`path: <table's> in the table, <study's> here`, for each key that differs."""
     if isinstance(theirs, Mapping) and isinstance(ours, Mapping):
+        found = []
         for k in sorted(set(theirs) | set(ours), key=str):
             if theirs.get(k) != ours.get(k):
-                return _first_difference(theirs.get(k), ours.get(k), f"{path}.{k}")
-    return f"{path}: {json.dumps(theirs)} in the table, {json.dumps(ours)} here"
+                found += _differences(theirs.get(k), ours.get(k), f"{path}.{k}")
+        return found
+    return [f"{path}: {json.dumps(theirs)} in the table, {json.dumps(ours)} here"]
 
 
 def tables_in(store: Path, dataset: str, model: str) -> list[str]:

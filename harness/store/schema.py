@@ -33,7 +33,9 @@ TRIAL = (
 TABLE_TRIAL = ("true_score", "table_seed")
 # A tabulating study's trials (strategy=design, harness.tabulate) add: each inner fold's score,
 # and the configuration refit on the outer-training rows and scored on the outer test.
-DESIGN_TRIAL = ("inner_scores", "outer_test", "outer_error", "outer_test_cache")
+DESIGN_TRIAL = (
+    "inner_scores", "outer_test", "outer_error", "outer_warning", "outer_test_cache",
+)  # fmt: skip
 FOLD = (
     *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
     "tuned_test", "default_test", "gain", "tuned_error", "tuned_warning", "default_error",
