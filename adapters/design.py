@@ -75,8 +75,8 @@ class Design(CandidateSearch):
         """A grid at a given resolution smaller than the design asked for."""
         if self.kind != "grid" or self.resolution is None:
             return None
-        size = len(self.candidates(n_trials + 1))  # all the grid holds, with the defaults
-        # (unknown until the search starts: counted as one more configuration)
+        # all the grid holds with the defaults (before `start` tells them: counted as one more)
+        size = len(self.candidates(n_trials + 1))
         if n_trials > size:
             return (
                 f"design.n={n_trials} is beyond the grid: design.resolution={self.resolution} "

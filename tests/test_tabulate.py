@@ -123,6 +123,14 @@ def test_a_design_beyond_its_grid_is_refused(tmp_path) -> None:
     )
     ok = run_inline(*study_overrides([*args[:2], "design.n=13", *SMALL]), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
+    # at resolution 3 the defaults (C=1) are a grid point: 6 + 18 configurations in all
+    (tmp_path / "results").rename(tmp_path / "done")
+    assert_refused(
+        run_inline(*study_overrides(["design.kind=grid", "design.resolution=3", "design.n=25"]),
+                   cwd=tmp_path),
+        "design.n=25 is beyond the grid: design.resolution=3 gives 24 configurations",
+        tmp_path,
+    )  # fmt: skip
 
 
 def _tables(cwd: Path) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:

@@ -23,6 +23,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from harness.engine import options, settings, table_study
+from harness.engine.asktell import SearchHandle
 from harness.engine.budget import Budget, StopSearch
 from harness.engine.evaluation import Evaluation, InnerCV, quietly
 from harness.engine.folds import run_all as run_folds_at_once
@@ -48,6 +49,7 @@ from harness.problem.models import (
     ModelSpec,
     build_pipeline,
     load_model,
+    pipeline_defaults,
     pipeline_params,
     plain,
 )
@@ -199,6 +201,11 @@ def prepare(cfg: DictConfig) -> Study | TableStudy:
         fidelity, progress_s=checked.progress_s, own_table=answered,
     )  # fmt: skip
     strategy = study.check_strategy(budget.n_trials)
+    if study.tabulates:  # a design's size counts the model's defaults once: known now
+        defaults = pipeline_defaults(build_pipeline(model))
+        strategy.start(SearchHandle.of(budget.n_trials, 1, None, defaults))
+        if why := strategy.cannot_run(budget.n_trials):
+            raise UsageError(f"strategy {cfg.strategy.name}: {why}")
     if strategy.multi_fidelity and fidelity is None:
         raise UsageError(
             f"strategy {cfg.strategy.name} needs a fidelity, and model {model.name} declares "
