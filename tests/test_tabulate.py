@@ -113,6 +113,18 @@ def test_a_bad_design_is_refused_before_anything_runs(tmp_path, args, message) -
     assert_refused(done, message, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("design.kind=lhs",), "strategy design: design kind 'lhs' is not one of grid, sobol"),
+        (("design.kind=grid", "design.resolution=0"), "strategy.adapter.resolution"),
+    ],
+)
+def test_a_bad_design_option_is_refused(tmp_path, args, message) -> None:
+    assert_refused(run_inline(*study_overrides(["design.n=5", *args]), cwd=tmp_path), message,
+                   tmp_path)  # fmt: skip
+
+
 def test_a_design_beyond_its_grid_is_refused(tmp_path) -> None:
     # logreg at resolution 2: 2 x 2 lbfgs + 2 x 2 x 2 saga points, and the defaults
     args = ["design.kind=grid", "design.resolution=2", "design.n=14"]
