@@ -4,8 +4,9 @@ defaults, then a grid at a resolution or a scrambled Sobol sample, proposed in o
 The grid is the grid strategy's (adapters.sklearn_sampling.GridSearch: scikit-learn's
 ParameterGrid, cut to a seeded subset when larger than the design), the Sobol sample is drawn
 as the qmc strategies draw it (adapters.scipy_qmc.ScipyQMC with scipy's scrambled Sobol
-engine). Both are drawn from the study's seed (`design_seed`), not the outer fold's, so every
-outer fold of a table holds the same configurations.
+engine). Both are drawn from the strategy's seed, which for a tabulating study is the study's
+seed, not the outer fold's (harness.engine.study.run_fold), so every outer fold of a table
+holds the same configurations.
 """
 
 from __future__ import annotations
@@ -37,12 +38,11 @@ class Design(CandidateSearch):
         seed: int,
         kind: str = "sobol",
         resolution: int | None = None,
-        design_seed: int = 0,
     ) -> None:
         super().__init__(space, seed)
         if kind not in KINDS:
             raise ValueError(f"design kind {kind!r} is not one of {', '.join(KINDS)}")
-        self.kind, self.resolution, self.design_seed = kind, resolution, design_seed
+        self.kind, self.resolution = kind, resolution
         self._defaults: dict[str, Any] = {}
 
     def start(self, handle: SearchHandle) -> None:
@@ -61,11 +61,11 @@ class Design(CandidateSearch):
         """The design's points besides the defaults: one more than room is left for, in case
         the defaults are one of them (a grid's), cut after the defaults are put first."""
         if self.kind == "grid":
-            search = GridSearch(self.space, self.design_seed, self.resolution)
+            search = GridSearch(self.space, self.seed, self.resolution)
             return search.candidates(n_trials if self.resolution else n_trials - 1)
         if n_trials < 2:
             return []
-        sobol = ScipyQMC(self.space, self.design_seed, engine="Sobol")
+        sobol = ScipyQMC(self.space, self.seed, engine="Sobol")
         with warnings.catch_warnings():  # "balance properties ... power of 2": any n is asked
             warnings.simplefilter("ignore", UserWarning)
             sobol.start(SearchHandle(n_trials - 1))

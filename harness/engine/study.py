@@ -467,8 +467,10 @@ def run_fold(
     )  # fmt: skip
     if pool:  # its workers evaluate what the objective would, evaluation cache included
         pool.bind(objective.evaluator)
+    # a design is drawn from the study's seed: every outer fold of a table holds the same one
+    seed = study.seed if study.tabulates else derive_seed(study.seed, split.repeat, split.fold)
     with contextlib.suppress(StopSearch):
-        study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
+        study.make_strategy(seed).search(objective)
     search_seconds = objective.elapsed()
     objective.continuation.clear()  # the models rungs continued are not needed after the search
 

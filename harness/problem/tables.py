@@ -171,6 +171,8 @@ def needs(target: str) -> str | None:
         return "follows the hypergradients of a differentiable model"
     if declared(target, "defaults_only", False):
         return "picks the model's defaults"
+    if declared(target, "tabulates", False):
+        return "tabulates a model's space by nested CV (python -m harness.tabulate)"
     if declared(target, "defaults_first", False):
         return "scores each family's defaults first"
     if defined_by(target, "search") != STRATEGY:
