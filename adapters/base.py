@@ -29,6 +29,9 @@ space, optuna_space, names and fidelity): an adapter imports nothing else of the
 On a published table (harness.engine.table_study) a strategy that never proposes a
 configuration twice says `without_replacement = True`, so a budget beyond the table's size is
 refused; one that only picks a model's defaults says `defaults_only = True` (a table has none).
+A design that tabulates (adapters.design, python -m harness.tabulate) says `tabulates = True`:
+its study also refits each trial's configuration on the outer-training rows and scores it on
+the outer test, and keeps each inner fold's score; the strategy is told none of it.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Searching(ABC):
     told: ClassVar[tuple[str, ...]] = ()
     without_replacement: ClassVar[bool] = False
     defaults_only: ClassVar[bool] = False
+    tabulates: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, seed: int) -> None:
         self.space = space

@@ -106,6 +106,7 @@ TIMING = [
     "elapsed_seconds", "search_seconds", "wall_seconds", "worker", "start", "end",
     # and where an evaluation's seconds come from: which study computed it first varies
     "cache", "default_inner_cache", "default_test_cache", "tuned_test_cache",
+    "outer_test_cache",
 ]  # fmt: skip
 
 

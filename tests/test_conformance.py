@@ -94,6 +94,9 @@ STEPWISE = {name for name in STRATEGIES if getattr(get_class(TARGETS[name]), "st
 # select_then_tune's first trials are each family's defaults (here: each loss), the first
 # parameter alone and the rest at the library's defaults, so not a configuration of the space.
 DEFAULTS_FIRST = {n for n in STRATEGIES if getattr(get_class(TARGETS[n]), "defaults_first", False)}
+# A design's first trial is the model's defaults (SearchHandle.defaults_proposal), which may
+# lie outside the space (here SGD's average=False), as the baseline's do.
+DESIGNS = {n for n in STRATEGIES if getattr(get_class(TARGETS[n]), "tabulates", False)}
 # scikit-learn's searchers fit a whole batch (a halving rung) before the harness sees a trial.
 SKLEARN = ("adapters.sklearn_search.", "adapters.sklearn_halving.")
 BATCHED = {name for name in STRATEGIES if TARGETS[name].startswith(SKLEARN)}
@@ -327,6 +330,8 @@ def test_suggestions_stay_in_the_space_and_respect_conditions(name: str, workers
         assert sorted(t["params"][first] for t in defaults) == sorted(choices * 2)
     for t in trials:
         if name in DEFAULTS_FIRST and set(t["params"]) == {SPACE.names[0]}:
+            continue
+        if name in DESIGNS and t["trial"] == 0:
             continue
         assert SPACE.validate_config(t["params"]) == [], t["params"]
         for key, value in t["params"].items():

@@ -27,7 +27,12 @@ from harness.engine.continuation import Models, Rung, Start, kept
 from harness.problem.fidelity import Fidelity
 from harness.problem.hypergradient import Hypergradient
 from harness.problem.indices import single_metric
-from harness.problem.models import pipeline_name, pipeline_params, plain, space_name
+from harness.problem.models import (
+    pipeline_defaults,
+    pipeline_name,
+    pipeline_params,
+    plain,
+)
 from harness.store.cache import Scope
 from harness.store.records import canonical
 
@@ -109,8 +114,7 @@ class InnerCV:
     def defaults(self) -> dict[str, Any]:
         """The pipeline's own parameter values by search-space name (`C`, `prep__...`): what
         the baseline is evaluated with."""
-        params = self.pipeline.get_params(deep=True)
-        return {space_name(k): v for k, v in params.items() if pipeline_name(space_name(k)) == k}
+        return pipeline_defaults(self.pipeline)
 
     @property
     def single_scorer(self) -> Callable[..., float]:

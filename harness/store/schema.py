@@ -31,6 +31,11 @@ TRIAL = (
 # A table study's trials (harness.engine.table_study) add: the configuration's seed-averaged
 # score (a score: higher is better) and which recorded seed the trial read.
 TABLE_TRIAL = ("true_score", "table_seed")
+# A tabulating study's trials (strategy=design, harness.tabulate) add: each inner fold's score,
+# and the configuration refit on the outer-training rows and scored on the outer test.
+DESIGN_TRIAL = (
+    "inner_scores", "outer_test", "outer_error", "outer_warning", "outer_test_cache",
+)  # fmt: skip
 FOLD = (
     *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
     "tuned_test", "default_test", "gain", "tuned_error", "tuned_warning", "default_error",
@@ -72,7 +77,8 @@ def problem_key(config: Mapping[str, Any], data: str | None) -> str:
     the fingerprint of the data it loaded (other data at the same path is another problem).
     Whether a model's rungs continue (`fidelity.continue`) changes how it is tuned, not the
     problem, so studies with and without continuation compare fold by fold. A table study's
-    problem is its table, task and seed (the seed draws its noise)."""
+    problem is its table, task and seed (the seed draws its noise); a study answered from a
+    table tunebench built (problem=table) is nested CV's problem, and that table's key."""
     table = _table(config)
     if table:
         return digest(
@@ -91,13 +97,16 @@ def problem_key(config: Mapping[str, Any], data: str | None) -> str:
         "folds": [protocol["outer_folds"], protocol["inner_folds"]],
         "data": data,
     }
+    answered = config.get("problem") or {}
+    if answered.get("name") == "table":  # answered from a tunebench table: its own problem
+        problem["table"] = answered.get("table")
     return digest(problem, 12)
 
 
 def _table(config: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The `problem` config of a table study; None for nested CV (the default)."""
     problem = config.get("problem") or {}
-    return problem if problem.get("name", "nested_cv") != "nested_cv" else None
+    return problem if problem.get("name", "nested_cv") not in ("nested_cv", "table") else None
 
 
 def budget_label(budget: Mapping[str, Any]) -> str:

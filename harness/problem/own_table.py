@@ -1,0 +1,160 @@
+"""A table built by `python -m harness.tabulate`, read back for a `problem=table` study.
+
+The table is a tabulating study's records (strategy=design): per repeat, outer fold and
+configuration, the inner scores, the seconds and the outer-test score of the configuration
+refit on the outer-training rows. It answers only a study of the same data (fingerprint),
+protocol, model (its space included), metric and seed, for the seed decides the outer and
+inner splits and the estimator's random state: the study's folds are then the table's.
+Anything else is refused in one line that says what differs (UsageError).
+
+Exact lookup only: a configuration the design does not hold has no answer here (`row` raises
+NotInTable). A surrogate fitted per outer fold would answer it instead: `OwnTable.row` is
+the one place that would change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.store.records import STUDY, Damaged, StudyRecords, canonical
+
+OWN = "table"  # problem=table
+DESIGN = "design"  # the strategy of a tabulating study (conf/strategy/design.yaml)
+BUILD = "python -m harness.tabulate dataset={dataset} model={model} design.n=200"
+MATCHED = ("seed", "protocol", "model", "metric")  # what a table must share with its study
+
+
+class NotInTable(LookupError):
+    """A configuration the table's design does not hold."""
+
+
+def params_key(params: Mapping[str, Any]) -> str:
+    """A configuration as the table indexes it: its journaled (canonical) JSON, keys sorted."""
+    return json.dumps(canonical(dict(params)), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class OwnTable:
+    """The rows of one table, indexed by (repeat, outer fold, configuration); each fold's
+    defaults are its first trial (the design proposes them first, adapters.design)."""
+
+    key: str
+    rows: dict[tuple[int, int, str], dict[str, Any]]
+    defaults: dict[tuple[int, int], dict[str, Any]]
+
+    def row(self, repeat: int, fold: int, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The table's row of `params` in outer fold (`repeat`, `fold`); `{}` (the model's
+        defaults, as the baseline asks for them) is the fold's defaults row."""
+        if not params:
+            return self.defaults[(repeat, fold)]
+        found = self.rows.get((repeat, fold, params_key(params)))
+        if found is None:
+            raise NotInTable(
+                f"configuration {params_key(params)} is not in table {self.key} (repeat "
+                f"{repeat}, outer fold {fold}): a table answers the configurations of its "
+                "design only; use strategy=grid on a grid-designed table"
+            )
+        return found
+
+
+def load(config: Mapping[str, Any], fingerprint: str) -> OwnTable:
+    """The table a `problem=table` study's resolved `config` names (`problem.table`, a study
+    key in `run.store`), checked against the study; UsageError (one line) if it is missing,
+    unfinished, damaged, or built from other data, protocol, model, metric or seed."""
+    store = Path(config["run"]["store"])
+    key = config["problem"].get("table")
+    dataset, model = config["dataset"]["name"], config["model"]["name"]
+    build = BUILD.format(dataset=dataset, model=model)
+    if not key:
+        raise UsageError(
+            f"problem=table needs problem.table, the study key of a table of {dataset}/{model} "
+            f"in {store}: {', '.join(tables_in(store, dataset, model)) or f'none; {build}'}"
+        )
+    home = store / str(key)
+    if not (home / STUDY).is_file():
+        raise UsageError(f"problem.table={key}: no table in {store}; build one: {build}")
+    records = StudyRecords(home)
+    try:
+        meta = records.read_meta()
+        if meta.get("config", {}).get("strategy", {}).get("name") != DESIGN:
+            raise UsageError(f"problem.table={key}: study {key} is not a table (strategy=design)")
+        if meta.get("status") != "finished":
+            raise UsageError(
+                f"problem.table={key}: the table is {meta.get('status')}, not finished; run its "
+                "tabulate command again to complete it"
+            )
+        _check_matches(key, meta, config, fingerprint)
+        trials, _ = records.read_tables()
+    except Damaged as e:
+        raise UsageError(
+            f"problem.table={key}: the table is damaged ({e}); run its tabulate command again "
+            "to rebuild it"
+        ) from None
+    rows: dict[tuple[int, int, str], dict[str, Any]] = {}
+    defaults: dict[tuple[int, int], dict[str, Any]] = {}
+    for row in trials.to_dict("records"):
+        row["params"] = json.loads(row["params"]) if isinstance(row["params"], str) else {}
+        place = (int(row["repeat"]), int(row["outer_fold"]))
+        rows[(*place, params_key(row["params"]))] = row
+        if row["trial"] == 0:
+            defaults[place] = row
+    return OwnTable(str(key), rows, defaults)
+
+
+def _check_matches(
+    key: str, meta: Mapping[str, Any], config: Mapping[str, Any], fingerprint: str
+) -> None:
+    """UsageError naming what the table was built from that the study differs in: its data,
+    or every differing value of the first part of MATCHED that differs."""
+    if meta.get("data_fingerprint") != fingerprint:
+        raise UsageError(
+            f"problem.table={key} was built from other data (fingerprint "
+            f"{meta.get('data_fingerprint')}, here {fingerprint}); build a table of this data"
+        )
+    built = meta["config"]
+    for part in MATCHED:
+        theirs, ours = _comparable(part, built.get(part)), _comparable(part, config.get(part))
+        if theirs != ours:
+            where = "; ".join(_differences(theirs, ours, part))
+            raise UsageError(
+                f"problem.table={key} was built with another {part} ({where}); run the study "
+                f"with the table's {part}, or build a table with this one"
+            )
+
+
+def _comparable(part: str, value: Any) -> Any:
+    if part == "protocol" and isinstance(value, Mapping):  # processes, not results
+        return {k: v for k, v in value.items() if k != "n_jobs"}
+    return value
+
+
+def _differences(theirs: Any, ours: Any, path: str) -> list[str]:
+    """`path: <table's> in the table, <study's> here`, for each key that differs."""
+    if isinstance(theirs, Mapping) and isinstance(ours, Mapping):
+        found = []
+        for k in sorted(set(theirs) | set(ours), key=str):
+            if theirs.get(k) != ours.get(k):
+                found += _differences(theirs.get(k), ours.get(k), f"{path}.{k}")
+        return found
+    return [f"{path}: {json.dumps(theirs)} in the table, {json.dumps(ours)} here"]
+
+
+def tables_in(store: Path, dataset: str, model: str) -> list[str]:
+    """The keys of the finished tables of `dataset`/`model` in `store`."""
+    found = []
+    for meta_path in sorted(store.glob("*/study.json")):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        labels = meta.get("labels", {})
+        if (labels.get("strategy"), labels.get("dataset"), labels.get("model")) == (
+            DESIGN, dataset, model,
+        ) and meta.get("status") == "finished":  # fmt: skip
+            found.append(meta_path.parent.name)
+    return found

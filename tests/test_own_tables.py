@@ -1,0 +1,123 @@
+"""problem=table: a study answered from a table tunebench built (python -m harness.tabulate),
+exactly as the real study of the same seed, and refused when the table does not fit it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.engine.study import prepare, run
+from harness.tabulate import study_overrides
+from tests.helpers import assert_refused, compose_config, run_inline, stored_studies
+
+PROTOCOL = ("protocol.repeats=2", "protocol.outer_folds=2", "protocol.inner_folds=2")
+GRID = ("strategy=grid", "strategy.adapter.resolution=3", "budget.n_trials=24")
+# the study's labels, where each came from, and when: all else must be equal
+NOT_COMPARED = {
+    "study_key", "problem", "cache", "fit_seconds", "score_seconds", "cpu_seconds",
+    "eval_seconds", "choose_seconds", "elapsed_seconds", "start", "end", "worker",
+    "search_seconds", "wall_seconds", "default_inner_cache", "default_test_cache",
+    "tuned_test_cache",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, pd.DataFrame]:
+    """logreg on breast_cancer, the grid of resolution 3 (24 points, the defaults among them),
+    2 repeats x 2 outer folds: its store, its key and its trials."""
+    store = tmp_path_factory.mktemp("tables")
+    design = ["design.kind=grid", "design.resolution=3", "design.n=24", *PROTOCOL]
+    study = prepare(compose_config(*study_overrides([*design, f"run.store={store}"])))
+    trials, _ = run(study, study.home)
+    return store, study.key, trials
+
+
+def _run(*overrides: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    study = prepare(compose_config(*overrides))
+    return run(study, study.home)
+
+
+def _compared(frame: pd.DataFrame) -> pd.DataFrame:
+    kept = frame.drop(columns=[c for c in frame if c in NOT_COMPARED])
+    return kept.sort_values(["repeat", "outer_fold", *(["trial"] if "trial" in kept else [])])
+
+
+def test_a_grid_study_on_a_grid_table_is_the_real_grid_study_exactly(table, tmp_path) -> None:
+    """The oracle: the same trials, inner scores, chosen configurations and outer-test scores
+    (and gains over the defaults) as the grid study run for real, fold by fold."""
+    store, key, tabulated = table
+    answered = _run("problem=table", f"problem.table={key}", *GRID, *PROTOCOL,
+                    f"run.store={store}")  # fmt: skip
+    real = _run(*GRID, *PROTOCOL, f"run.store={tmp_path}")  # its own store and cache
+    assert len(answered[0]) == 4 * 24 and (answered[0]["status"] == "ok").all()
+    for ours, theirs in zip(answered, real, strict=True):
+        pd.testing.assert_frame_equal(
+            _compared(ours).reset_index(drop=True), _compared(theirs).reset_index(drop=True)
+        )
+    # the simulated clock's seconds are the table's, as a cached answer's are
+    recorded = tabulated.set_index(["repeat", "outer_fold", "params"])["eval_seconds"]
+    looked_up = answered[0].set_index(["repeat", "outer_fold", "params"])["eval_seconds"]
+    assert looked_up.equals(recorded.loc[looked_up.index])
+
+
+def test_a_configuration_outside_the_design_is_a_failed_trial_that_says_so(table) -> None:
+    store, key, _ = table
+    trials, folds = _run("problem=table", f"problem.table={key}", "strategy=random",
+                         "budget.n_trials=2", *PROTOCOL, f"run.store={store}")  # fmt: skip
+    assert (trials["status"] == "failed").all()
+    assert trials["error"].str.contains(f"NotInTable: configuration .* is not in table {key}").all()
+    assert folds["default_test"].notna().all()  # the defaults are in every table
+
+
+def _refused(tmp_path: Path, store: Path, message: str, *overrides: str) -> None:
+    before = sorted(p.name for p in store.iterdir())
+    done = run_inline(*overrides, f"run.store={store}", cwd=tmp_path)
+    assert_refused(done, message, tmp_path)
+    assert sorted(p.name for p in store.iterdir()) == before  # nothing written in the store
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ((), "was built with another protocol (protocol.inner_folds: 2 in the table, 3 here; "),
+        ((*PROTOCOL, "model.space.C.high=100"), "was built with another model (model.space.C"),
+        ((*PROTOCOL, "seed=1"), "was built with another seed (seed: 0 in the table, 1 here)"),
+        ((*PROTOCOL, "metric=balanced_accuracy"), "was built with another metric"),
+        ((*PROTOCOL, "dataset=iris"), "was built from other data (fingerprint"),
+    ],
+)
+def test_a_table_built_from_other_data_protocol_or_space_is_refused(
+    table, tmp_path, overrides, message
+) -> None:
+    store, key, _ = table
+    _refused(tmp_path, store, message, "problem=table", f"problem.table={key}", *GRID,
+             *overrides)  # fmt: skip
+
+
+def test_a_missing_or_damaged_table_is_refused(table, tmp_path) -> None:
+    store, key, _ = table
+    study = ("problem=table", *GRID, *PROTOCOL)
+    _refused(tmp_path, store, f"problem=table needs problem.table, the study key of a table "
+             f"of breast_cancer/logreg in {store}: {key}", *study)  # fmt: skip
+    _refused(tmp_path, store, "problem.table=0123456789abcdef: no table in", *study,
+             "problem.table=0123456789abcdef")  # fmt: skip
+    damaged = tmp_path / "damaged"
+    shutil.copytree(store / key, damaged / key)
+    (damaged / key / "trials.parquet").write_bytes(b"not parquet")
+    _refused(tmp_path, damaged, f"problem.table={key}: the table is damaged (", *study,
+             f"problem.table={key}")  # fmt: skip
+    meta = json.loads((damaged / key / "study.json").read_text())
+    (damaged / key / "study.json").write_text(json.dumps(meta | {"status": "running"}))
+    _refused(tmp_path, damaged, "the table is running, not finished", *study,
+             f"problem.table={key}")  # fmt: skip
+    assert [p.name for p in stored_studies(damaged)] == [key]
+
+
+def test_a_strategy_that_needs_a_fidelity_the_table_lacks_is_refused(table, tmp_path) -> None:
+    store, key, _ = table
+    _refused(tmp_path, store, "strategy hyperband is multi-fidelity", "problem=table",
+             f"problem.table={key}", "strategy=hyperband", *PROTOCOL)  # fmt: skip
