@@ -121,3 +121,42 @@ def test_a_strategy_that_needs_a_fidelity_the_table_lacks_is_refused(table, tmp_
     store, key, _ = table
     _refused(tmp_path, store, "strategy hyperband is multi-fidelity", "problem=table",
              f"problem.table={key}", "strategy=hyperband", *PROTOCOL)  # fmt: skip
+
+
+def test_off_the_design_the_nearest_design_point_answers(table) -> None:
+    """problem.surrogate=nearest: a random configuration reads the row of the fold's design
+    point nearest to it in the searched unit cube (found here by scipy's cdist), the defaults
+    and design points their own rows."""
+    from scipy.spatial.distance import cdist
+
+    from harness.problem.surrogate import encode
+
+    store, key, tabulated = table
+    overrides = ("problem=table", f"problem.table={key}", "problem.surrogate=nearest",
+                 "strategy=random", "budget.n_trials=4", *PROTOCOL)  # fmt: skip
+    study = prepare(compose_config(*overrides, f"run.store={store}"))
+    trials, folds = run(study, study.home)
+    assert (trials["status"] == "ok").all() and set(trials["surrogate"]) == {"nearest"}
+    space = study.own_table.space
+    for t in trials.itertuples():
+        rows = tabulated[(tabulated.repeat == t.repeat) & (tabulated.outer_fold == t.outer_fold)]
+        designs = [json.loads(p) for p in rows.params]
+        distance = cdist(encode(space, [json.loads(t.params)]), encode(space, designs))[0]
+        assert t.inner_mean == rows.inner_mean.iloc[int(distance.argmin())]
+    assert folds["tuned_test"].notna().all()
+
+
+def test_off_the_design_a_forest_answers_and_says_so(table) -> None:
+    store, key, _ = table
+    trials, folds = _run("problem=table", f"problem.table={key}", "problem.surrogate=forest",
+                         "strategy=random", "budget.n_trials=3", *PROTOCOL,
+                         f"run.store={store}")  # fmt: skip
+    assert (trials["status"] == "ok").all() and set(trials["surrogate"]) == {"forest"}
+    assert trials["inner_mean"].between(0, 1).all() and folds["tuned_test"].between(0, 1).all()
+
+
+def test_an_unknown_surrogate_is_refused(table, tmp_path) -> None:
+    store, key, _ = table
+    _refused(tmp_path, store, "problem.surrogate=knn: choose null (the design's configurations "
+             "only), nearest or forest", "problem=table", f"problem.table={key}",
+             "problem.surrogate=knn", *GRID, *PROTOCOL)  # fmt: skip

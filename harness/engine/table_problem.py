@@ -74,6 +74,7 @@ class OwnTableFold:
             warning=row["warning"],
             seconds=row["eval_seconds"],  # as long as it took when tabulated (a cached answer)
             cpu_seconds=row["cpu_seconds"],
+            columns={"surrogate": row.get("surrogate")} if self.table.surrogate else None,
         )
 
     def refit(self, params: Mapping[str, Any]) -> tuple[Any, ...]:

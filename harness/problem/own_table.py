@@ -7,20 +7,25 @@ protocol, model (its space included), metric and seed, for the seed decides the 
 inner splits and the estimator's random state: the study's folds are then the table's.
 Anything else is refused in one line that says what differs (UsageError).
 
-Exact lookup only: a configuration the design does not hold has no answer here (`row` raises
-NotInTable). A surrogate fitted per outer fold would answer it instead: `OwnTable.row` is
-the one place that would change.
+A configuration the design does not hold is answered by the surrogate `problem.surrogate`
+names, fitted per outer fold on the fold's rows (harness.problem.surrogate: `nearest`, the
+nearest design point's row; `forest`, a random forest's prediction of each number); with none
+(null, the default) it has no answer and `row` raises NotInTable.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness.errors import UsageError
+from harness.problem import surrogate as surrogates
+from harness.problem.space import SearchSpace
 from harness.store.records import STUDY, Damaged, StudyRecords, canonical
 
 OWN = "table"  # problem=table
@@ -46,20 +51,70 @@ class OwnTable:
     key: str
     rows: dict[tuple[int, int, str], dict[str, Any]]
     defaults: dict[tuple[int, int], dict[str, Any]]
+    space: SearchSpace | None = None  # the model's, for a surrogate
+    surrogate: str | None = None  # problem.surrogate: None (exact only), nearest, forest
+    _fitted: dict[tuple[int, int], tuple[Any, list[dict]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def row(self, repeat: int, fold: int, params: Mapping[str, Any]) -> dict[str, Any]:
         """The table's row of `params` in outer fold (`repeat`, `fold`); `{}` (the model's
-        defaults, as the baseline asks for them) is the fold's defaults row."""
+        defaults, as the baseline asks for them) is the fold's defaults row. Off the design,
+        the surrogate's answer (its `surrogate` column says which), or NotInTable."""
         if not params:
             return self.defaults[(repeat, fold)]
         found = self.rows.get((repeat, fold, params_key(params)))
-        if found is None:
+        if found is not None:
+            return found
+        if self.surrogate is None or self.space is None:
             raise NotInTable(
                 f"configuration {params_key(params)} is not in table {self.key} (repeat "
                 f"{repeat}, outer fold {fold}): a table answers the configurations of its "
-                "design only; use strategy=grid on a grid-designed table"
+                "design only; use strategy=grid on a grid-designed table, or "
+                "problem.surrogate=nearest or forest"
             )
-        return found
+        return self._answer(repeat, fold, dict(params))
+
+    def _answer(self, repeat: int, fold: int, params: dict[str, Any]) -> dict[str, Any]:
+        """The surrogate's row for `params`: the nearest design row itself (its params
+        replaced), or a forest's inner scores, outer-test score and seconds. Fitted on the
+        fold's rows that evaluated and refit without error, once per fold."""
+        if (repeat, fold) not in self._fitted:
+            usable = [
+                r for (rp, f, _), r in self.rows.items()
+                if (rp, f) == (repeat, fold) and r["status"] == "ok"
+                and np.isfinite(r["outer_test"])
+            ]  # fmt: skip
+            configs = [r["params"] for r in usable]
+            if self.surrogate == "nearest":  # the answer is a row: fit on the rows' indices
+                values = np.arange(len(usable), dtype=float)[:, None]
+            else:
+                values = np.array([_numbers(r) for r in usable])
+            seed = int(np.random.SeedSequence([repeat, fold]).generate_state(1)[0])
+            model = surrogates.fit(self.surrogate, self.space, configs, values, seed)
+            self._fitted[(repeat, fold)] = (model, usable)
+        model, usable = self._fitted[(repeat, fold)]
+        predicted = model.predict([params])[0]
+        if self.surrogate == "nearest":
+            return usable[int(predicted[0])] | {"params": params, "surrogate": "nearest"}
+        k = len(usable[0]["inner_scores"])
+        fit_s, score_s, eval_s, cpu_s = predicted[k + 1 :].tolist()
+        return {
+            "params": params, "status": "ok", "error": None, "warning": None,
+            "inner_scores": predicted[:k].tolist(), "outer_test": float(predicted[k]),
+            "outer_error": None, "outer_warning": None, "fit_seconds": fit_s,
+            "score_seconds": score_s, "eval_seconds": eval_s, "cpu_seconds": cpu_s,
+            "surrogate": "forest",
+        }  # fmt: skip
+
+
+SECONDS = ("fit_seconds", "score_seconds", "eval_seconds", "cpu_seconds")
+
+
+def _numbers(row: Mapping[str, Any]) -> list[float]:
+    """What a forest predicts of a row: each inner fold's score, the outer-test score, the
+    seconds."""
+    return [*row["inner_scores"], row["outer_test"], *(float(row[c]) for c in SECONDS)]
 
 
 def load(config: Mapping[str, Any], fingerprint: str) -> OwnTable:
@@ -103,7 +158,8 @@ def load(config: Mapping[str, Any], fingerprint: str) -> OwnTable:
         rows[(*place, params_key(row["params"]))] = row
         if row["trial"] == 0:
             defaults[place] = row
-    return OwnTable(str(key), rows, defaults)
+    space = SearchSpace.from_config(config["model"].get("space") or {}, f"model {model}")
+    return OwnTable(str(key), rows, defaults, space, config["problem"].get("surrogate"))
 
 
 def _check_matches(

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from harness.problem.space import SearchSpace
+from harness.problem.tables import SURROGATES as KINDS
 
-KINDS = ("nearest", "forest")
 INACTIVE = -1.0  # a numeric parameter's coordinate when its condition does not hold
 
 

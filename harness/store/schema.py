@@ -36,6 +36,9 @@ TABLE_TRIAL = ("true_score", "table_seed")
 DESIGN_TRIAL = (
     "inner_scores", "outer_test", "outer_error", "outer_warning", "outer_test_cache",
 )  # fmt: skip
+# A study answered from such a table with a surrogate (problem.surrogate) adds which answered
+# a trial: nearest or forest, or None where the design holds the configuration.
+OWN_TABLE_TRIAL = ("surrogate",)
 FOLD = (
     *LABELS, *PLACE, "best_params", "best_trial", "best_inner", "default_inner",
     "tuned_test", "default_test", "gain", "tuned_error", "tuned_warning", "default_error",
