@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from harness.engine.study import prepare, run
+from harness.errors import UsageError
 from harness.tabulate import study_overrides
 from tests.helpers import assert_refused, compose_config, run_inline, stored_studies
 
@@ -160,3 +161,41 @@ def test_an_unknown_surrogate_is_refused(table, tmp_path) -> None:
     _refused(tmp_path, store, "problem.surrogate=knn: choose null (the design's configurations "
              "only), nearest or forest", "problem=table", f"problem.table={key}",
              "problem.surrogate=knn", *GRID, *PROTOCOL)  # fmt: skip
+
+
+def test_validation_compares_each_surrogate_with_real_evaluations_of_the_same_proposals(
+    table,
+) -> None:
+    """Random search proposes alike whether evaluated or answered: the validation's figures
+    are scipy's Spearman and the absolute errors of the real study's inner means against the
+    table's answers, trial by trial."""
+    from scipy.stats import spearmanr
+
+    from harness.tabulate.validate import validate
+
+    store, key, _ = table
+    common = (*PROTOCOL, f"run.store={store}")
+    figures = validate(5, [f"problem.table={key}", *common])
+    real, _ = _run("strategy=random", "budget.n_trials=5", *common)  # the study it ran: read
+    for kind in ("nearest", "forest"):
+        answered, _ = _run("problem=table", f"problem.table={key}", f"problem.surrogate={kind}",
+                           "strategy=random", "budget.n_trials=5", *common)  # fmt: skip
+        assert answered.params.tolist() == real.params.tolist()
+        assert figures[kind]["configurations"] == 20 and figures[kind]["in_design"] == 0
+        rho = spearmanr(real.inner_mean, answered.inner_mean).statistic
+        assert figures[kind]["spearman"] == pytest.approx(rho)
+        error = (real.inner_mean - answered.inner_mean).abs()
+        assert figures[kind]["mean_abs_error"] == pytest.approx(error.mean())
+
+
+def test_validation_options_are_checked_in_one_line(tmp_path) -> None:
+    from harness.tabulate.validate import split_options
+
+    for bad, message in [
+        (["validate.n=1"], "validate.n=1: a whole number >= 2"),
+        (["validate.m=3", "problem.table=x"], "unknown option validate.m"),
+        (["strategy=tpe", "problem.table=x"], "strategy: the validation sets it"),
+        (["dataset=iris"], "validate needs problem.table="),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            split_options(bad)
