@@ -79,18 +79,16 @@ def validate(n: int, overrides: list[str]) -> dict[str, dict[str, Any]]:
     search = ["strategy=random", f"budget.n_trials={n}"]
     with initialize_config_dir(str(CONF), version_base=None):
         real_cfg = compose(config_name="config", overrides=[*common, *search])
+        answering = [*common, *search, "problem=table", *table]
         answered_cfgs = {
-            kind: compose(config_name="config", overrides=[
-                *common, *search, "problem=table", *table, f"problem.surrogate={kind}"
-            ])  # fmt: skip
+            kind: compose(config_name="config", overrides=[*answering, f"problem.surrogate={kind}"])
             for kind in SURROGATES
         }
     answered_studies = {kind: prepare(cfg) for kind, cfg in answered_cfgs.items()}  # checks
     real_study = prepare(real_cfg)
     real, _ = run(real_study, real_study.home)
     return {
-        kind: compare(real, run(study, study.home)[0])
-        for kind, study in answered_studies.items()
+        kind: compare(real, run(study, study.home)[0]) for kind, study in answered_studies.items()
     }
 
 
