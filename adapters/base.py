@@ -24,7 +24,10 @@ asked: it subclasses `LibraryLoop` and its `run` gets the engine's one port for 
 (harness.engine.port.OwnLoop) instead of the objective. The strategy contract is this module,
 harness.engine.asktell, harness.engine.port and the space's description (harness.problem's
 space, optuna_space, names and fidelity): an adapter imports nothing else of the harness
-(docs/architecture.md; tests/test_architecture.py checks it).
+(docs/architecture.md; tests/test_architecture.py checks it). One whose library evaluates in
+worker processes of its own (Ray Tune's) says `own_workers = True`: they take the study's
+cores and are sent the evaluator, so its study runs one outer fold at a time (read from the
+class body without importing it, harness.problem.declared).
 
 On a published table (harness.engine.table_study) a strategy that never proposes a
 configuration twice says `without_replacement = True`, so a budget beyond the table's size is
@@ -58,6 +61,7 @@ class Searching(ABC):
     without_replacement: ClassVar[bool] = False
     defaults_only: ClassVar[bool] = False
     tabulates: ClassVar[bool] = False
+    own_workers: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, seed: int) -> None:
         self.space = space

@@ -46,6 +46,8 @@ class RayTune(LibraryLoop):
     scheduler: every trial one full evaluation. The schedulers over the model's fidelity
     (adapters.ray_schedulers) change `schedule`, `scheduler` and `samples`."""
 
+    own_workers = True  # Ray's workers evaluate: the study runs one outer fold at a time
+
     def __init__(self, space: SearchSpace, seed: int) -> None:
         require("ray", "Ray Tune", "raytune")
         super().__init__(space, seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import os
 import pty
@@ -22,6 +23,7 @@ from harness.engine.folds import AFTER_VARIABLE
 from harness.engine.parallel import plan
 from harness.engine.progress import sweep_size
 from harness.errors import UsageError
+from harness.problem.declared import declared
 from harness.store.records import StudyRecords
 from tests.helpers import ROOT, run_cli, stored_studies, untimed
 
@@ -110,6 +112,36 @@ def test_a_single_run_runs_outer_folds_at_once_unless_told_or_swept() -> None:
     assert plan(single, None, folds=5, in_workers=True).outer_folds_at_once == 1
     sweep = plan(_hydra(RunMode.MULTIRUN, "joblib", n_jobs=-1), None, folds=5)
     assert (sweep.outer_folds_at_once, sweep.inner_n_jobs) == (1, 1)
+
+
+def _imports_ray(module: str, seen: set[str]) -> bool:
+    """Whether adapter `module` imports Ray, itself or through another adapter module."""
+    seen.add(module)
+    for node in ast.walk(ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            if name.split(".")[0] == "ray":
+                return True
+            if name.startswith("adapters.") and name not in seen and _imports_ray(name, seen):
+                return True
+    return False
+
+
+def test_every_strategy_running_ray_declares_its_own_workers() -> None:
+    """Ray Tune's workers take the cores: its studies run one fold at a time, because the
+    adapter class says `own_workers = True` (read without importing it); a new Ray adapter
+    that forgets it is caught here, and no other strategy gives up folds at once."""
+    ray, other = [], []
+    for path in sorted((ROOT / "conf" / "strategy").glob("*.yaml")):
+        target = OmegaConf.load(path).get("adapter", {}).get("_target_")
+        if target:
+            module = target.rpartition(".")[0]
+            owns = declared(target, "own_workers", False)
+            (ray if _imports_ray(module, set()) else other).append((path.stem, owns))
+    assert len(ray) >= 3 and all(owns for _, owns in ray), ray
+    assert not any(owns for _, owns in other), other
 
 
 WAYS_TO_RUN = {

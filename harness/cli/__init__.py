@@ -145,6 +145,7 @@ def _hydra_main(cfg: DictConfig) -> None:
     from harness.cli.summary import fold_table, headline
     from harness.engine import parallel
     from harness.engine import study as studies
+    from harness.problem.declared import declared
     from harness.store.records import link_study
 
     out = Path(HydraConfig.get().runtime.output_dir)
@@ -152,10 +153,11 @@ def _hydra_main(cfg: DictConfig) -> None:
         study = studies.prepare(cfg)
         budget = study.budget
         workers = budget.workers if budget.clock == "real" else 1
-        # Ray Tune evaluates in its own workers, which take the cores (and are sent the
-        # evaluator, which a fold run at once beside others cannot give them): one at a time
-        ray_tune = str(cfg.strategy.adapter.get("_target_", "")).startswith("adapters.ray_")
-        in_workers = studies.evaluates_in_workers(budget) or ray_tune
+        # A library evaluating in its own workers (Ray Tune) takes the cores, and is sent the
+        # evaluator, which a fold run at once beside others cannot give it: one at a time
+        target = str(cfg.strategy.adapter.get("_target_", ""))
+        own_workers = declared(target, "own_workers", False)
+        in_workers = studies.evaluates_in_workers(budget) or own_workers
         parallelism = parallel.plan(
             HydraConfig.get(), study.n_jobs, workers, study.searches, in_workers
         )
