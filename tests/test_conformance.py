@@ -516,7 +516,9 @@ def test_runs_on_a_published_table_or_is_refused_in_one_line(name: str, workers:
         row = table.row(t["params"])
         assert t["inner_mean"] == table.scores[row, t["table_seed"]]
         assert t["true_score"] == table.truth[row]
-        assert t["end"] - t["start"] == pytest.approx(table.seconds[row, t["table_seed"]])
+        # the table's seconds, plus on the real clock the real moment between the lookup's
+        # return and the clock's reading (a loaded CI machine made it 1.2 ms under skopt_gp)
+        assert t["end"] - t["start"] == pytest.approx(table.seconds[row, t["table_seed"]], abs=0.05)
     if workers > 1:
         assert len({t["worker"] for t in trials}) > 1
 
