@@ -98,13 +98,11 @@ class OwnTable:
         if self.surrogate == "nearest":
             return usable[int(predicted[0])] | {"params": params, "surrogate": "nearest"}
         k = len(usable[0]["inner_scores"])
-        fit_s, score_s, eval_s, cpu_s = predicted[k + 1 :].tolist()
         return {
             "params": params, "status": "ok", "error": None, "warning": None,
             "inner_scores": predicted[:k].tolist(), "outer_test": float(predicted[k]),
-            "outer_error": None, "outer_warning": None, "fit_seconds": fit_s,
-            "score_seconds": score_s, "eval_seconds": eval_s, "cpu_seconds": cpu_s,
-            "surrogate": "forest",
+            "outer_error": None, "outer_warning": None, "surrogate": "forest",
+            **dict(zip(SECONDS, predicted[k + 1 :].tolist(), strict=True)),
         }  # fmt: skip
 
 
