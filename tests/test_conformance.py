@@ -51,7 +51,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import json
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -519,6 +521,90 @@ def test_runs_on_a_published_table_or_is_refused_in_one_line(name: str, workers:
         # the table's seconds, plus on the real clock the real moment between the lookup's
         # return and the clock's reading (a loaded CI machine made it 1.2 ms under skopt_gp)
         assert t["end"] - t["start"] == pytest.approx(table.seconds[row, t["table_seed"]], abs=0.05)
+    if workers > 1:
+        assert len({t["worker"] for t in trials}) > 1
+
+
+@functools.cache
+def _own_table() -> tuple:
+    """An own table (issue 22): logreg on 150 rows of breast_cancer, a Sobol design of 24
+    configurations, 2 outer x 2 inner folds; its study answering off the design by the nearest
+    design point (problem.surrogate=nearest), and the design's rows of outer fold 0."""
+    store = Path(tempfile.mkdtemp(prefix="own-table-"))
+    common = ("model=logreg", "dataset=breast_cancer", "dataset.max_rows=150",
+              "protocol.outer_folds=2", "protocol.inner_folds=2", f"run.store={store}")  # fmt: skip
+    from harness.engine.study import run
+    from harness.tabulate import study_overrides
+
+    tabulating = prepare(compose_config(*study_overrides(["design.n=24", *common])))
+    trials, _ = run(tabulating, tabulating.home)
+    answering = ("problem=table", f"problem.table={tabulating.key}",
+                 "problem.surrogate=nearest", *common)  # fmt: skip
+    study = prepare(compose_config(*answering))
+    return study, trials[(trials.repeat == 0) & (trials.outer_fold == 0)], answering
+
+
+@functools.cache
+def _own_table_search(name: str, workers: int) -> tuple:
+    """The strategy's trials on outer fold 0 of the own table, each taking the seconds the
+    table recorded (out of order on 4 simulated workers)."""
+    from harness.engine.table_problem import OwnTableFold
+
+    study, rows, _ = _own_table()
+    clock = "simulated" if workers > 1 else "real"
+    objective = Objective(
+        OwnTableFold(study.own_table, 0, 0), Budget(N_TRIALS, workers=workers, clock=clock),
+        on_trial=lambda _: None,
+    )  # fmt: skip
+    strategy = _strategy(name, 0, study.space)
+    with contextlib.suppress(StopSearch):
+        strategy.search(objective)
+    return study, rows, objective.trials
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("name", _fast_or_slow(STRATEGIES))
+def test_runs_on_an_own_table_or_is_refused_in_one_line(name: str, workers: int) -> None:
+    """Issue 22: every strategy searches a table tunebench built through the same loop, each
+    trial answered by the design row it is, or the nearest one; or, if it needs what a table
+    lacks (a fidelity, gradients, rows to fit) or a space it cannot search (tune_each: model=cash's
+    families), it is refused in one line."""
+    from scipy.spatial.distance import cdist
+
+    from harness.engine.study import run
+    from harness.problem.own_table import params_key
+    from harness.problem.surrogate import encode
+
+    if tables.needs(TARGETS[name]) and not get_class(TARGETS[name]).defaults_only:
+        config = compose_config(f"hydra.searchpath=[file://{EXAMPLES}]", f"strategy={name}",
+                                "problem=table")  # fmt: skip
+        with pytest.raises(UsageError, match="problem=table holds each configuration's full"):
+            tables.check_own(OmegaConf.to_container(config, resolve=True))
+        return
+    study, rows, answering = _own_table()
+    if get_class(TARGETS[name]).defaults_only:  # it picks the defaults: the table's row 0
+        study = prepare(compose_config(f"strategy={name}", *answering))
+        _, folds = run(study, study.home)
+        first = folds[(folds.repeat == 0) & (folds.outer_fold == 0)].iloc[0]
+        assert first.tuned_test == first.default_test == rows.outer_test.iloc[0]
+        return
+    strategy = _strategy(name, 0, study.space)
+    if why := getattr(strategy, "cannot_run", lambda _: None)(N_TRIALS):
+        with pytest.raises(UsageError, match=re.escape(why)):  # tune_each: model=cash only
+            prepare(compose_config(f"strategy={name}", f"budget.n_trials={N_TRIALS}", *answering))
+        return
+    study, rows, trials = _own_table_search(name, workers)
+    assert trials and all(t["status"] == "ok" for t in trials), trials[:1]
+    designs = [json.loads(p) for p in rows.params]
+    held = {params_key(d): m for d, m in zip(designs, rows.inner_mean, strict=True)}
+    for t in trials:
+        if not t["params"]:  # the model's defaults, as a defaults-only strategy asks them
+            assert t["inner_mean"] == rows.inner_mean.iloc[0]
+            continue
+        assert study.space.validate_config(t["params"]) == []
+        nearest = cdist(encode(study.space, [t["params"]]), encode(study.space, designs))[0]
+        expected = held.get(params_key(t["params"]), rows.inner_mean.iloc[int(nearest.argmin())])
+        assert t["inner_mean"] == expected
     if workers > 1:
         assert len({t["worker"] for t in trials}) > 1
 

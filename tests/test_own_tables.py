@@ -102,8 +102,9 @@ def test_a_table_built_from_other_data_protocol_or_space_is_refused(
 def test_a_missing_or_damaged_table_is_refused(table, tmp_path) -> None:
     store, key, _ = table
     study = ("problem=table", *GRID, *PROTOCOL)
-    _refused(tmp_path, store, f"problem=table needs problem.table, the study key of a table "
-             f"of breast_cancer/logreg in {store}: {key}", *study)  # fmt: skip
+    _refused(tmp_path, store, f"problem=table: no table of breast_cancer/logreg in {store} was "
+             f"built with this data, seed, protocol, model and metric (1 built otherwise: "
+             f"{key}); build one: python -m harness.tabulate", *study, "seed=1")  # fmt: skip
     _refused(tmp_path, store, "problem.table=0123456789abcdef: no table in", *study,
              "problem.table=0123456789abcdef")  # fmt: skip
     damaged = tmp_path / "damaged"
@@ -116,6 +117,21 @@ def test_a_missing_or_damaged_table_is_refused(table, tmp_path) -> None:
     _refused(tmp_path, damaged, "the table is running, not finished", *study,
              f"problem.table={key}")  # fmt: skip
     assert [p.name for p in stored_studies(damaged)] == [key]
+
+
+def test_with_no_key_named_the_one_table_that_fits_answers(table, tmp_path) -> None:
+    """A sweep over datasets and models cannot name each table: with no problem.table the
+    store's one fitting table answers, and the study is the one that names it (same key)."""
+    store, key, _ = table
+    study = ("problem=table", *GRID, *PROTOCOL, f"run.store={store}")
+    named, unnamed = (prepare(compose_config(*study, *k)) for k in ([f"problem.table={key}"], []))
+    assert unnamed.key == named.key and unnamed.config.problem.table == key
+    twin = tmp_path / "twin"
+    shutil.copytree(store / key, twin / key)
+    shutil.copytree(store / key, twin / "0123456789abcdef")
+    both = ", ".join(sorted([key, "0123456789abcdef"]))
+    _refused(tmp_path, twin, f"problem=table: 2 tables of breast_cancer/logreg in {twin} fit "
+             f"this study ({both}); choose one with problem.table=<key>", *study[:-1])  # fmt: skip
 
 
 def test_a_strategy_that_needs_a_fidelity_the_table_lacks_is_refused(table, tmp_path) -> None:
@@ -175,7 +191,8 @@ def test_validation_compares_each_surrogate_with_real_evaluations_of_the_same_pr
 
     store, key, _ = table
     common = (*PROTOCOL, f"run.store={store}")
-    figures = validate(5, [f"problem.table={key}", *common])
+    found, figures = validate(5, [*common])  # the store's one table: no key needed
+    assert found == key
     real, _ = _run("strategy=random", "budget.n_trials=5", *common)  # the study it ran: read
     for kind in ("nearest", "forest"):
         answered, _ = _run("problem=table", f"problem.table={key}", f"problem.surrogate={kind}",
@@ -195,7 +212,99 @@ def test_validation_options_are_checked_in_one_line(tmp_path) -> None:
         (["validate.n=1"], "validate.n=1: a whole number >= 2"),
         (["validate.m=3", "problem.table=x"], "unknown option validate.m"),
         (["strategy=tpe", "problem.table=x"], "strategy: the validation sets it"),
-        (["dataset=iris"], "validate needs problem.table="),
     ]:
         with pytest.raises(UsageError, match=message):
             split_options(bad)
+
+
+def test_rankings_compare_strategies_fold_by_fold_and_the_report_shows_the_figures(
+    table, tmp_path
+) -> None:
+    """Three strategies run for real and answered by the table (nearest design point): the
+    rankings figure is Kendall's tau between mean ranks computed here another way (scipy's
+    rankdata per instance); both figures are kept beside the table and the report of the table
+    studies says them beside its verdict."""
+    from scipy.stats import kendalltau, rankdata
+
+    from harness.report.build import build_report, recommendation_lines
+    from harness.store import validation
+    from harness.tabulate.rankings import compare
+    from harness.tabulate.validate import validate
+
+    store, key, _ = table
+    common = (*PROTOCOL, "budget.n_trials=5", f"run.store={store}")
+    answered = ("problem=table", "problem.surrogate=nearest")  # the store's one table: no key
+    scores = {}
+    for strategy in ("random", "qmc", "tpe"):
+        for way, extra in (("real", ()), ("table", answered)):
+            _, folds = _run(f"strategy={strategy}", *common, *extra)
+            scores[(way, strategy)] = folds.sort_values(["repeat", "outer_fold"]).tuned_test
+    found = compare(store, store)
+    assert (found["instances"], found["strategies"], found["tables"]) == (4, 3, 1)
+    mean = {way: [] for way in ("real", "table")}
+    for way in mean:
+        matrix = pd.DataFrame({s: scores[(way, s)].to_numpy() for s in ("random", "qmc", "tpe")})
+        ranks = [rankdata(-row) for row in matrix.to_numpy()]
+        mean[way] = pd.DataFrame(ranks, columns=matrix.columns).mean()
+    assert found["kendall_tau"] == pytest.approx(kendalltau(mean["real"], mean["table"]).statistic)
+    assert found["mean_rank_real"] == pytest.approx(mean["real"].round(4).to_dict())
+    validate(5, [f"problem.table={key}", *PROTOCOL, f"run.store={store}"])
+    kept = validation.read(store / key)
+    assert kept["rankings"] == found and set(kept["surrogates"]) == {"nearest", "forest"}
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    for home in store.iterdir():  # the table studies only, as a sweep folder links them
+        meta = json.loads((home / "study.json").read_text())
+        if meta["config"]["problem"]["name"] == "table":
+            (sweep / home.name).symlink_to(home)
+    lines = recommendation_lines(build_report(sweep))
+    spearman = kept["surrogates"]["nearest"]["spearman"]
+    assert any(
+        f"nearest surrogate's answers against real evaluations outside the design: "
+        f"Spearman {spearman:.3f} over 20 configurations of 1 table" in x
+        for x in lines
+    )
+    tau = f"Kendall's tau {found['kendall_tau']:.2f} (3 strategies, 4 instances)"
+    assert any(tau in line for line in lines), lines
+    report = (sweep / "report" / "report.md").read_text()
+    assert tau in report and "own_table_trust" in report
+
+
+def test_an_unvalidated_table_is_named_beside_the_verdict(table, tmp_path) -> None:
+    from harness.report.build import build_report, recommendation_lines
+
+    store, key, _ = table
+    copy = tmp_path / "store"
+    shutil.copytree(store / key, copy / key)
+    (copy / key / "validation.json").unlink(missing_ok=True)
+    for strategy in ("random", "qmc"):
+        _run(f"strategy={strategy}", "problem=table", "problem.surrogate=forest", *PROTOCOL,
+             "budget.n_trials=4", f"run.store={copy}")  # fmt: skip
+    lines = recommendation_lines(build_report(copy))
+    assert any(f"Not validated against real evaluations: {key}; run python -m harness.tabulate"
+               ".validate" in line for line in lines), lines  # fmt: skip
+    assert any(f"No real-vs-table ranking comparison for: {key}" in line for line in lines)
+
+
+def test_rankings_arguments_are_checked_in_one_line(table, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from harness.tabulate.rankings import compare
+    from tests.helpers import ROOT
+
+    store, key, _ = table
+    for arguments in ([str(store)], [str(store), str(tmp_path / "none")]):
+        done = subprocess.run(
+            [sys.executable, "-m", "harness.tabulate.rankings", *arguments], cwd=tmp_path,
+            capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert_refused(
+            done, "give two results folders: python -m harness.tabulate.rankings", tmp_path
+        )
+    copy = tmp_path / "only-the-table"
+    shutil.copytree(store / key, copy / key)
+    with pytest.raises(UsageError, match=r"no instance .* has two strategies or more both in"):
+        compare(copy, copy)

@@ -32,6 +32,7 @@ from harness.aggregate import (
     robust,
     significance,
     speedup,
+    table_trust,
     table_verdicts,
     targets,
     timing,
@@ -45,6 +46,9 @@ TABLES = {
     "recommendation": "per budget: the strategy to use by default, the axis compared on (trials "
     "or compute), its difference to the baseline with interval and verdict (rule of "
     "harness.aggregate.verdict), tests, what it used, and the sentence that says it",
+    "own_table_trust": "per table tunebench built that answered studies (problem=table) and "
+    "surrogate: Spearman of its answers with real evaluations outside its design, Kendall's tau "
+    "of strategy rankings from its studies with real ones, and what each stands on",
     "decision": "per budget, strategy: outer-test score minus the baseline's, 95% bootstrap "
     "interval, verdict on beating it by the ROPE, Holm p, P(equivalent), trials and seconds used",
     "equal_budget": "per budget, strategy: trials, fit + score and optimiser seconds actually "
@@ -188,6 +192,7 @@ def aggregate(records: Records, settings: Settings) -> dict[str, pd.DataFrame]:
             settings,
         ),
         "decision": decision,
+        "own_table_trust": table_trust.trust_table(records),
         "equal_budget": used,
         "choice": choose.choice_table(ranked, runs, records.studies, settings),
         "skipped": guard.skipped_table(matrices, settings.baseline),

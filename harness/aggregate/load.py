@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UsageError
+from harness.store import validation
 from harness.store.finished import damage_text, study_dirs
 from harness.store.provenance import declared_versions, installed
 from harness.store.records import FOLDS, STUDY, TRIALS, Damaged, read_json, read_table
@@ -59,6 +60,9 @@ class Records:
     unfinished: list[str] = field(default_factory=list)  # study folders not (yet) finished
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # study key -> config
     damaged: list[str] = field(default_factory=list)  # "<folder>/<file> is ...", left out
+    # problem=table: each answering table's key -> what is known of its trust (its
+    # validation.json beside it in the store, harness.store.validation; {} when none)
+    validations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_records(root: Path) -> Records:
@@ -66,7 +70,7 @@ def load_records(root: Path) -> Records:
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder; give a results folder, e.g. results/multirun")
-    metas, unfinished, damaged, tables = [], [], [], {}
+    metas, unfinished, damaged, tables, validations = [], [], [], {}, {}
     for directory in study_dirs(root):
         folder = os.path.relpath(directory, root)
         try:
@@ -79,6 +83,8 @@ def load_records(root: Path) -> Records:
         else:
             meta, tables[folder] = found
             metas.append(meta | {"study_dir": folder})
+            if key := own_table_key(meta["config"]):  # the table sits beside it in the store
+                validations[key] = validation.read(directory.resolve().parent / key)
     if not metas:
         raise UsageError(
             f"no finished study under {root} (a study folder holds study.json, trials.parquet "
@@ -91,7 +97,17 @@ def load_records(root: Path) -> Records:
         for p in sorted(root.rglob(SWEEP_CONFIG))
     }
     configs = {meta["study_key"]: meta["config"] for meta in metas}
-    return Records(studies, trials, folds, sweeps, unfinished, configs, damaged=damaged)
+    return Records(
+        studies, trials, folds, sweeps, unfinished, configs, damaged=damaged,
+        validations=validations,
+    )  # fmt: skip
+
+
+def own_table_key(config: dict[str, Any]) -> str | None:
+    """The key of the table tunebench built that answered a study (problem=table); None for
+    any other study."""
+    problem = config.get("problem") or {}
+    return problem.get("table") if problem.get("name") == "table" else None
 
 
 def versions_table(studies: pd.DataFrame) -> pd.DataFrame:

@@ -107,6 +107,14 @@ def inner_jobs(n_jobs: int | None, workers: int = 1, cores: int | None = None) -
     return min(wanted, share)
 
 
+def split_processes(cores: int, splits: int) -> int:
+    """Processes for one configuration's `splits` inner splits given `cores` of its own: one
+    per split once it has two cores or more (at most two per core), so the splits share the
+    cores evenly: 3 splits on 2 cores then take 1.5 splits' time, where 2 processes take 2
+    (a second round with a core idle). One core: one process."""
+    return 1 if cores <= 1 else min(splits, 2 * cores)
+
+
 @contextmanager
 def limits(parallelism: Parallelism) -> Iterator[None]:
     """Cap BLAS/OpenMP threads here and, through the environment, in processes started here."""

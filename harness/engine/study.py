@@ -29,7 +29,7 @@ from harness.engine.evaluation import Evaluation, InnerCV, quietly
 from harness.engine.folds import run_all as run_folds_at_once
 from harness.engine.kinds import StudyKind, now
 from harness.engine.objective import Objective
-from harness.engine.parallel import Parallelism, inner_jobs, tied_workers
+from harness.engine.parallel import Parallelism, inner_jobs, split_processes, tied_workers
 from harness.engine.progress import StudyProgress
 from harness.engine.settings import PROGRESS_S
 from harness.engine.table_problem import OwnTableFold
@@ -192,10 +192,15 @@ def prepare(cfg: DictConfig) -> Study | TableStudy:
         if dataset.task == "regression":
             dataset = replace(dataset, notes=(*dataset.notes, NO_LABELS))
     fidelity = Fidelity.from_config(cfg.model.get("fidelity"), model, int(cfg.seed))
-    key = study_key(cfg, dataset.fingerprint)
     answered = None
     if tables.problem_name(cfg) == tables.OWN_TABLE:
+        if not cfg.problem.get("table"):  # the one table that fits: part of the study key
+            with open_dict(cfg):
+                cfg.problem.table = own_table.find(
+                    OmegaConf.to_container(cfg, resolve=True), dataset.fingerprint
+                )
         answered = own_table.load(OmegaConf.to_container(cfg, resolve=True), dataset.fingerprint)
+    key = study_key(cfg, dataset.fingerprint)
     study = Study(
         key, cfg, dataset, model, metric, budget, protocol, checked.seed, checked.retry,
         fidelity, progress_s=checked.progress_s, own_table=answered,
@@ -456,8 +461,8 @@ def run_fold(
         tabulated = outer_test(trial, refit) if study.tabulates else {}
         on_trial(trial | family_of(study.model, trial["params"]) | tabulated)
 
-    def shared(*args: Any) -> Evaluation:  # the inner CV on the processes free now
-        return replace(inner, n_jobs=share()).evaluate(*args)
+    def shared(*args: Any) -> Evaluation:  # the inner CV on the cores free now
+        return replace(inner, n_jobs=split_processes(share(), len(inner.splits))).evaluate(*args)
 
     share = share if study.own_table is None else None  # a lookup runs on no processes
     objective = Objective(

@@ -117,17 +117,13 @@ def _numbers(row: Mapping[str, Any]) -> list[float]:
 
 def load(config: Mapping[str, Any], fingerprint: str) -> OwnTable:
     """The table a `problem=table` study's resolved `config` names (`problem.table`, a study
-    key in `run.store`), checked against the study; UsageError (one line) if it is missing,
-    unfinished, damaged, or built from other data, protocol, model, metric or seed."""
+    key in `run.store`; `find` gives it when none is named), checked against the study;
+    UsageError (one line) if it is missing, unfinished, damaged, or built from other data,
+    protocol, model, metric or seed."""
     store = Path(config["run"]["store"])
     key = config["problem"].get("table")
     dataset, model = config["dataset"]["name"], config["model"]["name"]
     build = BUILD.format(dataset=dataset, model=model)
-    if not key:
-        raise UsageError(
-            f"problem=table needs problem.table, the study key of a table of {dataset}/{model} "
-            f"in {store}: {', '.join(tables_in(store, dataset, model)) or f'none; {build}'}"
-        )
     home = store / str(key)
     if not (home / STUDY).is_file():
         raise UsageError(f"problem.table={key}: no table in {store}; build one: {build}")
@@ -196,6 +192,36 @@ def _differences(theirs: Any, ours: Any, path: str) -> list[str]:
                 found += _differences(theirs.get(k), ours.get(k), f"{path}.{k}")
         return found
     return [f"{path}: {json.dumps(theirs)} in the table, {json.dumps(ours)} here"]
+
+
+def find(config: Mapping[str, Any], fingerprint: str) -> str:
+    """The key of the one finished table in `run.store` that answers a study with no
+    `problem.table`: of its dataset and model, built from the same data, seed, protocol, model
+    and metric (so a sweep over datasets and models can name none); UsageError (one line)
+    when none or several do."""
+    store = Path(config["run"]["store"])
+    dataset, model = config["dataset"]["name"], config["model"]["name"]
+    built = tables_in(store, dataset, model)
+    fitting = []
+    for key in built:
+        try:
+            _check_matches(key, StudyRecords(store / key).read_meta(), config, fingerprint)
+        except (UsageError, Damaged):
+            continue
+        fitting.append(key)
+    if len(fitting) == 1:
+        return fitting[0]
+    if fitting:
+        raise UsageError(
+            f"problem=table: {len(fitting)} tables of {dataset}/{model} in {store} fit this "
+            f"study ({', '.join(fitting)}); choose one with problem.table=<key>"
+        )
+    others = f" ({len(built)} built otherwise: {', '.join(built)})" if built else ""
+    raise UsageError(
+        f"problem=table: no table of {dataset}/{model} in {store} was built with this data, "
+        f"seed, protocol, model and metric{others}; build one: "
+        + BUILD.format(dataset=dataset, model=model)
+    )
 
 
 def tables_in(store: Path, dataset: str, model: str) -> list[str]:

@@ -26,6 +26,7 @@ from harness.aggregate.friedman_power import sentence as friedman_sentence
 from harness.aggregate.load import Records, damage_text, load_records
 from harness.aggregate.power import sentence as power_sentence
 from harness.aggregate.settings import Settings
+from harness.aggregate.table_trust import trust_sentences
 from harness.aggregate.verdict import MIN_UNITS
 from harness.report.document import Image, Section, Table, render_html, render_markdown
 from harness.report.figures import (
@@ -106,6 +107,8 @@ def recommendation_lines(out: Path) -> list[str]:
     if not (len(best) and best.notna().all()):
         table = pd.read_parquet(tables / "recommendation.parquet")
         lines += [str(row.sentence) for row in table.itertuples()]
+        if (tables / "own_table_trust.parquet").exists():  # reports built before it: none
+            lines += trust_sentences(pd.read_parquet(tables / "own_table_trust.parquet"))
     return lines
 
 
@@ -176,10 +179,14 @@ def outline(
     sections = [
         Section(
             "Decision",
-            [str(row.sentence) for row in tables["recommendation"].itertuples()],
+            [
+                *[str(row.sentence) for row in tables["recommendation"].itertuples()],
+                *trust_sentences(tables["own_table_trust"]),
+            ],
             [
                 fig["forest"],
                 Table("decision", TABLES["decision"], decision[shown], wrap=True, shut=False),
+                t["own_table_trust"],
             ],
             lead=True,
         ),

@@ -81,7 +81,8 @@ def problem_key(config: Mapping[str, Any], data: str | None) -> str:
     Whether a model's rungs continue (`fidelity.continue`) changes how it is tuned, not the
     problem, so studies with and without continuation compare fold by fold. A table study's
     problem is its table, task and seed (the seed draws its noise); a study answered from a
-    table tunebench built (problem=table) is nested CV's problem, and that table's key."""
+    table tunebench built (problem=table) is nested CV's problem, that table's key and the
+    surrogate that answers off its design."""
     table = _table(config)
     if table:
         return digest(
@@ -103,6 +104,7 @@ def problem_key(config: Mapping[str, Any], data: str | None) -> str:
     answered = config.get("problem") or {}
     if answered.get("name") == "table":  # answered from a tunebench table: its own problem
         problem["table"] = answered.get("table")
+        problem["surrogate"] = answered.get("surrogate")  # off the design, the answers differ
     return digest(problem, 12)
 
 

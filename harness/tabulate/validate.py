@@ -1,4 +1,4 @@
-"""`python -m harness.tabulate.validate problem.table=<key> dataset=... model=... [validate.n=50]`:
+"""`python -m harness.tabulate.validate dataset=... model=... [problem.table=<key>]`:
 how well a table's surrogates answer configurations outside its design (issue 22, item 3).
 
 Random search proposes without looking at scores, so the same random study (same seed, same
@@ -7,18 +7,20 @@ the table. The command runs it both ways: for real (nested CV, in the table's st
 evaluation cache keeps the evaluations) and from the table with each surrogate, then compares
 the inner-CV means trial by trial: Spearman's rank correlation (scipy) and the absolute error,
 over every outer fold's trials. Configurations the design holds (the table answers them
-exactly) are left out of the comparison, and counted.
+exactly) are left out of the comparison, and counted. The figures are kept beside the table
+(harness.store.validation), where the report of the studies it answers reads them.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
 
 N = 50  # validate.n: random configurations per outer fold
-USAGE = "python -m harness.tabulate.validate problem.table=<key> dataset=credit-g model=logreg"
+USAGE = "python -m harness.tabulate.validate dataset=credit-g model=logreg validate.n=50"
 
 
 def split_options(arguments: list[str]) -> tuple[int, list[str]]:
@@ -36,8 +38,6 @@ def split_options(arguments: list[str]) -> tuple[int, list[str]]:
             raise UsageError(f"{key}: the validation sets it (random search, each surrogate)")
         else:
             rest.append(text)
-    if not any(a.startswith("problem.table=") for a in rest):
-        raise UsageError(f"validate needs problem.table=<the table's study key>, e.g. {USAGE}")
     return n, rest
 
 
@@ -66,13 +66,15 @@ def compare(real: Any, answered: Any) -> dict[str, Any]:
     }
 
 
-def validate(n: int, overrides: list[str]) -> dict[str, dict[str, Any]]:
-    """Each surrogate's figures against `n` real random configurations per outer fold."""
+def validate(n: int, overrides: list[str]) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The table's key, and each surrogate's figures against `n` real random configurations
+    per outer fold; with no `problem.table`, the store's one table that fits the study."""
     from hydra import compose, initialize_config_dir
 
     from harness.engine.study import prepare, run
     from harness.paths import CONF
     from harness.problem.tables import SURROGATES
+    from harness.store import validation
 
     table = [a for a in overrides if a.startswith("problem.table=")]
     common = [a for a in overrides if not a.startswith("problem.table=")]
@@ -87,9 +89,12 @@ def validate(n: int, overrides: list[str]) -> dict[str, dict[str, Any]]:
     answered_studies = {kind: prepare(cfg) for kind, cfg in answered_cfgs.items()}  # checks
     real_study = prepare(real_cfg)
     real, _ = run(real_study, real_study.home)
-    return {
+    figures = {
         kind: compare(real, run(study, study.home)[0]) for kind, study in answered_studies.items()
     }
+    key = next(iter(answered_studies.values())).own_table.key
+    validation.record(Path(real_study.config.run.store) / key, "surrogates", figures)
+    return key, figures
 
 
 def report(figures: dict[str, dict[str, Any]], key: str) -> str:
@@ -117,8 +122,8 @@ def main(arguments: list[str]) -> None:
 
     try:
         n, overrides = split_options(arguments)
-        key = next(a for a in overrides if a.startswith("problem.table=")).partition("=")[2]
-        print(report(validate(n, overrides), key))
+        key, figures = validate(n, overrides)
+        print(report(figures, key))
     except UsageError as e:
         fail(str(e))
 
