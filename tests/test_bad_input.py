@@ -232,7 +232,10 @@ BAD_OVERRIDES = [
     (["~nothere"], "Could not delete from config. 'nothere' does not exist"),
     (["sweep=null"], "sweep=null: a group takes an option's name; leave sweep out for none"),
     (["model=null"], "model=null: a group takes an option's name; choose one of: agglomerative,"),
-    (["-m", "sweep=quick,nope"], "unknown sweep 'nope'; choose one of: clustering, quick"),
+    (
+        ["-m", "sweep=quick,nope"],
+        "unknown sweep 'nope'; choose one of: clustering, own_tables, quick",
+    ),
     (
         ["strategy=tpe", "+strategy.adapter.sampler.bogus=1"],
         "strategy.adapter.sampler.bogus: optuna.samplers.TPESampler takes no argument 'bogus'; "

@@ -231,7 +231,9 @@ def test_rankings_compare_strategies_fold_by_fold_and_the_report_shows_the_figur
     from harness.tabulate.rankings import compare
     from harness.tabulate.validate import validate
 
-    store, key, _ = table
+    shared, key, _ = table
+    store = tmp_path / "store"  # the table alone: other tests' studies would be instances too
+    shutil.copytree(shared / key, store / key)
     common = (*PROTOCOL, "budget.n_trials=5", f"run.store={store}")
     answered = ("problem=table", "problem.surrogate=nearest")  # the store's one table: no key
     scores = {}
@@ -269,6 +271,10 @@ def test_rankings_compare_strategies_fold_by_fold_and_the_report_shows_the_figur
     assert any(tau in line for line in lines), lines
     report = (sweep / "report" / "report.md").read_text()
     assert tau in report and "own_table_trust" in report
+    # two table studies of one strategy on one instance (two surrogates): which would pair?
+    _run("strategy=random", *common, "problem=table", "problem.surrogate=forest")
+    with pytest.raises(UsageError, match="holds 2 table studies of strategy random on breast"):
+        compare(store, store)
 
 
 def test_an_unvalidated_table_is_named_beside_the_verdict(table, tmp_path) -> None:

@@ -21,21 +21,34 @@ INSTANCE = ["dataset", "model", "budget", "seed", "repeat", "outer_fold"]
 USAGE = "python -m harness.tabulate.rankings <real sweep folder> <table sweep folder>"
 
 
-def paired(real: Any, table: Any) -> Any:
+def paired(real: Any, table: Any, roots: tuple[Path, Path]) -> Any:
     """The outer-test score of each (instance, strategy) run both ways (columns `real` and
-    `table`), complete instances only; and the tables that answered (study folder -> key)."""
+    `table`), complete instances only; UsageError when a folder holds two studies of one
+    strategy on one instance (say two surrogates, or two worker counts): which would pair?"""
     import pandas as pd
 
     from harness.aggregate.load import own_table_key
+    from harness.errors import UsageError
 
-    def chosen(records: Any, answered: bool) -> pd.DataFrame:
+    def chosen(records: Any, answered: bool, root: Path) -> pd.DataFrame:
         keys = {k for k, c in records.configs.items() if own_table_key(c) is not None}
         folds = records.folds[records.folds.study_key.isin(keys) == answered]
+        twice = folds[folds.duplicated([*INSTANCE, "strategy"], keep=False)]
+        if len(twice):
+            first = twice.iloc[0]
+            raise UsageError(
+                f"{root} holds {twice.study_key.nunique()} {'table' if answered else 'real'} "
+                f"studies of strategy {first.strategy} on {first.dataset}/{first.model} with "
+                f"budget {first.budget} and seed {first.seed}; give folders that hold one sweep "
+                f"each (a sweep folder, hydra.sweep.dir)"
+            )
         return folds[[*INSTANCE, "strategy", "tuned_test"]]
 
     both = (
-        chosen(real, False)
-        .merge(chosen(table, True), on=[*INSTANCE, "strategy"], suffixes=("_real", "_table"))
+        chosen(real, False, roots[0])
+        .merge(
+            chosen(table, True, roots[1]), on=[*INSTANCE, "strategy"], suffixes=("_real", "_table")
+        )
         .rename(columns={"tuned_test_real": "real", "tuned_test_table": "table"})
     )
     both = both.dropna(subset=["real", "table"])
@@ -68,7 +81,7 @@ def compare(real_root: Path, table_root: Path) -> dict[str, Any]:
     from harness.store import validation
 
     real, table = load_records(real_root), load_records(table_root)
-    both = paired(real, table)
+    both = paired(real, table, (real_root, table_root))
     if both.strategy.nunique() < 2:
         raise UsageError(
             f"no instance (dataset, model, budget, seed, outer fold) has two strategies or more "
