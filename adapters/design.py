@@ -7,17 +7,24 @@ as the qmc strategies draw it (adapters.scipy_qmc.ScipyQMC with scipy's scramble
 engine). Both are drawn from the strategy's seed, which for a tabulating study is the study's
 seed, not the outer fold's (harness.engine.study.run_fold), so every outer fold of a table
 holds the same configurations.
+
+With `rungs`, each configuration is proposed at every rung of `rung_fractions` from the lowest
+up, so each rung continues the models of the one below (the model's fidelity must continue
+training): the table then answers multi-fidelity strategies too (harness.problem.own_table).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from adapters.scipy_qmc import ScipyQMC
 from adapters.sklearn_sampling import CandidateSearch, GridSearch
-from harness.engine.asktell import SearchHandle
+from harness.engine.asktell import Proposal, SearchHandle
 from harness.problem.space import SearchSpace
 
 KINDS = ("grid", "sobol")
@@ -38,16 +45,30 @@ class Design(CandidateSearch):
         seed: int,
         kind: str = "sobol",
         resolution: int | None = None,
+        rungs: bool = False,
     ) -> None:
         super().__init__(space, seed)
         if kind not in KINDS:
             raise ValueError(f"design kind {kind!r} is not one of {', '.join(KINDS)}")
-        self.kind, self.resolution = kind, resolution
+        self.kind, self.resolution, self.rungs = kind, resolution, rungs
+        self.multi_fidelity = rungs  # a model without a fidelity is refused
         self._defaults: dict[str, Any] = {}
+        self._proposals: Iterator[Proposal] = iter(())
 
     def start(self, handle: SearchHandle) -> None:
         self._defaults = handle.defaults_proposal(self.space).params
         super().start(handle)
+        fractions = rung_fractions(handle.fidelity_low) if self.rungs else [None]
+        self._proposals = (Proposal(p, f) for p in self._left for f in fractions)
+
+    def planned(self, n_trials: int, low: float | None) -> int:
+        """The trials the design proposes: each configuration at each of its rungs."""
+        return n_trials * (len(rung_fractions(low)) if self.rungs else 1)
+
+    def ask(self, n: int) -> list[Proposal]:
+        """Each configuration in turn; with rungs, at each rung from the lowest up, so each
+        rung continues the models of the one below (harness.engine.continuation)."""
+        return list(islice(self._proposals, n))
 
     def candidates(self, n_trials: int) -> list[dict[str, Any]]:
         unique, kept = [self._defaults], {_key(self._defaults)}
@@ -84,6 +105,22 @@ class Design(CandidateSearch):
                 "or a finer design.resolution"
             )
         return None
+
+
+def rung_fractions(low: float | None) -> list[float]:
+    """The rungs a table tabulates, as fractions of the full resource: every rung the shipped
+    multi-fidelity strategies ask for at their default settings, for a fidelity whose lowest
+    fraction is `low`: 3^-k (optuna's pruners, SMAC's Hyperband, eta = 3) and the multiples of
+    `low` (syne-tune's and Ray Tune's schedulers count the resource in units of `low`), up to 1."""
+    if low is None:
+        raise ValueError("a design with rungs needs the model's fidelity")
+    found = {1.0}
+    k = 1
+    while 3.0**-k >= low - 1e-9:
+        found.add(round(3.0**-k, 9))
+        k += 1
+    found |= {round(j * low, 9) for j in range(1, math.floor(1 / low + 1e-9) + 1)}
+    return sorted(found)
 
 
 def _key(params: dict[str, Any]) -> str:

@@ -528,7 +528,8 @@ def test_runs_on_a_published_table_or_is_refused_in_one_line(name: str, workers:
 @functools.cache
 def _own_table() -> tuple:
     """An own table (issue 22): logreg on 150 rows of breast_cancer, a Sobol design of 24
-    configurations, 2 outer x 2 inner folds; its study answering off the design by the nearest
+    configurations with rungs (each also at every rung of max_iter, climbed by continued
+    training), 2 outer x 2 inner folds; its study answering off the design by the nearest
     design point (problem.surrogate=nearest), and the design's rows of outer fold 0."""
     store = Path(tempfile.mkdtemp(prefix="own-table-"))
     common = ("model=logreg", "dataset=breast_cancer", "dataset.max_rows=150",
@@ -536,7 +537,8 @@ def _own_table() -> tuple:
     from harness.engine.study import run
     from harness.tabulate import study_overrides
 
-    tabulating = prepare(compose_config(*study_overrides(["design.n=24", *common])))
+    design = ["design.n=24", "design.rungs=true", *common]
+    tabulating = prepare(compose_config(*study_overrides(design)))
     trials, _ = run(tabulating, tabulating.home)
     answering = ("problem=table", f"problem.table={tabulating.key}",
                  "problem.surrogate=nearest", *common)  # fmt: skip
@@ -553,8 +555,8 @@ def _own_table_search(name: str, workers: int) -> tuple:
     study, rows, _ = _own_table()
     clock = "simulated" if workers > 1 else "real"
     objective = Objective(
-        OwnTableFold(study.own_table, 0, 0), Budget(N_TRIALS, workers=workers, clock=clock),
-        on_trial=lambda _: None,
+        OwnTableFold(study.own_table, 0, 0, study.fidelity),
+        Budget(N_TRIALS, workers=workers, clock=clock), on_trial=lambda _: None,
     )  # fmt: skip
     strategy = _strategy(name, 0, study.space)
     with contextlib.suppress(StopSearch):
@@ -562,23 +564,37 @@ def _own_table_search(name: str, workers: int) -> tuple:
     return study, rows, objective.trials
 
 
+def _refused_by_own_tables(target: str) -> bool:
+    """What a table tunebench built lacks: gradients, rows to fit, other configurations'
+    models to continue (population-based training); multi-fidelity strategies that ration
+    through the loop read its rungs."""
+    cls = get_class(target)
+    if cls.defaults_only:
+        return False
+    if getattr(cls, "multi_fidelity", False) and not getattr(cls, "stepwise", False):
+        return tables.own_loop(target) is not None
+    return tables.needs(target) is not None
+
+
 @pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("name", _fast_or_slow(STRATEGIES))
 def test_runs_on_an_own_table_or_is_refused_in_one_line(name: str, workers: int) -> None:
     """Issue 22: every strategy searches a table tunebench built through the same loop, each
-    trial answered by the design row it is, or the nearest one; or, if it needs what a table
-    lacks (a fidelity, gradients, rows to fit) or a space it cannot search (tune_each: model=cash's
-    families), it is refused in one line."""
+    trial answered by the design row it is at the rung it asked for, or by the nearest design
+    point's row at that rung; a rung continued from a lower one costs what it adds and takes
+    the tabulated seconds of the rungs climbed. A strategy that needs what a table lacks
+    (gradients, rows to fit, another configuration's models) or a space it cannot search
+    (tune_each: model=cash's families) is refused in one line."""
     from scipy.spatial.distance import cdist
 
     from harness.engine.study import run
     from harness.problem.own_table import params_key
     from harness.problem.surrogate import encode
 
-    if tables.needs(TARGETS[name]) and not get_class(TARGETS[name]).defaults_only:
+    if _refused_by_own_tables(TARGETS[name]):
         config = compose_config(f"hydra.searchpath=[file://{EXAMPLES}]", f"strategy={name}",
                                 "problem=table")  # fmt: skip
-        with pytest.raises(UsageError, match="problem=table holds each configuration's full"):
+        with pytest.raises(UsageError, match="problem=table holds each configuration's own"):
             tables.check_own(OmegaConf.to_container(config, resolve=True))
         return
     study, rows, answering = _own_table()
@@ -586,7 +602,8 @@ def test_runs_on_an_own_table_or_is_refused_in_one_line(name: str, workers: int)
         study = prepare(compose_config(f"strategy={name}", *answering))
         _, folds = run(study, study.home)
         first = folds[(folds.repeat == 0) & (folds.outer_fold == 0)].iloc[0]
-        assert first.tuned_test == first.default_test == rows.outer_test.iloc[0]
+        full = rows[rows.fidelity == 1]
+        assert first.tuned_test == first.default_test == full.outer_test.iloc[0]
         return
     strategy = _strategy(name, 0, study.space)
     if why := getattr(strategy, "cannot_run", lambda _: None)(N_TRIALS):
@@ -595,16 +612,26 @@ def test_runs_on_an_own_table_or_is_refused_in_one_line(name: str, workers: int)
         return
     study, rows, trials = _own_table_search(name, workers)
     assert trials and all(t["status"] == "ok" for t in trials), trials[:1]
-    designs = [json.loads(p) for p in rows.params]
-    held = {params_key(d): m for d, m in zip(designs, rows.inner_mean, strict=True)}
+    rungs = {at: rows[rows.fidelity == at] for at in sorted(set(rows.fidelity))}
+    assert len(rungs) > 3  # max_iter's rungs: the multiples of low and 3^-k, and 1
+    defaults = rungs[1.0].inner_mean.iloc[0]
+    reached: dict[str, float] = {}
     for t in trials:
         if not t["params"]:  # the model's defaults, as a defaults-only strategy asks them
-            assert t["inner_mean"] == rows.inner_mean.iloc[0]
+            assert t["inner_mean"] == defaults
             continue
         assert study.space.validate_config(t["params"]) == []
+        at = rungs[t["fidelity"]]  # a rung the table holds
+        designs = [json.loads(p) for p in at.params]
+        held = {params_key(d): m for d, m in zip(designs, at.inner_mean, strict=True)}
         nearest = cdist(encode(study.space, [t["params"]]), encode(study.space, designs))[0]
-        expected = held.get(params_key(t["params"]), rows.inner_mean.iloc[int(nearest.argmin())])
+        expected = held.get(params_key(t["params"]), at.inner_mean.iloc[int(nearest.argmin())])
         assert t["inner_mean"] == expected
+        below = reached.get(params_key(t["params"]), 0.0)
+        assert t["continued"] == (below > 0)  # the configuration's last rung is continued
+        reached[params_key(t["params"])] = t["fidelity"] if t["fidelity"] < 1 else 0.0
+    if get_class(TARGETS[name]).multi_fidelity:
+        assert any(t["fidelity"] < 1 for t in trials) and any(t["continued"] for t in trials)
     if workers > 1:
         assert len({t["worker"] for t in trials}) > 1
 

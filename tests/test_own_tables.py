@@ -136,8 +136,78 @@ def test_with_no_key_named_the_one_table_that_fits_answers(table, tmp_path) -> N
 
 def test_a_strategy_that_needs_a_fidelity_the_table_lacks_is_refused(table, tmp_path) -> None:
     store, key, _ = table
-    _refused(tmp_path, store, "strategy hyperband is multi-fidelity", "problem=table",
+    _refused(tmp_path, store, f"strategy hyperband is multi-fidelity, and table {key} holds "
+             "full evaluations only; build one with rungs: python -m harness.tabulate "
+             "dataset=breast_cancer model=logreg design.n=200 design.rungs=true", "problem=table",
              f"problem.table={key}", "strategy=hyperband", *PROTOCOL)  # fmt: skip
+    _refused(tmp_path, store, "strategy st_pbt trains a population step by step", "problem=table",
+             f"problem.table={key}", "strategy=st_pbt", *PROTOCOL)  # fmt: skip
+
+
+@pytest.mark.parametrize("model", ["svc", "rf"])
+def test_rungs_need_a_model_whose_fidelity_continues(tmp_path, model) -> None:
+    (tmp_path / "store").mkdir()
+    _refused(tmp_path, tmp_path / "store", f"design.rungs=true climbs each configuration's "
+             f"rungs by training that continues, and model {model} has no fidelity that "
+             "continues (continue: true); use one that has: ", "strategy=design",
+             "strategy.adapter.rungs=true", f"model={model}", "budget.n_trials=4")  # fmt: skip
+
+
+def test_a_table_with_rungs_holds_what_each_rung_scores_and_hyperband_reads_them(
+    tmp_path,
+) -> None:
+    """hgb: training continued up to a rung gives the model a fit of that length from scratch
+    gives (scikit-learn tests it), so each rung of a table built with rungs, climbed by
+    continued training as the engine climbs it, equals a from-scratch evaluation at that rung.
+    A hyperband study on the table reads the rows of the rungs it asks for, pays a continued
+    rung's increment, and takes the tabulated seconds of the rungs climbed."""
+    from adapters.design import rung_fractions
+    from tests.helpers import first_inner_cv
+
+    common = ("model=hgb", "dataset=breast_cancer", "dataset.max_rows=120",
+              "protocol.repeats=1", "protocol.outer_folds=2", "protocol.inner_folds=2",
+              f"run.store={tmp_path}")  # fmt: skip
+    design = ["design.n=2", "design.rungs=true", *common]
+    tabulating = prepare(compose_config(*study_overrides(design)))
+    trials, _ = run(tabulating, tabulating.home)
+    fold = trials[trials.outer_fold == 0].sort_values("trial")
+    rungs = [round(f, 9) for f in rung_fractions(0.1)]
+    assert rungs == [0.1, 0.111111111, 0.2, 0.3, 0.333333333, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]
+    assert sorted(set(fold.fidelity)) == [
+        0.1,
+        0.11,
+        0.2,
+        0.3,
+        0.33,
+        *[k / 10 for k in range(4, 11)],
+    ]
+    assert len(fold) == 2 * 12 and fold.continued.sum() == 2 * 11  # each climb continues
+    assert fold.outer_test.notna().sum() == 2  # a full evaluation is refit on the outer test
+    inner = first_inner_cv(*common)
+    for row in fold.itertuples():
+        scratch = inner.evaluate(json.loads(row.params), row.fidelity)
+        assert scratch.scores.tolist() == list(row.inner_scores)
+
+    answered, _ = _run("problem=table", f"problem.table={tabulating.key}", "strategy=hyperband",
+                       "budget.n_trials=6", "problem.surrogate=nearest", *common)  # fmt: skip
+    answered = answered[answered.outer_fold == 0].sort_values("trial")
+    assert (answered.status == "ok").all() and answered.continued.any()
+    table = {(r.params, r.fidelity): r for r in fold.itertuples()}
+    seconds = {r.fidelity: r.eval_seconds for r in fold.itertuples() if r.trial < 12}
+    last: dict[str, float] = {}
+    for t in answered.itertuples():
+        nearest = t.surrogate == "nearest"
+        if not nearest:
+            assert t.inner_mean == table[(t.params, t.fidelity)].inner_mean
+        start = last.get(t.params, 0.0)
+        assert t.continued == (start > 0)
+        cost = t.full_evaluations - (answered.full_evaluations[answered.trial < t.trial].max()
+                                     if t.trial else 0.0)  # fmt: skip
+        assert cost == pytest.approx(t.fidelity - start)
+        if t.params == fold.params.iloc[0]:  # the defaults, a design point: its climb's seconds
+            climbed = [s for at, s in seconds.items() if start < at <= t.fidelity]
+            assert t.eval_seconds == pytest.approx(sum(climbed))
+        last[t.params] = t.fidelity
 
 
 def test_off_the_design_the_nearest_design_point_answers(table) -> None:

@@ -60,6 +60,7 @@ class Objective:
         clock: Clock | None = None,
         on_stale: Callable[[int], None] | None = None,
         per_fold: bool = False,
+        designed: bool = False,
     ) -> None:
         """`evaluate` defaults to `inner.evaluate` (in-process); `replay` holds the trials a
         crashed run of this search journaled, answered again instead of re-evaluated while
@@ -69,7 +70,11 @@ class Objective:
         what was evaluated before; `clock` defaults to the budget's (harness.engine.clocks).
         `inner` is the problem (harness.engine.evaluation.Problem): inner CV, or a table.
         `per_fold`: each record keeps every inner fold's score too (`inner_scores`), as a
-        tabulating study's table needs them (harness.tabulate)."""
+        tabulating study's table needs them (harness.tabulate). `designed`: the strategy
+        proposes a fixed design of `n_trials` configurations (adapters.design), each at each of
+        its rungs, and ends the search itself; the budget counts its configurations, not full
+        evaluations, so a rung that could not continue (replayed after a crash, cached) does
+        not cut the design short."""
         self.inner = inner
         self._numbered = getattr(inner, "numbered", False)
         differentiated = inner.hypergradient.surrogate if inner.hypergradient else None
@@ -90,6 +95,7 @@ class Objective:
         self.continuation = Continuation()  # models a configuration's next rung continues
         self._thinking: dict[int, float] = {}
         self._per_fold = per_fold
+        self._designed = designed
 
     @property
     def n_trials(self) -> int:
@@ -177,7 +183,7 @@ class Objective:
         return Job(number, params, fidelity, evaluate, known, start)
 
     def _check_budget(self, cost: float) -> None:
-        if self.spent + self._flying + cost > self.budget.n_trials + 1e-9:
+        if not self._designed and self.spent + self._flying + cost > self.budget.n_trials + 1e-9:
             raise StopSearch(f"{self.budget.n_trials} full evaluations spent")
         if self.budget.time_s is not None and self.clock.now() >= self.budget.time_s:
             raise StopSearch(f"{self.budget.time_s} s spent")

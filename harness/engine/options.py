@@ -63,10 +63,24 @@ RENAMED: dict[str, dict[str, str]] = {
 }
 
 
+# Options added to an adapter after studies were keyed without them: at this default value
+# an option is left out of the study key, so those studies keep their keys (and resume).
+ADDED: dict[str, dict[str, Any]] = {
+    "adapters.design.Design": {"rungs": False},
+}
+
+
 def keyed_as_before(adapter: dict[str, Any]) -> dict[str, Any]:
-    """The adapter's options under the names its study keys were first computed with."""
-    old = {new: name for name, new in RENAMED.get(adapter.get("_target_"), {}).items()}
-    return {old.get(key, key): value for key, value in adapter.items()}
+    """The adapter's options under the names its study keys were first computed with, less
+    the options added since that are at their default."""
+    target = adapter.get("_target_")
+    old = {new: name for name, new in RENAMED.get(target, {}).items()}
+    added = ADDED.get(target, {})
+    return {
+        old.get(key, key): value
+        for key, value in adapter.items()
+        if not (key in added and value == added[key])
+    }
 
 
 def check(options: Mapping[str, Any], prefix: str = "strategy.adapter") -> None:

@@ -113,6 +113,14 @@ class Study(StudyKind):
         return getattr(self.make_strategy(self.seed), "tabulates", False)
 
     @cached_property
+    def trials_per_fold(self) -> int:
+        """The trials a fold's progress counts to: its budget, or a design's configurations
+        at each of its rungs (adapters.design)."""
+        low = self.fidelity.low if self.fidelity else None
+        planned = getattr(self.make_strategy(self.seed), "planned", None)
+        return planned(self.budget.n_trials, low) if planned else self.budget.n_trials
+
+    @cached_property
     def whole_pipeline(self) -> str | None:
         """Why every trial refits the preprocessing too; None: it is fitted once per split."""
         multi_fidelity = self.make_strategy(self.seed).multi_fidelity
@@ -206,9 +214,22 @@ def prepare(cfg: DictConfig) -> Study | TableStudy:
         fidelity, progress_s=checked.progress_s, own_table=answered,
     )  # fmt: skip
     strategy = study.check_strategy(budget.n_trials)
+    if answered is not None and strategy.multi_fidelity and len(answered.rungs) == 1:
+        raise UsageError(
+            f"strategy {cfg.strategy.name} is multi-fidelity, and table {answered.key} holds "
+            "full evaluations only; build one with rungs: "
+            + own_table.BUILD.format(dataset=cfg.dataset.name, model=cfg.model.name)
+            + " design.rungs=true"
+        )
+    if getattr(strategy, "rungs", False) and not (fidelity and fidelity.continues):
+        raise UsageError(
+            f"design.rungs=true climbs each configuration's rungs by training that continues, "
+            f"and model {model.name} has no fidelity that continues (continue: true); use one "
+            f"that has: {', '.join(stepwise_models(model.task))}"
+        )
     if study.tabulates:  # a design's size counts the model's defaults once: known now
         defaults = pipeline_defaults(build_pipeline(model))
-        strategy.start(SearchHandle.of(budget.n_trials, 1, None, defaults))
+        strategy.start(SearchHandle.of(budget.n_trials, 1, fidelity, defaults))
         if why := strategy.cannot_run(budget.n_trials):
             raise UsageError(f"strategy {cfg.strategy.name}: {why}")
     if strategy.multi_fidelity and fidelity is None:
@@ -315,7 +336,7 @@ def _run_folds(
     data = study.dataset
     splits = list(study.protocol.outer_splits(data.X, data.y, study.split_task, study.seed))
     bar = StudyProgress(
-        study.labels(), len(splits), study.budget.n_trials, directory.parent, study.progress_s
+        study.labels(), len(splits), study.trials_per_fold, directory.parent, study.progress_s
     )
     at_once = parallelism.outer_folds_at_once if parallelism else 1
     todo = [s for s in splits if (s.repeat, s.fold) not in done.folds]
@@ -452,7 +473,7 @@ def run_fold(
     started = time.perf_counter()
     place = fold_place(study, split)
     if study.own_table is not None:  # problem=table: this fold's rows answer
-        inner = OwnTableFold(study.own_table, split.repeat, split.fold)
+        inner = OwnTableFold(study.own_table, split.repeat, split.fold, study.fidelity)
         answers, refit = None, inner.refit
     else:
         inner, answers, refit = nested_cv(study, split, pool, cache)
@@ -468,7 +489,7 @@ def run_fold(
     objective = Objective(
         inner, study.budget, told, evaluate=shared if share else None, replay=replay,
         cache=answers, clock=Pooled(pool) if pool else None, on_stale=on_stale,
-        per_fold=study.tabulates,
+        per_fold=study.tabulates, designed=study.tabulates,
     )  # fmt: skip
     if pool:  # its workers evaluate what the objective would, evaluation cache included
         pool.bind(objective.evaluator)

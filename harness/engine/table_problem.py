@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from harness.engine.evaluation import Evaluation
-from harness.problem.own_table import OwnTable
+from harness.problem.fidelity import Fidelity
+from harness.problem.own_table import NotInTable, OwnTable
 from harness.problem.table_lookup import Table
 
 
@@ -54,27 +55,60 @@ class OwnTableFold:
     """Evaluation by lookup in one outer fold of a table tunebench built (problem=table,
     harness.problem.own_table): a configuration's inner scores, warning and seconds as the
     tabulating study recorded them, and (`refit`) its outer-test score. A configuration the
-    table lacks raises NotInTable, which the objective records as a failed trial."""
+    table lacks raises NotInTable, which the objective records as a failed trial.
 
-    fidelity = None  # a table holds full evaluations only
+    A table built with rungs answers partial evaluations too, at the rungs it holds: its
+    `fidelity` is then the model's, and a rung's answer says it kept models (none: a table has
+    no models) so that the configuration's next rung continues it and costs only what it adds,
+    as in the real study. The seconds of a rung reached from `start` (or from nothing) are the
+    tabulated seconds of every rung climbed on the way, since the table's climb trained each
+    increment; the scores are the rung's own, as a from-scratch fit of that length gives them
+    exactly for ensembles (harness.engine.continuation) and closely for solvers."""
+
     hypergradient = None
 
-    def __init__(self, table: OwnTable, repeat: int, fold: int) -> None:
+    def __init__(
+        self, table: OwnTable, repeat: int, fold: int, fidelity: Fidelity | None = None
+    ) -> None:
         self.table, self.repeat, self.fold = table, repeat, fold
+        self.fidelity = fidelity if len(table.rungs) > 1 else None  # full evaluations only
         self.defaults = dict(table.row(repeat, fold, {})["params"])
 
-    def evaluate(self, params: Mapping[str, Any], *_: Any) -> Evaluation:
-        row = self.table.row(self.repeat, self.fold, params)
+    def evaluate(
+        self, params: Mapping[str, Any], fidelity: float | None = None, start: Any = None
+    ) -> Evaluation:
+        fraction = 1.0 if fidelity is None else self._rung(fidelity)
+        row = self.table.row(self.repeat, self.fold, params, fraction)
         if row["status"] != "ok":
             raise TableFailure(f"{row['status']} when tabulated: {row['error']}")
+        below = 0.0 if start is None else start.fraction
+        climbed = [
+            self.table.row(self.repeat, self.fold, params, at) if at != fraction else row
+            for at in self.table.rungs
+            if below < at <= fraction
+        ]
         return Evaluation(
             scores=np.asarray(row["inner_scores"], dtype=float),
-            fit_seconds=row["fit_seconds"],
+            fit_seconds=sum(r["fit_seconds"] for r in climbed),
             score_seconds=row["score_seconds"],
             warning=row["warning"],
-            seconds=row["eval_seconds"],  # as long as it took when tabulated (a cached answer)
-            cpu_seconds=row["cpu_seconds"],
+            seconds=sum(r["eval_seconds"] for r in climbed),  # as long as it took tabulated
+            cpu_seconds=sum(r["cpu_seconds"] for r in climbed),
+            models=() if fraction < 1 else None,  # the next rung continues this one
             columns={"surrogate": row.get("surrogate")} if self.table.surrogate else None,
+        )
+
+    def _rung(self, fidelity: float) -> float:
+        """The tabulated fraction an evaluation at `fidelity` reads; NotInTable if none."""
+        fraction = self.fidelity.fraction(fidelity)
+        for at in self.table.rungs:
+            if math.isclose(at, fraction, abs_tol=1e-9):
+                return at
+        resource = self.fidelity.resource
+        held = ", ".join(str(self.fidelity.value(at)) for at in self.table.rungs)
+        raise NotInTable(
+            f"rung {resource}={self.fidelity.value(fidelity)} is not in table "
+            f"{self.table.key}, which holds {resource} = {held}"
         )
 
     def refit(self, params: Mapping[str, Any]) -> tuple[Any, ...]:

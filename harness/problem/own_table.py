@@ -7,8 +7,12 @@ protocol, model (its space included), metric and seed, for the seed decides the 
 inner splits and the estimator's random state: the study's folds are then the table's.
 Anything else is refused in one line that says what differs (UsageError).
 
+A table built with rungs (`design.rungs=true`) holds each configuration at each rung of the
+model's fidelity too, as the design's climb trained it (adapters.design); rows are indexed by
+their fraction of the full resource (`fidelity`, 1 for a full evaluation).
+
 A configuration the design does not hold is answered by the surrogate `problem.surrogate`
-names, fitted per outer fold on the fold's rows (harness.problem.surrogate: `nearest`, the
+names, fitted per outer fold and rung on the fold's rows (harness.problem.surrogate: `nearest`, the
 nearest design point's row; `forest`, a random forest's prediction of each number); with none
 (null, the default) it has no answer and `row` raises NotInTable.
 """
@@ -45,25 +49,30 @@ def params_key(params: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class OwnTable:
-    """The rows of one table, indexed by (repeat, outer fold, configuration); each fold's
-    defaults are its first trial (the design proposes them first, adapters.design)."""
+    """The rows of one table, indexed by (repeat, outer fold, configuration, fraction of the
+    full resource); each fold's defaults are its first full evaluation (the design proposes
+    them first, adapters.design)."""
 
     key: str
-    rows: dict[tuple[int, int, str], dict[str, Any]]
+    rows: dict[tuple[int, int, str, float], dict[str, Any]]
     defaults: dict[tuple[int, int], dict[str, Any]]
     space: SearchSpace | None = None  # the model's, for a surrogate
     surrogate: str | None = None  # problem.surrogate: None (exact only), nearest, forest
-    _fitted: dict[tuple[int, int], tuple[Any, list[dict]]] = field(
+    rungs: tuple[float, ...] = (1.0,)  # the fractions tabulated; (1.0,): full evaluations only
+    _fitted: dict[tuple[int, int, float], tuple[Any, list[dict]]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
-    def row(self, repeat: int, fold: int, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The table's row of `params` in outer fold (`repeat`, `fold`); `{}` (the model's
-        defaults, as the baseline asks for them) is the fold's defaults row. Off the design,
-        the surrogate's answer (its `surrogate` column says which), or NotInTable."""
+    def row(
+        self, repeat: int, fold: int, params: Mapping[str, Any], fraction: float = 1.0
+    ) -> dict[str, Any]:
+        """The table's row of `params` in outer fold (`repeat`, `fold`) at `fraction` of the
+        full resource (one of `rungs`); `{}` (the model's defaults, as the baseline asks for
+        them) is the fold's defaults row. Off the design, the surrogate's answer (its
+        `surrogate` column says which), or NotInTable."""
         if not params:
             return self.defaults[(repeat, fold)]
-        found = self.rows.get((repeat, fold, params_key(params)))
+        found = self.rows.get((repeat, fold, params_key(params), fraction))
         if found is not None:
             return found
         if self.surrogate is None or self.space is None:
@@ -73,46 +82,52 @@ class OwnTable:
                 "design only; use strategy=grid on a grid-designed table, or "
                 "problem.surrogate=nearest or forest"
             )
-        return self._answer(repeat, fold, dict(params))
+        return self._answer(repeat, fold, dict(params), fraction)
 
-    def _answer(self, repeat: int, fold: int, params: dict[str, Any]) -> dict[str, Any]:
+    def _answer(
+        self, repeat: int, fold: int, params: dict[str, Any], fraction: float
+    ) -> dict[str, Any]:
         """The surrogate's row for `params`: the nearest design row itself (its params
-        replaced), or a forest's inner scores, outer-test score and seconds. Fitted on the
-        fold's rows that evaluated and refit without error, once per fold."""
-        if (repeat, fold) not in self._fitted:
+        replaced), or a forest's inner scores, outer-test score (full evaluations only) and
+        seconds. Fitted on the fold's rows of that rung that evaluated (and, at full fidelity,
+        refit) without error, once per fold and rung."""
+        full = fraction == 1
+        if (repeat, fold, fraction) not in self._fitted:
             usable = [
-                r for (rp, f, _), r in self.rows.items()
-                if (rp, f) == (repeat, fold) and r["status"] == "ok"
-                and np.isfinite(r["outer_test"])
+                r for (rp, f, _, at), r in self.rows.items()
+                if (rp, f, at) == (repeat, fold, fraction) and r["status"] == "ok"
+                and (not full or np.isfinite(r["outer_test"]))
             ]  # fmt: skip
             configs = [r["params"] for r in usable]
             if self.surrogate == "nearest":  # the answer is a row: fit on the rows' indices
                 values = np.arange(len(usable), dtype=float)[:, None]
             else:
-                values = np.array([_numbers(r) for r in usable])
+                values = np.array([_numbers(r, full) for r in usable])
             seed = int(np.random.SeedSequence([repeat, fold]).generate_state(1)[0])
             model = surrogates.fit(self.surrogate, self.space, configs, values, seed)
-            self._fitted[(repeat, fold)] = (model, usable)
-        model, usable = self._fitted[(repeat, fold)]
+            self._fitted[(repeat, fold, fraction)] = (model, usable)
+        model, usable = self._fitted[(repeat, fold, fraction)]
         predicted = model.predict([params])[0]
         if self.surrogate == "nearest":
             return usable[int(predicted[0])] | {"params": params, "surrogate": "nearest"}
         k = len(usable[0]["inner_scores"])
+        outer, seconds = (predicted[k], predicted[k + 1 :]) if full else (np.nan, predicted[k:])
         return {
             "params": params, "status": "ok", "error": None, "warning": None,
-            "inner_scores": predicted[:k].tolist(), "outer_test": float(predicted[k]),
+            "inner_scores": predicted[:k].tolist(), "outer_test": float(outer),
             "outer_error": None, "outer_warning": None, "surrogate": "forest",
-            **dict(zip(SECONDS, predicted[k + 1 :].tolist(), strict=True)),
+            **dict(zip(SECONDS, seconds.tolist(), strict=True)),
         }  # fmt: skip
 
 
 SECONDS = ("fit_seconds", "score_seconds", "eval_seconds", "cpu_seconds")
 
 
-def _numbers(row: Mapping[str, Any]) -> list[float]:
-    """What a forest predicts of a row: each inner fold's score, the outer-test score, the
-    seconds."""
-    return [*row["inner_scores"], row["outer_test"], *(float(row[c]) for c in SECONDS)]
+def _numbers(row: Mapping[str, Any], full: bool = True) -> list[float]:
+    """What a forest predicts of a row: each inner fold's score, the outer-test score (of a
+    full evaluation: a rung below has none), the seconds."""
+    outer = [row["outer_test"]] if full else []
+    return [*row["inner_scores"], *outer, *(float(row[c]) for c in SECONDS)]
 
 
 def load(config: Mapping[str, Any], fingerprint: str) -> OwnTable:
@@ -144,16 +159,18 @@ def load(config: Mapping[str, Any], fingerprint: str) -> OwnTable:
             f"problem.table={key}: the table is damaged ({e}); run its tabulate command again "
             "to rebuild it"
         ) from None
-    rows: dict[tuple[int, int, str], dict[str, Any]] = {}
+    rows: dict[tuple[int, int, str, float], dict[str, Any]] = {}
     defaults: dict[tuple[int, int], dict[str, Any]] = {}
-    for row in trials.to_dict("records"):
+    for row in trials.sort_values("trial").to_dict("records"):
         row["params"] = json.loads(row["params"]) if isinstance(row["params"], str) else {}
         place = (int(row["repeat"]), int(row["outer_fold"]))
-        rows[(*place, params_key(row["params"]))] = row
-        if row["trial"] == 0:
+        fraction = float(row["fidelity"])
+        rows[(*place, params_key(row["params"]), fraction)] = row
+        if fraction == 1 and place not in defaults:  # the design's first: the defaults
             defaults[place] = row
     space = SearchSpace.from_config(config["model"].get("space") or {}, f"model {model}")
-    return OwnTable(str(key), rows, defaults, space, config["problem"].get("surrogate"))
+    rungs = tuple(sorted({at for *_, at in rows}))
+    return OwnTable(str(key), rows, defaults, space, config["problem"].get("surrogate"), rungs)
 
 
 def _check_matches(

@@ -99,12 +99,14 @@ class Param:
     def to_unit(self, value: Value) -> float:
         """A value's coordinate in [0, 1], the inverse of `from_unit`: an integer or a choice
         maps to the middle of its share, so `from_unit(to_unit(v)) == v` for every value in
-        the space (up to rounding for a float)."""
+        the space (up to rounding for a float); a value outside the range (the estimator's own
+        default, say 0 on a log scale) maps to the nearer end."""
         if self.type == "categorical":
             index = next(i for i, c in enumerate(self.choices) if _same(value, c))
             return (index + 0.5) / len(self.choices)
         top = self.high + 1 if self.type == "int" else self.high
         t = math.log if self.log else float
+        value = min(max(value, self.low), self.high)  # outside (a library default): its end
         # an integer: the middle of its share [v, v + 1) on the axis' scale
         at = (t(value) + t(value + 1)) / 2 if self.type == "int" else t(value)
         u = (at - t(self.low)) / (t(top) - t(self.low))

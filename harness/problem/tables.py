@@ -160,11 +160,15 @@ def check_own(config: Mapping[str, Any]) -> None:
     strategy = config["strategy"]
     name, target = strategy["name"], strategy["adapter"]["_target_"]
     why = needs(target)
+    if declared(target, "stepwise", False):
+        why = "trains a population step by step, each member continuing another's models"
+    elif why and declared(target, "multi_fidelity", False):
+        why = own_loop(target)  # through the loop, the table's rungs answer it (if it has any)
     if why and not declared(target, "defaults_only", False):  # a table has the defaults
         raise UsageError(
-            f"strategy {name} {why}, and problem=table holds each configuration's full "
-            "evaluation only (no fidelity rungs, no gradients, no rows to fit); use a strategy "
-            "the trial loop drives, e.g. strategy=grid"
+            f"strategy {name} {why}, and problem=table holds each configuration's own "
+            "evaluations (at its rungs, if built with design.rungs=true), no gradients, no rows "
+            "to fit; use a strategy the trial loop drives, e.g. strategy=grid"
         )
 
 
@@ -182,6 +186,12 @@ def needs(target: str) -> str | None:
         return "tabulates a model's space by nested CV (python -m harness.tabulate)"
     if declared(target, "defaults_first", False):
         return "scores each family's defaults first"
+    return own_loop(target)
+
+
+def own_loop(target: str) -> str | None:
+    """Why strategy class `target` cannot search a table through the harness's loop: its
+    library runs its own loop on the data; None when it searches through the loop."""
     if defined_by(target, "search") != STRATEGY:
         return "runs its library's own loop on the data (a table has no rows to fit)"
     return None

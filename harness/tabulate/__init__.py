@@ -10,7 +10,8 @@ study, it is stored, resumed after a kill, cached and launched (joblib, Slurm, R
 study is; study.json holds the data fingerprint, protocol and space it was built from.
 
 This module only turns the design's options into the study's: `design.n` is the budget
-(`budget.n_trials`), `design.kind` and `design.resolution` the strategy's options.
+(`budget.n_trials`), `design.kind`, `design.resolution` and `design.rungs` (each configuration
+at every rung of the model's fidelity too) the strategy's options.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ DESIGN = {  # design.<option> on the command line: the study's key it sets
     "design.n": "budget.n_trials",
     "design.kind": "strategy.adapter.kind",
     "design.resolution": "strategy.adapter.resolution",
+    "design.rungs": "strategy.adapter.rungs",
 }
 USAGE = "python -m harness.tabulate dataset=credit-g model=logreg design.n=200"
 
