@@ -36,7 +36,7 @@ def study_overrides(overrides: list[str]) -> list[str]:
         if key.lstrip("+~") in ("strategy", "budget.n_trials") or key.startswith("strategy."):
             raise UsageError(
                 f"{key}: a table's strategy is its design; set design.n, design.kind "
-                f"(grid or sobol) and design.resolution instead, e.g. {USAGE}"
+                f"(grid or sobol), design.resolution and design.rungs instead, e.g. {USAGE}"
             )
         if key == "design.n" and not all(v.isdigit() and int(v) >= 1 for v in value.split(",")):
             raise UsageError(
