@@ -628,7 +628,7 @@ def test_runs_on_an_own_table_or_is_refused_in_one_line(name: str, workers: int)
         expected = held.get(params_key(t["params"]), at.inner_mean.iloc[int(nearest.argmin())])
         assert t["inner_mean"] == expected
         below = reached.get(params_key(t["params"]), 0.0)
-        assert t["continued"] == (below > 0)  # the configuration's last rung is continued
+        assert t["continued"] == (0 < below < t["fidelity"])  # its last rung, if lower
         reached[params_key(t["params"])] = t["fidelity"] if t["fidelity"] < 1 else 0.0
     if get_class(TARGETS[name]).multi_fidelity:
         assert any(t["fidelity"] < 1 for t in trials) and any(t["continued"] for t in trials)

@@ -200,6 +200,7 @@ def test_a_table_with_rungs_holds_what_each_rung_scores_and_hyperband_reads_them
         if not nearest:
             assert t.inner_mean == table[(t.params, t.fidelity)].inner_mean
         start = last.get(t.params, 0.0)
+        start = start if start < t.fidelity else 0.0  # the same rung again starts afresh
         assert t.continued == (start > 0)
         cost = t.full_evaluations - (answered.full_evaluations[answered.trial < t.trial].max()
                                      if t.trial else 0.0)  # fmt: skip

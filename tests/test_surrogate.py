@@ -33,6 +33,24 @@ def test_a_configuration_sits_where_the_strategies_search_it():
     assert rows[1].tolist() == pytest.approx([1.0, 1.0, 0.0, 0.0])
 
 
+def test_a_library_default_outside_the_space_sits_at_its_end_or_apart() -> None:
+    """A table's first row is the model's defaults, which the space need not hold: hgb's
+    l2_regularization 0 on a log range from 1e-6 sits at the range's start; rf's max_depth
+    None (no limit) at -1, apart from every depth the strategies propose."""
+    spaces = {
+        name: SearchSpace.from_config(
+            yaml.safe_load((ROOT / f"conf/model/{name}.yaml").read_text())["space"], name
+        )
+        for name in ("hgb", "rf")
+    }
+    l2 = [p.name for p in spaces["hgb"].params].index("l2_regularization")
+    low = surrogate.encode(spaces["hgb"], [{"l2_regularization": 0.0}, {"l2_regularization": 1e-6}])
+    assert low[0, l2] == low[1, l2] == pytest.approx(0.0)
+    depth = [p.name for p in spaces["rf"].params].index("max_depth")
+    rows = surrogate.encode(spaces["rf"], [{"max_depth": None}, {"max_depth": 2}])
+    assert rows[0, depth] == surrogate.INACTIVE and rows[1, depth] >= 0
+
+
 def test_nearest_answers_a_design_point_with_its_own_row_and_a_nudged_one_with_it_too():
     design = _design(60, 0)
     values = np.random.default_rng(1).normal(size=(60, 3))
