@@ -36,7 +36,8 @@ def test_a_configuration_sits_where_the_strategies_search_it():
 def test_a_library_default_outside_the_space_sits_at_its_end_or_apart() -> None:
     """A table's first row is the model's defaults, which the space need not hold: hgb's
     l2_regularization 0 on a log range from 1e-6 sits at the range's start; rf's max_depth
-    None (no limit) at -1, apart from every depth the strategies propose."""
+    None (no limit) and max_features "sqrt" at -1, apart from every value the strategies
+    propose."""
     spaces = {
         name: SearchSpace.from_config(
             yaml.safe_load((ROOT / f"conf/model/{name}.yaml").read_text())["space"], name
@@ -47,8 +48,11 @@ def test_a_library_default_outside_the_space_sits_at_its_end_or_apart() -> None:
     low = surrogate.encode(spaces["hgb"], [{"l2_regularization": 0.0}, {"l2_regularization": 1e-6}])
     assert low[0, l2] == low[1, l2] == pytest.approx(0.0)
     depth = [p.name for p in spaces["rf"].params].index("max_depth")
-    rows = surrogate.encode(spaces["rf"], [{"max_depth": None}, {"max_depth": 2}])
-    assert rows[0, depth] == surrogate.INACTIVE and rows[1, depth] >= 0
+    features = [p.name for p in spaces["rf"].params].index("max_features")
+    defaults = {"max_depth": None, "max_features": "sqrt"}
+    rows = surrogate.encode(spaces["rf"], [defaults, {"max_depth": 2, "max_features": 0.5}])
+    assert rows[0, depth] == rows[0, features] == surrogate.INACTIVE
+    assert rows[1, depth] >= 0 and rows[1, features] >= 0
 
 
 def test_nearest_answers_a_design_point_with_its_own_row_and_a_nudged_one_with_it_too():

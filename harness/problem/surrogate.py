@@ -11,12 +11,14 @@ A configuration is placed in the unit cube the strategies search: a numeric para
 `Param.to_unit` (log scale where the space says log), a categorical one as one column per
 choice (one-hot: choices have no order), an inactive parameter as -1 or all zeros, so
 configurations of different branches of a conditional space lie apart. A model's defaults may
-lie outside its space: a number beyond a range at the range's nearer end, None (rf's
-`max_depth`, no limit) at -1, apart, as an inactive parameter.
+lie outside its space: a number beyond a range at the range's nearer end, anything else in a
+numeric range (rf's `max_depth` None, no limit; its `max_features` "sqrt") at -1, apart, as an
+inactive parameter.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +38,14 @@ def encode(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> np.ndarr
         if p.type == "categorical":
             for choice in p.choices:
                 columns.append([float(p.name in c and c[p.name] == choice) for c in configs])
-        else:  # None (an estimator's own "no limit", e.g. rf's max_depth): apart, as inactive
-            columns.append([INACTIVE if c.get(p.name) is None else p.to_unit(c[p.name])
+        else:  # not a number (rf's max_depth None, max_features "sqrt"): apart, as inactive
+            columns.append([p.to_unit(c[p.name]) if _number(c.get(p.name)) else INACTIVE
                             for c in configs])  # fmt: skip
     return np.array(columns, dtype=float).T
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
