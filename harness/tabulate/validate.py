@@ -48,6 +48,8 @@ def compare(real: Any, answered: Any) -> dict[str, Any]:
     from scipy.stats import spearmanr
 
     on = ["repeat", "outer_fold", "trial"]
+    if "surrogate" not in answered:  # no answer at all came from a surrogate: every one failed
+        answered = answered.assign(surrogate=None)
     both = real[[*on, "params", "inner_mean"]].merge(
         answered[[*on, "params", "inner_mean", "surrogate", "status"]], on=on,
         suffixes=("_real", "_table"),
@@ -58,7 +60,8 @@ def compare(real: Any, answered: Any) -> dict[str, Any]:
     error = (off.inner_mean_table - off.inner_mean_real).abs()
     return {
         "configurations": len(off),
-        "in_design": int(both.surrogate.isna().sum()),
+        "in_design": int((both.surrogate.isna() & (both.status == "ok")).sum()),
+        "failed": int((both.status != "ok").sum()),  # the surrogate could not answer
         "spearman": float(spearmanr(off.inner_mean_real, off.inner_mean_table).statistic),
         "mean_abs_error": float(error.mean()),
         "max_abs_error": float(error.max()),
@@ -110,6 +113,9 @@ def report(figures: dict[str, dict[str, Any]], key: str) -> str:
             f"{kind:<10}{f['configurations']:>6}{f['spearman']:>10.3f}"
             f"{f['mean_abs_error']:>12.4f}{f['max_abs_error']:>11.4f}{f['real_sd']:>9.4f}"
         )
+    for kind, f in figures.items():
+        if f.get("failed"):
+            lines.append(f"({f['failed']} answers of {kind} failed: its study's trials say why)")
     some = next(iter(figures.values()))
     if some["in_design"]:
         lines.append(f"({some['in_design']} configurations were in the design: left out)")
