@@ -144,13 +144,52 @@ def test_a_strategy_that_needs_a_fidelity_the_table_lacks_is_refused(table, tmp_
              f"problem.table={key}", "strategy=st_pbt", *PROTOCOL)  # fmt: skip
 
 
-@pytest.mark.parametrize("model", ["svc", "rf"])
-def test_rungs_need_a_model_whose_fidelity_continues(tmp_path, model) -> None:
+def test_rungs_need_a_model_with_a_fidelity(tmp_path) -> None:
     (tmp_path / "store").mkdir()
-    _refused(tmp_path, tmp_path / "store", f"design.rungs=true climbs each configuration's "
-             f"rungs by training that continues, and model {model} has no fidelity that "
-             "continues (continue: true); use one that has: ", "strategy=design",
-             "strategy.adapter.rungs=true", f"model={model}", "budget.n_trials=4")  # fmt: skip
+    _refused(tmp_path, tmp_path / "store", "design.rungs=true tabulates the rungs of the "
+             "model's fidelity, and model cash declares none; leave design.rungs out",
+             "strategy=design", "strategy.adapter.rungs=true", "model=cash",
+             "budget.n_trials=4")  # fmt: skip
+
+
+def test_rungs_of_rows_are_fitted_from_scratch_and_answered_as_they_are(tmp_path) -> None:
+    """knn's fidelity is a fraction of the rows, which no fit continues: each rung of the
+    table is fitted from scratch, as a study fits it, so every row equals a real evaluation at
+    that rung, and a successive-halving study on the table pays each rung whole and takes that
+    rung's own seconds."""
+    from tests.helpers import first_inner_cv
+
+    common = ("model=knn", "dataset=breast_cancer", "dataset.max_rows=120",
+              "protocol.repeats=1", "protocol.outer_folds=2", "protocol.inner_folds=2",
+              f"run.store={tmp_path}")  # fmt: skip
+    tabulating = prepare(compose_config(*study_overrides(["design.n=6", "design.rungs=true",
+                                                          *common])))  # fmt: skip
+    trials, _ = run(tabulating, tabulating.home)
+    fold = trials[trials.outer_fold == 0].sort_values("trial")
+    assert sorted(set(fold.fidelity)) == pytest.approx([0.3, 1 / 3, 0.6, 0.9, 1.0], abs=0.005)
+    assert len(fold) == 6 * 5 and not fold.continued.any()
+    inner = first_inner_cv(*common)
+    for row in fold.itertuples():
+        if row.status != "ok":  # more neighbours than a small rung's rows: it fails for real
+            with pytest.raises(ValueError, match="n_neighbors <= n_samples_fit"):
+                inner.evaluate(json.loads(row.params), row.fidelity)
+            continue
+        scratch = inner.evaluate(json.loads(row.params), row.fidelity)
+        assert scratch.scores.tolist() == list(row.inner_scores)
+    answered, _ = _run("problem=table", f"problem.table={tabulating.key}",
+                       "strategy=successive_halving", "budget.n_trials=3",
+                       "problem.surrogate=nearest", *common)  # fmt: skip
+    answered = answered[answered.outer_fold == 0].sort_values("trial")
+    assert (answered.status == "ok").all() and (answered.fidelity < 1).any()
+    assert not answered.continued.any()
+    assert answered.full_evaluations.diff().dropna().tolist() == pytest.approx(
+        answered.fidelity.iloc[1:].tolist()
+    )
+    rows = {(r.params, r.fidelity): r for r in fold.itertuples()}
+    for t in answered.itertuples():
+        if t.surrogate != "nearest":  # a design point: its own row, seconds included
+            row = rows[(t.params, t.fidelity)]
+            assert (t.inner_mean, t.eval_seconds) == (row.inner_mean, row.eval_seconds)
 
 
 def test_a_table_with_rungs_holds_what_each_rung_scores_and_hyperband_reads_them(

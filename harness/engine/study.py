@@ -221,11 +221,11 @@ def prepare(cfg: DictConfig) -> Study | TableStudy:
             + own_table.BUILD.format(dataset=cfg.dataset.name, model=cfg.model.name)
             + " design.rungs=true"
         )
-    if getattr(strategy, "rungs", False) and not (fidelity and fidelity.continues):
+    if getattr(strategy, "rungs", False) and fidelity is None:
         raise UsageError(
-            f"design.rungs=true climbs each configuration's rungs by training that continues, "
-            f"and model {model.name} has no fidelity that continues (continue: true); use one "
-            f"that has: {', '.join(stepwise_models(model.task))}"
+            f"design.rungs=true tabulates the rungs of the model's fidelity, and model "
+            f"{model.name} declares none; leave design.rungs out, or add a fidelity to "
+            f"conf/model/{model.name}.yaml"
         )
     if study.tabulates:  # a design's size counts the model's defaults once: known now
         defaults = pipeline_defaults(build_pipeline(model))

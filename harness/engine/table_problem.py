@@ -58,12 +58,15 @@ class OwnTableFold:
     table lacks raises NotInTable, which the objective records as a failed trial.
 
     A table built with rungs answers partial evaluations too, at the rungs it holds: its
-    `fidelity` is then the model's, and a rung's answer says it kept models (none: a table has
-    no models) so that the configuration's next rung continues it and costs only what it adds,
-    as in the real study. The seconds of a rung reached from `start` (or from nothing) are the
-    tabulated seconds of every rung climbed on the way, since the table's climb trained each
-    increment; the scores are the rung's own, as a from-scratch fit of that length gives them
-    exactly for ensembles (harness.engine.continuation) and closely for solvers."""
+    `fidelity` is then the model's. Where that fidelity continues training, a rung's answer
+    says it kept models (none: a table has no models) so that the configuration's next rung
+    continues it and costs only what it adds, as in the real study; its seconds, reached from
+    `start` (or from nothing), are the tabulated seconds of every rung climbed on the way,
+    since the table's climb trained each increment; its scores are the rung's own, as a
+    from-scratch fit of that length gives them exactly for ensembles
+    (harness.engine.continuation) and closely for solvers. Where it does not (a fraction of
+    the rows), every rung was fitted from scratch, in the table as in a study: its row is the
+    answer, seconds included."""
 
     hypergradient = None
 
@@ -81,11 +84,12 @@ class OwnTableFold:
         row = self.table.row(self.repeat, self.fold, params, fraction)
         if row["status"] != "ok":
             raise TableFailure(f"{row['status']} when tabulated: {row['error']}")
+        continues = self.fidelity is not None and self.fidelity.continues
         below = 0.0 if start is None else start.fraction
         climbed = [
             self.table.row(self.repeat, self.fold, params, at) if at != fraction else row
             for at in self.table.rungs
-            if below < at <= fraction
+            if below < at <= fraction and (continues or at == fraction)
         ]
         return Evaluation(
             scores=np.asarray(row["inner_scores"], dtype=float),
@@ -94,7 +98,7 @@ class OwnTableFold:
             warning=row["warning"],
             seconds=sum(r["eval_seconds"] for r in climbed),  # as long as it took tabulated
             cpu_seconds=sum(r["cpu_seconds"] for r in climbed),
-            models=() if fraction < 1 else None,  # the next rung continues this one
+            models=() if continues and fraction < 1 else None,  # the next rung continues it
             columns={"surrogate": row.get("surrogate")} if self.table.surrogate else None,
         )
 
