@@ -334,7 +334,7 @@ def test_rankings_compare_strategies_fold_by_fold_and_the_report_shows_the_figur
     rankings figure is Kendall's tau between mean ranks computed here another way (scipy's
     rankdata per instance); both figures are kept beside the table and the report of the table
     studies says them beside its verdict."""
-    from scipy.stats import kendalltau, rankdata
+    from scipy.stats import friedmanchisquare, kendalltau, rankdata
 
     from harness.report.build import build_report, recommendation_lines
     from harness.store import validation
@@ -360,6 +360,8 @@ def test_rankings_compare_strategies_fold_by_fold_and_the_report_shows_the_figur
         mean[way] = pd.DataFrame(ranks, columns=matrix.columns).mean()
     assert found["kendall_tau"] == pytest.approx(kendalltau(mean["real"], mean["table"]).statistic)
     assert found["mean_rank_real"] == pytest.approx(mean["real"].round(4).to_dict())
+    real = [scores[("real", s)].to_numpy() for s in ("random", "qmc", "tpe")]
+    assert found["friedman_real_p"] == pytest.approx(friedmanchisquare(*real).pvalue)
     validate(5, [f"problem.table={key}", *PROTOCOL, f"run.store={store}"])
     kept = validation.read(store / key)
     assert kept["rankings"] == found and set(kept["surrogates"]) == {"nearest", "forest"}

@@ -18,9 +18,10 @@ import pandas as pd
 
 from harness.aggregate.load import Records, own_table_key
 
+ALPHA = 0.05  # below it, the real studies separate the strategies their ranking orders
 COLUMNS = [
     "table", "dataset", "model", "surrogate", "spearman", "configurations", "mean_abs_error",
-    "kendall_tau", "instances", "strategies",
+    "kendall_tau", "instances", "strategies", "friedman_real_p",
 ]  # fmt: skip
 
 
@@ -47,6 +48,7 @@ def trust_table(records: Records) -> pd.DataFrame:
             "kendall_tau": ranking.get("kendall_tau", math.nan),
             "instances": ranking.get("instances", 0),
             "strategies": ranking.get("strategies", 0),
+            "friedman_real_p": ranking.get("friedman_real_p", math.nan),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -72,10 +74,16 @@ def trust_sentences(table: pd.DataFrame) -> list[str]:
         )
     ranked = table.dropna(subset=["kendall_tau"]).drop_duplicates("kendall_tau")
     for row in ranked.itertuples():
-        lines.append(
+        line = (
             f"Strategy rankings from table studies against real studies: Kendall's tau "
             f"{row.kendall_tau:.2f} ({row.strategies} strategies, {row.instances} instances)."
         )
+        if row.friedman_real_p >= ALPHA:  # the real ranking itself is chance (NaN: unknown)
+            line += (
+                f" The real studies did not separate those strategies (Friedman p = "
+                f"{row.friedman_real_p:.2g}), so that tau says little either way."
+            )
+        lines.append(line)
     missing = sorted(set(answered.table[answered.spearman.isna()]))
     unranked = sorted(set(table.table[table.kendall_tau.isna()]))
     if missing:

@@ -33,6 +33,7 @@ class Job:
     evaluate: Callable[..., Outcome]
     known: dict[str, Any] | None = None
     start: Any = None  # the models of the rung it continues (harness.engine.continuation)
+    admitted: float | None = None  # the clock's reading when the time limit let it start
 
     def run(self) -> Outcome:
         resumed = () if self.start is None else (self.start,)
@@ -105,7 +106,9 @@ class Sequential:
             end, seconds = job.known["elapsed_seconds"], job.known["eval_seconds"]
             self._origin = time.perf_counter() - end
             return Done(job, None, 0, end - seconds, end, seconds)
-        start = self.now()
+        # it starts when admitted, so none starts past the time limit: not when this process
+        # next gets the CPU (a garbage collection or a loaded machine may come in between)
+        start = self.now() if job.admitted is None else job.admitted
         outcome, took = attempt(job.run)
         seconds = duration(outcome, took)
         self._origin -= seconds - took  # a cached evaluation counts as long as it took

@@ -169,8 +169,9 @@ class Objective:
             if start is not None and proposal.continues is not None:
                 start = replace(start, foreign=True)
         cost = fraction - (start.fraction if start else 0.0)
+        now = self.clock.now()  # the moment it is admitted: the limit's and its start's
         if known is None:
-            self._check_budget(cost)
+            self._check_budget(cost, now)
         number, self.asked = self.asked, self.asked + 1
         self._flying += cost
         self._costs[number] = cost
@@ -180,12 +181,12 @@ class Objective:
             if self._numbered
             else self.evaluator
         )
-        return Job(number, params, fidelity, evaluate, known, start)
+        return Job(number, params, fidelity, evaluate, known, start, admitted=now)
 
-    def _check_budget(self, cost: float) -> None:
+    def _check_budget(self, cost: float, now: float) -> None:
         if not self._designed and self.spent + self._flying + cost > self.budget.n_trials + 1e-9:
             raise StopSearch(f"{self.budget.n_trials} full evaluations spent")
-        if self.budget.time_s is not None and self.clock.now() >= self.budget.time_s:
+        if self.budget.time_s is not None and now >= self.budget.time_s:
             raise StopSearch(f"{self.budget.time_s} s spent")
         if self.budget.compute_s is not None and self.computed >= self.budget.compute_s:
             raise StopSearch(f"{self.budget.compute_s} s of evaluation spent")

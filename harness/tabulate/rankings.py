@@ -57,17 +57,32 @@ def paired(real: Any, table: Any, roots: tuple[Path, Path]) -> Any:
 
 
 def figures(both: Any) -> dict[str, Any]:
-    """Kendall's tau between the two mean-rank orders, and what it stands on."""
-    from scipy.stats import kendalltau
+    """Kendall's tau between the two mean-rank orders, and what it stands on: the instances
+    and strategies; whether each way's studies separate the strategies at all (Friedman's
+    test, scipy; NaN for two strategies), for a ranking the real studies cannot separate is
+    chance, and no other ranking can agree with it beyond chance; and the instance-level
+    agreement, Spearman's correlation of the chosen configurations' outer-test scores."""
+    import math
+
+    from scipy.stats import friedmanchisquare, kendalltau, spearmanr
 
     ranks = both.groupby(INSTANCE)[["real", "table"]].rank(ascending=False)
     mean = ranks.assign(strategy=both.strategy).groupby("strategy").mean()
     tau = kendalltau(mean.real, mean.table)
+    separated = {}
+    for way in ("real", "table"):
+        matrix = both.pivot_table(index=INSTANCE, columns="strategy", values=way)
+        enough = matrix.shape[1] >= 3 and len(matrix) >= 2
+        p = friedmanchisquare(*matrix.T.to_numpy()).pvalue if enough else math.nan
+        separated[f"friedman_{way}_p"] = float(p)
     return {
         "kendall_tau": float(tau.statistic),
         "p_value": float(tau.pvalue),
         "instances": int(both.groupby(INSTANCE).ngroups),
         "strategies": len(mean),
+        **separated,
+        "outer_spearman": float(spearmanr(both.real, both.table).statistic),
+        "outer_mean_abs_difference": float((both.real - both.table).abs().mean()),
         "mean_rank_real": mean.real.round(4).to_dict(),
         "mean_rank_table": mean.table.round(4).to_dict(),
     }
@@ -109,11 +124,27 @@ def report(found: dict[str, Any]) -> str:
         f"{found['tables']} tables) against real studies: Kendall's tau {found['kendall_tau']:.3f} "
         f"(p = {found['p_value']:.2g}) between mean ranks of the chosen configuration's "
         f"outer-test score over {found['instances']} instances, {found['strategies']} strategies",
+        separation(found),
+        f"the chosen configurations' outer-test scores, table against real: Spearman "
+        f"{found['outer_spearman']:.3f}, mean absolute difference "
+        f"{found['outer_mean_abs_difference']:.4f}, over every (instance, strategy)",
         f"{'strategy':<16}{'real':>7}{'table':>7}",
     ]
     for name, rank in sorted(found["mean_rank_real"].items(), key=lambda kv: kv[1]):
         lines.append(f"{name:<16}{rank:>7.2f}{found['mean_rank_table'][name]:>7.2f}")
     return "\n".join(lines)
+
+
+def separation(found: dict[str, Any], alpha: float = 0.05) -> str:
+    """Whether the real studies separate the strategies, and so whether tau can say much."""
+    p = found.get("friedman_real_p", float("nan"))
+    if not p < alpha:  # NaN (two strategies) included
+        return (
+            f"the real studies do not separate these strategies (Friedman p = {p:.2g}): their "
+            "ranking is chance at this size, so no ranking can agree with it beyond chance and "
+            "tau says little; more instances (repeats, datasets) would decide"
+        )
+    return f"the real studies separate these strategies (Friedman p = {p:.2g})"
 
 
 def main(arguments: list[str]) -> None:
