@@ -151,7 +151,9 @@ def _tables(cwd: Path) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
 
 
 @pytest.mark.slow  # 200 configurations of credit-g, twice, in subprocesses
-def test_sigkill_mid_table_then_the_same_command_gives_the_uninterrupted_table(tmp_path) -> None:
+def test_sigkill_mid_table_then_the_same_command_gives_the_uninterrupted_table(
+    tmp_path, openml_cache
+) -> None:
     """The issue's acceptance: logreg on credit-g, 200 configurations, 2 outer folds (2 inner
     folds, the protocol's least, to keep it short); killed mid-way, the same command completes
     the table, equal to an uninterrupted run's but for its timing columns."""
