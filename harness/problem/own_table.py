@@ -70,8 +70,11 @@ class OwnTable:
         full resource (one of `rungs`); `{}` (the model's defaults, as the baseline asks for
         them) is the fold's defaults row. Off the design, the surrogate's answer (its
         `surrogate` column says which), or NotInTable."""
-        if not params:
-            return self.defaults[(repeat, fold)]
+        if not params:  # at a rung below the full one, the defaults' row of that rung
+            defaults = self.defaults[(repeat, fold)]
+            if fraction == 1:
+                return defaults
+            params = defaults["params"]
         found = self.rows.get((repeat, fold, params_key(params), fraction))
         if found is not None:
             return found
