@@ -118,6 +118,7 @@ def test_a_bad_design_is_refused_before_anything_runs(tmp_path, args, message) -
     [
         (("design.kind=lhs",), "strategy design: design kind 'lhs' is not one of grid, sobol"),
         (("design.kind=grid", "design.resolution=0"), "strategy.adapter.resolution"),
+        (("design.rungs=maybe",), "strategy.adapter.rungs is 'maybe'; set it to true or false"),
     ],
 )
 def test_a_bad_design_option_is_refused(tmp_path, args, message) -> None:

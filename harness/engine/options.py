@@ -51,6 +51,7 @@ RANGES: dict[str, dict[str, Any]] = {
     "step": SHARE | {"above": True},  # coordinate descent (docs/examples/coordinate_descent.py)
 }
 
+FLAGS = {"rungs"}  # options that are true or false (the design's), never a truthy string
 
 # Options renamed so that one name means one thing across libraries, per adapter: the old
 # name is refused naming the new one, and a study key is still computed with the old name,
@@ -95,6 +96,8 @@ def check(options: Mapping[str, Any], prefix: str = "strategy.adapter") -> None:
             check(value, f"{prefix}.{key}")
         elif key in RANGES:
             checks.number(f"{prefix}.{key}", value, **RANGES[key])
+        elif key in FLAGS and not isinstance(value, bool):
+            raise UsageError(f"{prefix}.{key} is {value!r}; set it to true or false")
 
 
 def check_arguments(adapter: Mapping[str, Any], prefix: str = "strategy.adapter") -> None:
