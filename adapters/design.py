@@ -9,8 +9,9 @@ seed, not the outer fold's (harness.engine.study.run_fold), so every outer fold 
 holds the same configurations.
 
 With `rungs`, each configuration is proposed at every rung of `rung_fractions` from the lowest
-up, so each rung continues the models of the one below (the model's fidelity must continue
-training): the table then answers multi-fidelity strategies too (harness.problem.own_table).
+up, so that where the model's fidelity continues training each rung continues the models of
+the one below (a fraction of the rows is fitted from scratch at each rung): the table then
+answers multi-fidelity strategies too (harness.problem.own_table).
 """
 
 from __future__ import annotations

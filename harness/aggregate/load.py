@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UsageError
+from harness.problem import tables
 from harness.store import validation
 from harness.store.finished import damage_text, study_dirs
 from harness.store.provenance import declared_versions, installed
@@ -106,8 +107,9 @@ def load_records(root: Path) -> Records:
 def own_table_key(config: dict[str, Any]) -> str | None:
     """The key of the table tunebench built that answered a study (problem=table); None for
     any other study."""
-    problem = config.get("problem") or {}
-    return problem.get("table") if problem.get("name") == "table" else None
+    if tables.problem_name(config) != tables.OWN_TABLE:
+        return None
+    return config["problem"].get("table")
 
 
 def versions_table(studies: pd.DataFrame) -> pd.DataFrame:
