@@ -426,3 +426,24 @@ def test_rankings_arguments_are_checked_in_one_line(table, tmp_path) -> None:
     shutil.copytree(store / key, copy / key)
     with pytest.raises(UsageError, match=r"no instance .* has two strategies or more both in"):
         compare(copy, copy)
+
+
+@pytest.mark.parametrize(
+    ("friedman", "caveat"), [(0.76, True), (0.01, False), (float("nan"), False)]
+)
+def test_the_report_says_tau_says_little_when_the_real_studies_do_not_separate(
+    friedman, caveat
+) -> None:
+    """Beside the verdict: Kendall's tau with its caveat exactly when the real studies did not
+    separate the strategies (Friedman p >= 0.05); none when they did, or when it is unknown (a
+    comparison recorded before the test was)."""
+    from harness.aggregate.table_trust import COLUMNS, trust_sentences
+
+    row = {"table": "k", "dataset": "d", "model": "m", "surrogate": "forest", "spearman": 0.9,
+           "configurations": 60, "mean_abs_error": 0.01, "kendall_tau": -0.69, "instances": 36,
+           "strategies": 6, "friedman_real_p": friedman}  # fmt: skip
+    lines = trust_sentences(pd.DataFrame([row], columns=COLUMNS))
+    tau = [line for line in lines if "Kendall's tau -0.69 (6 strategies, 36 instances)." in line]
+    assert len(tau) == 1
+    said = "The real studies did not separate those strategies (Friedman p = 0.76)"
+    assert (said in tau[0]) == caveat
