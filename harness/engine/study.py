@@ -107,23 +107,36 @@ class Study(StudyKind):
         return EvaluationCache(self.home.parent / CACHE)
 
     @cached_property
+    def declared(self) -> dict[str, Any]:
+        """What its strategy declares, read from one strategy made for the purpose (each
+        search makes its own): plain values, so the study still pickles to a fold's process."""
+        strategy = self.make_strategy(self.seed)
+        low = self.fidelity.low if self.fidelity else None
+        planned = getattr(strategy, "planned", None)
+        return {
+            "tabulates": getattr(strategy, "tabulates", False),
+            "trials_per_fold": planned(self.budget.n_trials, low)
+            if planned
+            else self.budget.n_trials,
+            "multi_fidelity": strategy.multi_fidelity,
+        }
+
+    @property
     def tabulates(self) -> bool:
         """Whether its strategy is a design whose trials make a table (adapters.design): each
         trial is then also refit and scored on the outer test (`outer_test`)."""
-        return getattr(self.make_strategy(self.seed), "tabulates", False)
+        return self.declared["tabulates"]
 
-    @cached_property
+    @property
     def trials_per_fold(self) -> int:
         """The trials a fold's progress counts to: its budget, or a design's configurations
         at each of its rungs (adapters.design)."""
-        low = self.fidelity.low if self.fidelity else None
-        planned = getattr(self.make_strategy(self.seed), "planned", None)
-        return planned(self.budget.n_trials, low) if planned else self.budget.n_trials
+        return self.declared["trials_per_fold"]
 
     @cached_property
     def whole_pipeline(self) -> str | None:
         """Why every trial refits the preprocessing too; None: it is fitted once per split."""
-        multi_fidelity = self.make_strategy(self.seed).multi_fidelity
+        multi_fidelity = self.declared["multi_fidelity"]
         return fallback(self.model.space, multi_fidelity, self.fidelity)
 
     @property

@@ -135,10 +135,13 @@ def report(found: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def separation(found: dict[str, Any], alpha: float = 0.05) -> str:
-    """Whether the real studies separate the strategies, and so whether tau can say much."""
+def separation(found: dict[str, Any]) -> str:
+    """Whether the real studies separate the strategies, and so whether tau can say much: at
+    the level the report's caveat beside tau uses (harness.aggregate.table_trust.ALPHA)."""
+    from harness.aggregate.table_trust import ALPHA
+
     p = found.get("friedman_real_p", float("nan"))
-    if not p < alpha:  # NaN (two strategies) included
+    if not p < ALPHA:  # NaN (two strategies) included
         return (
             f"the real studies do not separate these strategies (Friedman p = {p:.2g}): their "
             "ranking is chance at this size, so no ranking can agree with it beyond chance and "
