@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.aggregate import aggregate, verdict
+from harness.aggregate import aggregate, table_verdicts, verdict
 from harness.aggregate.power import p_floor, smallest_p
 from harness.aggregate.verdict import CONTRADICTED, INCONCLUSIVE, SUPPORTED, judge
 from tests.test_aggregate import SETTINGS, make_records, row
@@ -83,6 +83,38 @@ def test_a_wide_margin_on_30_instances_is_significant_and_supported(margin):
     assert best.sentence.startswith("3 trials, ranked at equal trials: this sweep decides.")
     assert "A beats random by at least the ROPE (0.005), Holm p = " in best.sentence
     assert "Use A." in best.sentence
+
+
+@pytest.fixture(scope="module")
+def hidden() -> dict[str, pd.DataFrame]:
+    """30 instances. B beats random by 0.002 on every one, so it ranks first wherever C does
+    not; C beats random by 0.05 on 18 and loses by 0.01 on 12, so it ranks lower (mean rank
+    1.8 against B's 1.6) but its mean gain, 0.026, clears the ROPE with its whole interval."""
+    rng = np.random.default_rng(5)
+    base = 0.7 + rng.normal(0, 0.02, 30).round(4)
+    c = base + np.where(np.arange(30) < 18, 0.05, -0.01)
+    return sweep({"B": list(base + 0.002), "C": list(c), "random": list(base)})
+
+
+def test_the_first_screen_names_a_supported_strategy_ranked_below_the_pick(hidden, margin):
+    obeys_rule(hidden)
+    decision = hidden["decision"].set_index("strategy")
+    assert decision.loc["B", "mean_rank"] < decision.loc["C", "mean_rank"]
+    assert decision.loc["B", "verdict"] == CONTRADICTED  # 0.002: wholly below the ROPE
+    assert decision.loc["C", "verdict"] == SUPPORTED
+    best = hidden["recommendation"].iloc[0]
+    assert best.strategy == "B" and "Use " not in best.sentence
+    c = decision.loc["C"]
+    figures = f"C {c.estimate:.3g} [{c.low:.3g}, {c.high:.3g}], Holm p = {c.p_holm:.3g}"
+    said = f"Ranked below it, C beats random by at least the ROPE (0.005): {figures}."
+    assert said in best.sentence
+    # the table studies' first screen says it by the same code, from a decision table
+    table = table_verdicts.sentences(hidden["decision"], pd.DataFrame(columns=["budget",
+                                     "strategy"]), SETTINGS).sentence.iloc[0]  # fmt: skip
+    assert table.startswith("3 trials, over 30 (task, seed) instances: B ranks best")
+    assert table.endswith(said)
+    # where the pick is the supported one, nothing is added
+    assert "Ranked below it" not in margin["recommendation"].iloc[0].sentence
 
 
 def test_an_interval_straddling_a_bound_is_inconclusive():

@@ -202,4 +202,21 @@ def _sentence(
     said = "cannot separate" in str(claim["why"])  # its why already says the test cannot decide
     power = f" {row['power'][:1].upper()}{row['power'][1:]}." if claim["verdict"] == (
         verdict.INCONCLUSIVE) and not said else ""  # fmt: skip
-    return f"{head} {ranked}; {figure}: {judged}.{use}{equivalent}{power}{flagged}"
+    below = supported_below(others, other, baseline, rope)
+    return f"{head} {ranked}; {figure}: {judged}.{use}{equivalent}{power}{below}{flagged}"
+
+
+def supported_below(decision: pd.DataFrame, judged: str, baseline: str, rope: float) -> str:
+    """The strategies ranked below the one a sentence judged whose claim "beats the baseline
+    by at least the ROPE" is supported, with their figures: a first screen that names only the
+    best mean rank would hide a strategy the evidence does single out. `decision`: one
+    budget's decision_table rows; empty when there are none."""
+    rows = decision[(decision.strategy != judged) & (decision.verdict == verdict.SUPPORTED)]
+    if rows.empty:
+        return ""
+    figures = "; ".join(
+        f"{r.strategy} {r.estimate:.3g} [{r.low:.3g}, {r.high:.3g}], Holm p = {r.p_holm:.3g}"
+        for r in rows.itertuples()
+    )
+    names = f"{', '.join(rows.strategy)} {'beats' if len(rows) == 1 else 'beat'}"
+    return f" Ranked below it, {names} {baseline} by at least the ROPE ({rope:g}): {figures}."

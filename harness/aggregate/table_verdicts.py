@@ -61,14 +61,15 @@ def verdict_tables(
 def sentences(decision: pd.DataFrame, powers: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Per budget, one sentence: the strategy with the best mean rank of final normalised
     regret, its regret reduction against the baseline with its interval and verdict, and,
-    when inconclusive, the power of the test that was run."""
+    when inconclusive, the power of the test that was run; then any strategy ranked below it
+    that is supported."""
     rows = []
     for budget, block in decision.groupby("budget", sort=False):
         pick = block.iloc[0]  # decision_table: best mean rank first, the baseline left out
         here = powers[(powers.budget == budget) & (powers.strategy == pick.strategy)]
-        rows.append({"budget": budget, "strategy": pick.strategy,
-                     "sentence": sentence(pick, here.iloc[0] if len(here) else None,
-                                          settings)})  # fmt: skip
+        text = sentence(pick, here.iloc[0] if len(here) else None, settings)
+        text += recommend.supported_below(block, pick.strategy, settings.baseline, settings.rope)
+        rows.append({"budget": budget, "strategy": pick.strategy, "sentence": text})
     return pd.DataFrame(rows, columns=["budget", "strategy", "sentence"])
 
 
