@@ -200,6 +200,16 @@ def _read(fd: int) -> bytes:
         return b""
 
 
+def test_a_sweep_run_again_into_its_folder_counts_its_jobs_afresh(tmp_path) -> None:
+    # a resume re-runs every job (each reads its finished studies): it once said "4/2"
+    sweep = ["-m", "seed=0,1", *TINY, f"hydra.sweep.dir={tmp_path / 'sweep'}", NO_REPORT]
+    for _ in range(2):
+        done = run_cli(*sweep, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        counts = re.findall(r"(\d+)/(\d+) jobs done", done.stderr)
+        assert sorted(counts) == [("1", "2"), ("2", "2")], counts
+
+
 def test_sweep_progress_counts_the_jobs_hydras_sweeper_makes() -> None:
     task = ["strategy=grid,random", "seed=0,1,2", "budget.n_trials=3"]
     sweep = {"overrides": {"task": task}, "sweeper": {"params": {"model": "logreg,svc"}}}

@@ -28,7 +28,7 @@ from harness.engine.settings import PROGRESS_S
 from harness.store.records import Journal, write_atomic
 from harness.sweep import sweep_jobs
 
-SWEEP_TOTAL, SWEEP_DONE = ".studies-total", ".studies-done.jsonl"
+SWEEP_TOTAL, SWEEP_DONE = ".jobs-total", ".jobs-done.jsonl"
 PREFIX = "progress: "  # begins every progress line, so logs can be filtered on it
 
 
@@ -165,11 +165,14 @@ def release(slot: tuple[int, IO]) -> None:
 
 
 class SweepProgress(Callback):
-    """Hydra callback: after each job, `k/N studies done` for the whole sweep (a line)."""
+    """Hydra callback: after each job, `k/N jobs done` for the whole sweep (a line). A job is
+    a sweep point (its study, or its seeds' studies); a sweep re-run into its folder (a resume)
+    counts afresh, as each of its jobs runs again and reads its finished studies."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
         sweep.mkdir(parents=True, exist_ok=True)
+        (sweep / SWEEP_DONE).unlink(missing_ok=True)
         write_atomic(sweep / SWEEP_TOTAL, str(sweep_size(config) or "?"))
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
@@ -179,7 +182,8 @@ class SweepProgress(Callback):
         done = Journal(sweep / SWEEP_DONE)
         done.append({"job": config.hydra.job.num})
         total = (sweep / SWEEP_TOTAL).read_text()
-        line = f"sweep {sweep}: {len(done.read())}/{total} studies done"
+        jobs = {record["job"] for record in done.read()}
+        line = f"sweep {sweep}: {len(jobs)}/{total} jobs done"
         if drawn(sys.stderr):
             tqdm.write(line, file=sys.stderr)
         else:
